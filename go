@@ -1,0 +1,33 @@
+#!/bin/sh
+# The front door.  ./go            set up and run the nightly pipeline on the bundled demo data
+#                  ./go test       set up and run linters and the test suite (CI calls this)
+#                  ./go ui         set up and open the Dagster UI on http://127.0.0.1:3000
+# Needs only python3 (>= 3.11); everything else comes from PyPI, pinned by uv.lock.
+set -eu
+cd "$(dirname "$0")"
+export UV_PYTHON_DOWNLOADS=never   # never let uv fetch an interpreter: use the machine's python3
+UV_VERSION=0.13.9
+
+if command -v uv >/dev/null 2>&1; then
+  UV=uv
+else
+  if [ ! -x .tools/bin/uv ]; then
+    echo "installing uv $UV_VERSION into .tools/ ..."
+    python3 -m venv .tools
+    .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+  UV=.tools/bin/uv
+fi
+"$UV" sync --frozen --quiet --python python3
+
+command=${1:-run}
+[ $# -gt 0 ] && shift
+case "$command" in
+  run)  exec "$UV" run --frozen --no-sync bildungsmonitor run "$@" ;;
+  test)
+    "$UV" run --frozen --no-sync ruff check .
+    "$UV" run --frozen --no-sync ruff format --check .
+    exec "$UV" run --frozen --no-sync pytest "$@" ;;
+  ui)   exec "$UV" run --frozen --no-sync bildungsmonitor ui "$@" ;;
+  *)    exec "$UV" run --frozen --no-sync bildungsmonitor "$command" "$@" ;;
+esac
