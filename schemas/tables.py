@@ -30,10 +30,11 @@ NATIONALITIES: tuple[str, ...] = ("total", "german", "foreign")
 REGION_LEVELS: tuple[str, ...] = (
     "bund",
     "land",
-    "regierungsbezirk",
+    "regierungsbezirk",  # also the "Statistische Regionen" of Niedersachsen, RLP, Sachsen
     "kreis",
     "gemeinde",
-    "verband",
+    "stadtbezirk",  # Berlin's Bezirke: parts of one Gemeinde, never members of an aggregate
+    "verband",  # RVR, the Ruhr
 )
 RUHR_CODE = "RVR"  # Regionalverband Ruhr: the 53 municipalities; not an AGS, so a mnemonic
 NRW_CODE = "05"
@@ -95,12 +96,91 @@ RECORD_COLUMNS: tuple[Column, ...] = (
     Column("start_year", "INTEGER", "first calendar year of the school year"),
     Column("sex", "VARCHAR", "total | female | male"),
     Column("nationality", "VARCHAR", "total | german | foreign"),
-    Column("value", "DOUBLE", "the figure; NULL unless status is ok/unreliable/provisional/estimated"),
-    Column("status", "VARCHAR", "ok | suppressed | not_available | not_applicable | unreliable | "
-           "provisional | estimated"),
+    Column(
+        "value", "DOUBLE", "the figure; NULL unless status is ok/unreliable/provisional/estimated"
+    ),
+    Column(
+        "status",
+        "VARCHAR",
+        "ok | suppressed | not_available | not_applicable | unreliable | provisional | estimated",
+    ),
     Column("raw_value", "VARCHAR", "the cell exactly as delivered"),
     Column("source_line", "INTEGER", "line of the delivered file the value stands on (1-based)"),
     Column("source_column", "VARCHAR", "column of the delivered file the value stands in"),
+)
+
+
+# meta.deliveries: one row per payload ever received (content-addressed: same bytes, same row).
+DELIVERY_COLUMNS: tuple[Column, ...] = (
+    Column("delivery_id", "VARCHAR", "SHA-256 of the payload; also its name in the raw archive"),
+    Column("source_id", "VARCHAR", "registry id of the source"),
+    Column(
+        "delivery_seq", "INTEGER", "order of receipt; the later delivery is the current revision"
+    ),
+    Column("file_name", "VARCHAR", "file name as delivered"),
+    Column("origin", "VARCHAR", "where it was picked up: the bundled demo file or the inbox"),
+    Column("size_bytes", "BIGINT", "payload size in bytes"),
+    Column("received_at", "TIMESTAMP", "when the pipeline first archived it (UTC)"),
+    Column("received_run_id", "VARCHAR", "Dagster run that archived it"),
+    Column("archive_path", "VARCHAR", "path of the immutable copy, relative to the data directory"),
+    Column("synthetic", "BOOLEAN", "true for the generated demo deliveries"),
+    Column("state", "VARCHAR", "received | loaded | loaded_with_quarantine | rejected"),
+    Column("parsed_at", "TIMESTAMP", "when it was parsed and validated (UTC); NULL until then"),
+    Column("parsed_run_id", "VARCHAR", "Dagster run that parsed it"),
+    Column("rows_read", "INTEGER", "data lines read from the file"),
+    Column("records_loaded", "INTEGER", "canonical records that passed validation"),
+    Column("records_quarantined", "INTEGER", "records held back in quality.quarantine"),
+    Column("message", "VARCHAR", "why it was rejected, or a summary of what was quarantined"),
+)
+
+# meta.delivery_log: every sighting of a payload by a run, parsed or skipped.
+DELIVERY_LOG_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "Dagster run"),
+    Column("logged_at", "TIMESTAMP", "when (UTC)"),
+    Column("source_id", "VARCHAR", "registry id of the source"),
+    Column("delivery_id", "VARCHAR", "SHA-256 of the payload"),
+    Column("file_name", "VARCHAR", "file name as delivered"),
+    Column("action", "VARCHAR", "archived | skipped_unchanged | parsed | rejected"),
+    Column("detail", "VARCHAR", "counts or the error message"),
+)
+
+QUARANTINE_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "Dagster run that validated the delivery"),
+    Column("source_id", "VARCHAR", "registry id of the source"),
+    Column("delivery_id", "VARCHAR", "SHA-256 of the payload"),
+    Column("file_name", "VARCHAR", "file name as delivered"),
+    Column("source_line", "INTEGER", "line in the delivered file"),
+    Column("source_column", "VARCHAR", "column in the delivered file"),
+    Column("check_name", "VARCHAR", "the check (expectation) the record failed"),
+    Column("reason", "VARCHAR", "plain-language reason"),
+    Column("measure", "VARCHAR", "measure id, if it could be determined"),
+    Column("region_code", "VARCHAR", "region key as delivered or matched"),
+    Column("region_label", "VARCHAR", "region cell as delivered"),
+    Column("school_year", "VARCHAR", "school year"),
+    Column("sex", "VARCHAR", "sex subgroup"),
+    Column("nationality", "VARCHAR", "nationality subgroup"),
+    Column("value", "DOUBLE", "parsed value, if any"),
+    Column("raw_value", "VARCHAR", "the cell exactly as delivered"),
+)
+
+CHECK_RESULT_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "Dagster run"),
+    Column("checked_at", "TIMESTAMP", "when (UTC)"),
+    Column(
+        "asset_key", "VARCHAR", "Dagster asset the check belongs to, e.g. staging/kita_betreuung"
+    ),
+    Column("check_name", "VARCHAR", "Dagster asset-check name"),
+    Column("suite", "VARCHAR", "expectation suite (expectations/<suite>.json) or 'structure'"),
+    Column("expectation_type", "VARCHAR", "Great Expectations expectation type"),
+    Column("source_id", "VARCHAR", "registry id of the source, if any"),
+    Column("delivery_id", "VARCHAR", "payload checked; NULL for warehouse-level checks"),
+    Column("passed", "BOOLEAN", "true when nothing was unexpected"),
+    Column("outcome", "VARCHAR", "PASS | WARNING | FAIL"),
+    Column("severity", "VARCHAR", "ERROR (blocking) or WARN"),
+    Column("element_count", "BIGINT", "records checked"),
+    Column("unexpected_count", "BIGINT", "records that failed"),
+    Column("message", "VARCHAR", "plain-language result"),
+    Column("observed", "VARCHAR", "observed values as JSON"),
 )
 
 

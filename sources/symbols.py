@@ -34,7 +34,9 @@ SYMBOL_STATUS: dict[str, tuple[float | None, str]] = {
 }
 FLAG_STATUS = {"p": "provisional", "r": "ok", "e": "estimated"}
 
-_FLAGGED = re.compile(r"^(?P<number>[^\sa-z]+?)\s*(?P<flag>[pre])$|^(?P<flag2>[pre])\s+(?P<n2>\S+)$")
+_FLAGGED = re.compile(
+    r"^(?P<number>[^\sa-z]+?)\s*(?P<flag>[pre])$|^(?P<flag2>[pre])\s+(?P<n2>\S+)$"
+)
 _PARENS = re.compile(r"^\((?P<number>[^()]+)\)$")
 
 
@@ -59,7 +61,7 @@ def parse_number(text: str, fmt: NumberFormat) -> float:
         if fmt.decimal == "," and re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?", s):
             raise CellError(
                 f"{text!r} has a thousands separator '.'; expected plain digits with decimal "
-                f"comma (declare `thousands: \".\"` in the source if the partner writes them)"
+                f'comma (declare `thousands: "."` in the source if the partner writes them)'
             )
         raise CellError(f"{text!r} uses {other!r}; expected a number with decimal {fmt.decimal!r}")
     if fmt.decimal == ",":

@@ -1,0 +1,109 @@
+"""Indicator and mart layers: the analysts' tables, built by warehouse/sql/, validated."""
+
+import dagster as dg
+
+from expectations.validation import validate_rows
+from pipelines.checks import suite_check_specs, to_check_result
+from pipelines.metadata import column_schema, table_metadata
+from pipelines.resources import WarehouseResource
+from sources.registry import Source
+from warehouse.build import build_sql_table, sql_description
+from warehouse.contract import MART_COLUMNS
+from warehouse.quality import record_check_outcomes
+
+OWNER = "team:backbone-office"
+INDICATOR_SUITE = "indicator_values"
+
+
+def _key(*parts: str) -> dg.AssetKey:
+    return dg.AssetKey(list(parts))
+
+
+REGIONS = _key("core", "regions")
+CATALOGUE = _key("core", "catalogue")
+REVISIONS = _key("core", "measure_revisions")
+
+
+def _sql_asset(table: str, sql_path: str, group: str, deps: list[dg.AssetKey]):
+    schema, name = table.split(".")
+
+    @dg.asset(
+        key=_key(schema, name),
+        group_name=group,
+        deps=deps,
+        description=sql_description(sql_path),
+        kinds={"duckdb", "sql"},
+        owners=[OWNER],
+        metadata={
+            "table": table,
+            "sql": f"warehouse/sql/{sql_path}",
+            "dagster/column_schema": column_schema(MART_COLUMNS[table]),
+        },  # fmt: skip
+    )
+    def _build(warehouse: WarehouseResource):
+        with warehouse.connect() as conn:
+            build_sql_table(conn, sql_path)
+            metadata = table_metadata(conn, table)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _build
+
+
+def indicator_values_asset() -> dg.AssetsDefinition:
+    table = "marts.indicator_values"
+    sql_path = "indicators/indicator_values.sql"
+    key = _key("marts", "indicator_values")
+
+    @dg.asset(
+        key=key,
+        group_name="indicators",
+        deps=[REVISIONS, REGIONS, CATALOGUE],
+        description=sql_description(sql_path),
+        kinds={"duckdb", "sql"},
+        owners=[OWNER],
+        metadata={
+            "table": table,
+            "sql": f"warehouse/sql/{sql_path}",
+            "dagster/column_schema": column_schema(MART_COLUMNS[table]),
+        },  # fmt: skip
+        check_specs=suite_check_specs(INDICATOR_SUITE, key),
+    )
+    def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        with warehouse.connect() as conn:
+            build_sql_table(conn, sql_path)
+            metadata = table_metadata(conn, table)
+            frame = conn.execute(f"SELECT row_number() OVER () - 1 AS row_id, * FROM {table}").df()
+            outcomes = validate_rows(frame, (INDICATOR_SUITE,)).outcomes
+            record_check_outcomes(conn, context.run_id, "marts/indicator_values", outcomes)
+            metadata["indicators"] = frame["indicator_id"].nunique()
+            metadata["regions"] = frame["region_code"].nunique()
+            metadata["school_years"] = frame["school_year"].nunique()
+        yield dg.MaterializeResult(metadata=metadata)
+        for outcome in outcomes:
+            yield to_check_result(outcome, key)
+
+    return indicator_values
+
+
+def mart_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
+    directory = [_key("staging", s.id) for s in sources.values()
+                 if s.dataset in ("school_directory", "school_social_index")]  # fmt: skip
+    return [
+        indicator_values_asset(),
+        _sql_asset(
+            "marts.indicator_trends",
+            "indicators/indicator_trends.sql",
+            "indicators",
+            [_key("marts", "indicator_values"), CATALOGUE],
+        ),  # fmt: skip
+        _sql_asset("marts.regions", "marts/regions.sql", "marts", [REGIONS]),
+        _sql_asset("marts.goals", "marts/goals.sql", "marts", [CATALOGUE]),
+        _sql_asset("marts.indicators", "marts/indicators.sql", "marts", [CATALOGUE]),
+        _sql_asset(
+            "marts.measure_values",
+            "marts/measure_values.sql",
+            "marts",
+            [REVISIONS, REGIONS, CATALOGUE],
+        ),  # fmt: skip
+        _sql_asset("marts.schools", "marts/schools.sql", "marts", [*directory, REGIONS, CATALOGUE]),
+    ]

@@ -1,0 +1,99 @@
+"""`bildungsmonitor`: run the nightly job through Dagster, open the UI.
+
+    bildungsmonitor run [--data-dir DIR]     run the nightly job now; prints a summary;
+                                             exit 0 = published, 1 = a blocking check failed
+                                             (nothing published), 2 = the run broke otherwise
+    bildungsmonitor ui [--port 3000]         dagster dev with the same instance (DAGSTER_HOME)
+
+The run goes through the Dagster instance under <data>/dagster_home, so it shows in the UI with
+its lineage, logs and check results like a scheduled run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from warehouse.db import REPO_ROOT, DataPaths
+
+DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
+
+
+def prepare_instance(paths: DataPaths) -> Path:
+    """DAGSTER_HOME under the data directory, with the repository's dagster.yaml."""
+    home = paths.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != DAGSTER_YAML.read_bytes():
+        shutil.copyfile(DAGSTER_YAML, target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["BILDUNGSMONITOR_DATA_DIR"] = str(paths.root)
+    return home
+
+
+def _paths(args: argparse.Namespace) -> DataPaths:
+    if args.data_dir:
+        return DataPaths(Path(args.data_dir).resolve())
+    return DataPaths.from_env()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    prepare_instance(paths)
+    # Dagster and the pipeline are imported only now: DAGSTER_HOME must be set first.
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import NIGHTLY_JOB, run_in_progress
+    from pipelines.summary import RunSummary
+
+    instance = dg.DagsterInstance.get()
+    running = run_in_progress(instance)
+    if running:
+        print(f"Another run of the pipeline is in progress ({running}); one run at a time.")
+        return 2
+    defs = build_definitions(data_dir=paths.root)
+    job = defs.get_job_def(NIGHTLY_JOB)
+    print(f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …",
+          flush=True)  # fmt: skip
+    started = time.monotonic()
+    result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                    tags={"trigger": "cli"})  # fmt: skip
+    summary = RunSummary.collect(paths, result, time.monotonic() - started)
+    print(summary.render())
+    return summary.exit_code
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    paths = _paths(args)
+    home = prepare_instance(paths)
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions",
+               "-h", args.host, "-p", str(args.port)]  # fmt: skip
+    return subprocess.call(command, cwd=REPO_ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", help="data directory (default ./data or "
+                        "$BILDUNGSMONITOR_DATA_DIR)")  # fmt: skip
+    parser = argparse.ArgumentParser(prog="bildungsmonitor", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common], help="run the nightly job now, print a summary")
+    run.set_defaults(func=cmd_run)
+    ui = sub.add_parser("ui", parents=[common], help="open the Dagster UI (dagster dev)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The one Dagster code location of Bildungsmonitor.
+
+    dagster dev            (pyproject.toml points Dagster at this module)
+    bildungsmonitor ui     (the same, with DAGSTER_HOME under the data directory)
+
+The source assets are generated from the registry (sources/registry/*.yaml): adding a partner
+source adds its ingest and staging assets and checks here, without code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.assets.core import core_assets
+from pipelines.assets.ingest import ingest_asset
+from pipelines.assets.marts import mart_assets
+from pipelines.assets.publish import published_warehouse
+from pipelines.assets.staging import staging_asset
+from pipelines.jobs import build_inbox_sensor, nightly_job, nightly_schedule
+from pipelines.resources import WarehouseResource
+from sources.registry import REGISTRY_DIR, load_registry
+from warehouse.db import DataPaths
+
+
+def build_definitions(data_dir: Path | None = None, registry_dir: Path | None = None):
+    paths = DataPaths(data_dir) if data_dir else DataPaths.from_env()
+    sources = load_registry(registry_dir or REGISTRY_DIR)
+    assets = [ingest_asset(s) for s in sources.values()]
+    assets += [staging_asset(s, sources) for s in sources.values()]
+    assets += core_assets(sources)
+    assets += mart_assets(sources)
+    assets.append(published_warehouse)
+    return dg.Definitions(
+        assets=assets,
+        jobs=[nightly_job],
+        schedules=[nightly_schedule],
+        sensors=[build_inbox_sensor(paths.inbox, list(sources))],
+        resources={"warehouse": WarehouseResource(data_dir=str(paths.root))},
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

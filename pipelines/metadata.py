@@ -1,0 +1,28 @@
+"""Metadata every asset carries: column schema and row count, from the warehouse itself."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+
+from schemas.tables import Column
+
+
+def column_schema(columns: tuple[Column, ...]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in columns]
+    )
+
+
+def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, where: str = "") -> dict:
+    """Row count and the actual column schema of a warehouse table, for a materialization."""
+    rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
+    described = conn.execute(f"DESCRIBE {table}").fetchall()
+    schema = dg.TableSchema(
+        columns=[dg.TableColumn(name, str(kind)) for name, kind, *_ in described]
+    )
+    return {
+        "dagster/row_count": rows,
+        "dagster/column_schema": schema,
+        "table": table,
+    }

@@ -1,0 +1,140 @@
+"""The summary `bildungsmonitor run` prints: sources, rows, checks, quarantine, publication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from warehouse.db import DataPaths
+
+EXIT_PUBLISHED, EXIT_BLOCKED, EXIT_BROKEN = 0, 1, 2
+PUBLISH_KEY = dg.AssetKey(["publish", "bildungsmonitor"])
+
+
+@dataclass
+class SourceLine:
+    source_id: str
+    payloads: int = 0
+    new: int = 0
+    skipped: int = 0
+    parsed: int = 0
+    rejected: int = 0
+    records_loaded: int = 0
+    records_quarantined: int = 0
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    success: bool
+    seconds: float
+    sources: list[SourceLine] = field(default_factory=list)
+    checks_passed: int = 0
+    checks_warned: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)  # blocking (ERROR) failures
+    quarantined: int = 0
+    failed_steps: list[str] = field(default_factory=list)
+    published: Path | None = None
+    published_bytes: int = 0
+    previous_publication: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.success and self.published:
+            return EXIT_PUBLISHED
+        return EXIT_BLOCKED if self.checks_failed else EXIT_BROKEN
+
+    @classmethod
+    def collect(cls, paths: DataPaths, result: dg.ExecuteInProcessResult, seconds: float):
+        summary = cls(run_id=result.run_id, success=result.success, seconds=seconds)
+        for evaluation in result.get_asset_check_evaluations():
+            label = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+            text = evaluation.description or ""
+            if evaluation.passed:
+                summary.checks_passed += 1
+            elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                summary.checks_failed.append(f"{label} — {text}")
+            else:
+                summary.checks_warned.append(f"{label} — {text}")
+        for event in result.all_events:
+            if event.event_type_value == "STEP_FAILURE":
+                summary.failed_steps.append(event.step_key or "?")
+        published = any(
+            e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == PUBLISH_KEY
+            for e in result.all_events
+        )
+        if published:
+            summary.published = paths.published_db
+            summary.published_bytes = paths.published_db.stat().st_size
+        elif paths.published_db.exists():
+            summary.previous_publication = paths.published_db
+        if paths.work_db.exists():
+            with duckdb.connect(str(paths.work_db), read_only=True) as conn:
+                summary.sources = _source_lines(conn, result.run_id)
+                summary.quarantined = conn.execute(
+                    "SELECT count(*) FROM quality.quarantine WHERE run_id = ?", [result.run_id]
+                ).fetchone()[0]
+        return summary
+
+    def render(self) -> str:
+        status = "published" if self.exit_code == EXIT_PUBLISHED else "NOT published"
+        lines = [
+            f"Run {self.run_id} — {'success' if self.success else 'FAILED'}, {status} "
+            f"({self.seconds:.1f} s)",
+            "",
+            f"{'source':<36}{'payloads':>9}{'new':>5}{'skipped':>8}{'parsed':>7}{'rejected':>9}"
+            f"{'records':>10}{'quarant.':>9}",
+        ]
+        for s in self.sources:
+            lines.append(
+                f"{s.source_id:<36}{s.payloads:>9}{s.new:>5}{s.skipped:>8}{s.parsed:>7}"
+                f"{s.rejected:>9}{s.records_loaded:>10,}{s.records_quarantined:>9,}"
+            )
+        total_new = sum(s.new for s in self.sources)
+        total_skipped = sum(s.skipped for s in self.sources)
+        lines += [
+            "",
+            f"Sources: {len(self.sources)} read; payloads new {total_new}, skipped unchanged "
+            f"{total_skipped}; records loaded {sum(s.records_loaded for s in self.sources):,}",
+            f"Checks: {self.checks_passed} passed, {len(self.checks_warned)} warnings, "
+            f"{len(self.checks_failed)} failed (blocking)",
+        ]
+        lines += [f"  FAIL {c}" for c in self.checks_failed]
+        lines += [f"  WARN {c}" for c in self.checks_warned[:20]]
+        if len(self.checks_warned) > 20:
+            lines.append(f"  … and {len(self.checks_warned) - 20} more warnings")
+        lines.append(f"Quarantined records: {self.quarantined:,} (quality.quarantine)")
+        if self.failed_steps:
+            lines.append(f"Failed steps: {', '.join(self.failed_steps)}")
+        if self.published:
+            lines.append(f"Published: {self.published} ({self.published_bytes / 1e6:.1f} MB)")
+        elif self.previous_publication:
+            lines.append(
+                f"Nothing published; the previous publication is unchanged: "
+                f"{self.previous_publication}"
+            )
+        else:
+            lines.append("Nothing published; there is no earlier publication.")
+        return "\n".join(lines)
+
+
+def _source_lines(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[SourceLine]:
+    rows = conn.execute(
+        """SELECT l.source_id,
+               count(*) FILTER (WHERE action IN ('archived', 'skipped_unchanged')),
+               count(*) FILTER (WHERE action = 'archived'),
+               count(*) FILTER (WHERE action = 'skipped_unchanged'),
+               count(*) FILTER (WHERE action = 'parsed'),
+               count(*) FILTER (WHERE action = 'rejected'),
+               coalesce((SELECT sum(records_loaded) FROM meta.deliveries d
+                         WHERE d.source_id = l.source_id AND d.parsed_run_id = ?), 0),
+               coalesce((SELECT sum(records_quarantined) FROM meta.deliveries d
+                         WHERE d.source_id = l.source_id AND d.parsed_run_id = ?), 0)
+           FROM meta.delivery_log l WHERE l.run_id = ?
+           GROUP BY l.source_id ORDER BY l.source_id""",
+        [run_id, run_id, run_id],
+    ).fetchall()
+    return [SourceLine(*row) for row in rows]

@@ -1,0 +1,157 @@
+"""The raw archive: every payload exactly as delivered, content-addressed, never overwritten.
+
+Layout under the data directory:
+
+    raw/sha256/<first two hex digits>/<sha256>        the bytes (read-only)
+    raw/sha256/<first two hex digits>/<sha256>.json   who delivered it first, when, under which name
+    raw/manifest.jsonl                                 append-only: one line per new (source, payload)
+
+Where payloads come from: the source's `location` in the registry (the bundled demo files, or
+a partner's fixed path) and the inbox folder `inbox/<source-id>/`, into which partners drop
+files. Only regular files directly inside the inbox folder are taken: sub-folders (processed/,
+rejected/), hidden files and partial uploads (*.part, *.tmp) are left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sources.registry import Source
+
+PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
+
+
+@dataclass(frozen=True)
+class Payload:
+    source_id: str
+    file_name: str  # the delivered name (base name only: never a path)
+    origin: str  # "demo:<relative path>" / "location:<path>" / "inbox:<name>"
+    path: Path  # where it was found
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def from_inbox(self) -> bool:
+        return self.origin.startswith("inbox:")
+
+
+@dataclass(frozen=True)
+class Archived:
+    sha256: str
+    relative_path: str  # relative to the data directory
+    newly_stored: bool  # False: the same bytes were archived before
+
+
+def inbox_files(inbox_dir: Path) -> list[Path]:
+    """Files a partner dropped into inbox/<source-id>/, oldest first, then by name."""
+    if not inbox_dir.is_dir():
+        return []
+    files = [
+        p
+        for p in inbox_dir.iterdir()
+        if p.is_file()
+        and not p.is_symlink()
+        and not p.name.startswith(".")
+        and not p.name.endswith(PARTIAL_SUFFIXES)
+    ]
+    return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def collect_payloads(source: Source, inbox_dir: Path) -> list[Payload]:
+    """Every payload currently offered by the source: its location, then its inbox."""
+    payloads = []
+    for path in source.location_paths():
+        try:
+            origin = "demo:" + path.relative_to(Path(__file__).resolve().parent).as_posix()
+        except ValueError:
+            origin = f"location:{path}"
+        payloads.append(Payload(source.id, path.name, origin, path, path.read_bytes()))
+    for path in inbox_files(inbox_dir):
+        payloads.append(
+            Payload(source.id, path.name, f"inbox:{path.name}", path, path.read_bytes())
+        )
+    return payloads
+
+
+class RawArchive:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.root = data_dir / "raw"
+        self.manifest = self.root / "manifest.jsonl"
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / "sha256" / sha256[:2] / sha256
+
+    def read(self, sha256: str) -> bytes:
+        return self.path_for(sha256).read_bytes()
+
+    def store(self, payload: Payload, received_at: dt.datetime, run_id: str) -> Archived:
+        sha = payload.sha256
+        target = self.path_for(sha)
+        newly = not target.exists()
+        if newly:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temporary = target.with_name(f".{sha}.{os.getpid()}.tmp")
+            temporary.write_bytes(payload.data)
+            os.chmod(temporary, 0o444)
+            os.replace(temporary, target)  # atomic: a half-written payload is never visible
+            sidecar = {
+                "sha256": sha,
+                "size_bytes": len(payload.data),
+                "first_source_id": payload.source_id,
+                "first_file_name": payload.file_name,
+                "first_origin": payload.origin,
+                "received_at": received_at.isoformat(),
+                "run_id": run_id,
+            }
+            target.with_name(f"{sha}.json").write_text(
+                json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        if newly or not self._in_manifest(payload.source_id, sha):
+            line = {
+                "sha256": sha,
+                "source_id": payload.source_id,
+                "file_name": payload.file_name,
+                "origin": payload.origin,
+                "size_bytes": len(payload.data),
+                "received_at": received_at.isoformat(),
+                "run_id": run_id,
+            }
+            self.root.mkdir(parents=True, exist_ok=True)
+            with self.manifest.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return Archived(sha, target.relative_to(self.data_dir).as_posix(), newly)
+
+    def _in_manifest(self, source_id: str, sha256: str) -> bool:
+        if not self.manifest.exists():
+            return False
+        needle = f'"sha256": "{sha256}", "source_id": "{source_id}"'
+        with self.manifest.open(encoding="utf-8") as handle:
+            return any(needle in line for line in handle)
+
+
+def move_out_of_inbox(path: Path, verdict: str, message: str | None = None) -> Path | None:
+    """After staging: inbox/<id>/<file> -> inbox/<id>/<verdict>/<timestamp>_<file>.
+
+    `verdict` is "processed" or "rejected"; a rejected file gets a .error.txt beside it so the
+    partner sees why. The bytes stay in the raw archive either way.
+    """
+    if not path.exists():
+        return None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target_dir = path.parent / verdict
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / f"{stamp}_{path.name}"
+    shutil.move(str(path), target)
+    if message and verdict == "rejected":
+        target.with_name(target.name + ".error.txt").write_text(message + "\n", encoding="utf-8")
+    return target

@@ -1,0 +1,341 @@
+"""A read delivery (RawTable) -> canonical records, as its registry YAML says.
+
+Structural problems (a mapped column missing, row labels that do not fit) raise
+DeliveryFormatError: the whole delivery is unusable. Problems of single cells (a value that is
+not a number, an unknown region name, a malformed school year) do not: the record keeps the
+problem text in its `problem` column, validation quarantines it with that reason, and the rest
+of the delivery loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from schemas.tables import (
+    NUMERIC_STATUSES,
+    parse_school_year,
+    school_year_label,
+    school_year_of_date,
+)
+from sources.readers.base import DeliveryFormatError, RawTable
+from sources.registry import MeasureMapping, Source
+from sources.symbols import CellError, NumberFormat, parse_cell
+
+# Columns of the records frame handed to validation (RECORD_COLUMNS minus delivery/source ids,
+# plus what validation and traceability need).
+FRAME_COLUMNS = (
+    "measure",
+    "region_code",
+    "region_label",
+    "school_number",
+    "school_year",
+    "start_year",
+    "sex",
+    "nationality",
+    "value",
+    "status",
+    "raw_value",
+    "source_line",
+    "source_column",
+    "problem",
+)
+
+_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+@dataclass
+class RegionResolver:
+    """Turns the region cells of a delivery into official keys.
+
+    `match_names` resolves a whole column of (possibly indented) names in file order and
+    returns (code or None, reason) per cell; `school_regions` maps Schulnummer -> AGS.
+    """
+
+    match_names: Callable[[list[str], str | None], list[tuple[str | None, str | None]]] | None = (
+        None
+    )
+    school_regions: Mapping[str, str] = field(default_factory=dict)
+
+
+def _column_positions(raw: RawTable, mapping: MeasureMapping) -> dict[str, int]:
+    """Name -> position, with GENESIS row-label columns named by the mapping's `labels`."""
+    names = list(raw.columns)
+    if raw.label_columns:
+        if len(mapping.labels) != raw.label_columns:
+            raise DeliveryFormatError(
+                raw.file_name,
+                "the table's row labels do not fit the source's mapping",
+                line=raw.header_line,
+                expected=f"{len(mapping.labels)} row-label columns ({', '.join(mapping.labels)})",
+                found=f"{raw.label_columns}",
+            )
+        names[: raw.label_columns] = mapping.labels
+    return {name: i for i, name in enumerate(names)}
+
+
+def _require_columns(raw: RawTable, positions: dict[str, int], required: list[str]) -> None:
+    missing = [c for c in dict.fromkeys(required) if c not in positions]
+    if not missing:
+        return
+    available = [c for c in positions if c]
+    hints = []
+    for column in missing:
+        close = difflib.get_close_matches(column, available, n=1, cutoff=0.6)
+        hints.append(f"{column!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise DeliveryFormatError(
+        raw.file_name,
+        f"missing column{'s' if len(missing) > 1 else ''} {', '.join(hints)}",
+        line=raw.header_line,
+        column=missing[0],
+        expected="the columns named in the source's mapping",
+        found=f"{len(available)} column(s): "
+        + "; ".join(repr(c) for c in available[:12])
+        + (" …" if len(available) > 12 else ""),
+    )
+
+
+def _school_year(text: str, fmt: str) -> int:
+    cell = text.strip()
+    if fmt == "school_year":
+        return parse_school_year(cell)
+    if fmt == "start_year":
+        if not re.fullmatch(r"\d{4}", cell):
+            raise ValueError(f"year {cell!r} is not a four-digit year")
+        return int(cell)
+    pattern = _DATE if fmt == "date" else _ISO_DATE
+    match = pattern.match(cell)
+    if not match:
+        expected = "a date like 01.03.2024" if fmt == "date" else "a date like 2023-12-31"
+        raise ValueError(f"date {cell!r} is not {expected}")
+    parts = [int(p) for p in match.groups()]
+    day, month, year = parts if fmt == "date" else (parts[2], parts[1], parts[0])
+    try:
+        return school_year_of_date(dt.date(year, month, day))
+    except ValueError:
+        raise ValueError(f"date {cell!r} does not exist") from None
+
+
+def _resolve_regions(
+    raw: RawTable, cells: list[str], mapping: MeasureMapping, resolver: RegionResolver
+) -> list[tuple[str | None, str | None]]:
+    if mapping.region_by == "key":
+        return [(c.strip() or None, None if c.strip() else "region key is empty") for c in cells]
+    if mapping.region_by == "name":
+        if resolver.match_names is None:
+            raise RuntimeError("no region-name matcher configured")
+        return resolver.match_names(cells, mapping.region_scope)
+    results = []
+    for cell in cells:
+        number = cell.strip()
+        region = resolver.school_regions.get(number)
+        reason = None if region else f"Schulnummer {number!r} is not in the school directory"
+        results.append((region, reason))
+    return results
+
+
+def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.DataFrame:
+    """The delivery as canonical records (FRAME_COLUMNS), one row per delivered value."""
+    mapping = source.measures
+    assert mapping is not None, f"{source.id} is not a measure source"
+    positions = _column_positions(raw, mapping)
+    dims = [mapping.sex, mapping.nationality]
+    required = [mapping.region_column, mapping.year_column]
+    required += [d.column for d in dims if d.column]
+    required += [lk.column for lk in mapping.lookups.values()]
+    required += list(mapping.filters)
+    required += [v.column for v in mapping.values]
+    _require_columns(raw, positions, required)
+
+    rows = raw.rows
+    if mapping.filters:
+        keep = [(positions[c], v) for c, v in mapping.filters.items()]
+        rows = [r for r in rows if all(r.cells[i].strip() == v for i, v in keep)]
+
+    region_pos = positions[mapping.region_column]
+    regions = _resolve_regions(raw, [r.cells[region_pos] for r in rows], mapping, resolver)
+    school_grain = mapping.region_by == "school_number"
+    number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
+    cell_cache: dict[str, tuple[float | None, str | None, str | None]] = {}
+
+    def cell_value(text: str) -> tuple[float | None, str | None, str | None]:
+        if text not in cell_cache:
+            try:
+                value, status = parse_cell(text, number_format)
+                cell_cache[text] = (value, status, None)
+            except CellError as exc:
+                cell_cache[text] = (None, None, str(exc))
+        return cell_cache[text]
+
+    year_cache: dict[str, tuple[int | None, str | None]] = {}
+    value_columns = [(positions[v.column], v) for v in mapping.values]
+    lookups = [(name, positions[lk.column], lk.values) for name, lk in mapping.lookups.items()]
+    out: dict[str, list] = {c: [] for c in FRAME_COLUMNS}
+
+    for row, (region_code, region_problem) in zip(rows, regions, strict=True):
+        cells = row.cells
+        year_text = cells[positions[mapping.year_column]]
+        if year_text not in year_cache:
+            try:
+                year_cache[year_text] = (_school_year(year_text, mapping.year_format), None)
+            except ValueError as exc:
+                year_cache[year_text] = (None, f"column {mapping.year_column!r}: {exc}")
+        start_year, year_problem = year_cache[year_text]
+        row_problems = [p for p in (region_problem, year_problem) if p]
+        subgroup: list[str | None] = []
+        for dim, name in zip(dims, ("sex", "nationality"), strict=True):
+            if dim.constant is not None:
+                subgroup.append(dim.constant)
+                continue
+            text = cells[positions[dim.column]].strip()
+            mapped = dim.values.get(text)
+            if mapped is None:
+                row_problems.append(
+                    f"column {dim.column!r}: {name} {text!r} is not one of "
+                    f"{', '.join(repr(k) for k in dim.values)}"
+                )
+            subgroup.append(mapped)
+        pieces: dict[str, str] = {}
+        for name, pos, values in lookups:
+            text = cells[pos].strip()
+            if text in values:
+                pieces[name] = values[text]
+            else:
+                row_problems.append(
+                    f"column {name!r}: {text!r} is not one of {', '.join(repr(k) for k in values)}"
+                )
+        region_label = cells[region_pos].strip()
+        school_number = region_label if school_grain else ""
+        year_label = school_year_label(start_year) if start_year else None
+        # Several columns of one line may map to one measure (IT.NRW's two Förderschule
+        # columns): they are added up; a non-numeric part makes the sum non-numeric.
+        merged: dict[tuple, list] = {}
+        for pos, target in value_columns:
+            text = cells[pos]
+            value, status, cell_problem = cell_value(text)
+            try:
+                measure = target.measure.format(**pieces)
+            except KeyError:
+                measure = None  # the lookup problem is already recorded
+            sex = target.sex or subgroup[0]
+            nationality = target.nationality or subgroup[1]
+            problem = f"column {target.column!r}: {cell_problem}" if cell_problem else None
+            key = (measure, sex, nationality)
+            if key in merged and measure is not None:
+                _merge(merged[key], value, status, text, target.column, problem)
+            else:
+                merged[key] = [value, status, text, target.column, problem]
+        row_problem = "; ".join(row_problems) if row_problems else None
+        for (measure, sex, nationality), (value, status, text, column, problem) in merged.items():
+            out["measure"].append(measure)
+            out["region_code"].append(region_code)
+            out["region_label"].append(region_label)
+            out["school_number"].append(school_number)
+            out["school_year"].append(year_label)
+            out["start_year"].append(start_year)
+            out["sex"].append(sex)
+            out["nationality"].append(nationality)
+            out["value"].append(value)
+            out["status"].append(status)
+            out["raw_value"].append(text)
+            out["source_line"].append(row.line)
+            out["source_column"].append(column)
+            out["problem"].append(
+                "; ".join(p for p in (row_problem, problem) if p) if problem else row_problem
+            )
+
+    frame = pd.DataFrame(out, columns=list(FRAME_COLUMNS))
+    frame["start_year"] = frame["start_year"].astype("Int64")
+    frame["value"] = frame["value"].astype("float64")
+    frame["source_line"] = frame["source_line"].astype("int64")
+    return frame
+
+
+def _merge(into: list, value, status, text: str, column: str, problem: str | None) -> None:
+    """Add a further column's cell to a record of the same line and measure: numbers add up
+    (keeping a flag such as provisional); a symbol ('.', 'x') makes the sum that symbol."""
+    total, total_status, total_text, columns, problems = into
+    if total_status is None or status is None:  # an unreadable part: the problem says why
+        into[0], into[1] = None, None
+    elif total_status in NUMERIC_STATUSES and status in NUMERIC_STATUSES:
+        into[0] = total + value
+        into[1] = total_status if total_status != "ok" else status
+    else:
+        into[0] = None
+        into[1] = total_status if total_status not in NUMERIC_STATUSES else status
+    into[2] = f"{total_text} + {text}"
+    into[3] = f"{columns} + {column}"
+    into[4] = "; ".join(p for p in (problems, problem) if p) or None
+
+
+def aggregate_school_grain(
+    records: pd.DataFrame, source: Source, covered_regions: list[str]
+) -> pd.DataFrame:
+    """School-level lines -> one record per municipality, measure and school year.
+
+    `count_rows_as` counts the schools; with `absent_means_zero` a covered municipality without
+    any line in a school year the delivery reports gets 0 (the programme was not there).
+    """
+    mapping = source.measures
+    assert mapping is not None
+    if records.empty:
+        return records
+    key = ["region_code", "school_year", "start_year", "sex", "nationality"]
+    measures = sorted(records["measure"].dropna().unique())
+    grouped = records.groupby(key + ["measure"], dropna=False)
+    agg = grouped.agg(
+        value=("value", lambda s: float(s.sum(min_count=1)) if s.notna().any() else None),
+        source_line=("source_line", "min"),
+        lines=("source_line", "nunique"),
+    ).reset_index()
+    agg["status"] = "ok"
+    agg["raw_value"] = None
+    agg["source_column"] = agg["lines"].map(lambda n: f"sum of {n} school line(s)")
+    frames = [agg]
+    if mapping.count_rows_as:
+        counts = records.groupby(key, dropna=False)["school_number"].nunique().reset_index()
+        counts = counts.rename(columns={"school_number": "value"})
+        counts["measure"] = mapping.count_rows_as
+        counts["value"] = counts["value"].astype("float64")
+        counts["status"] = "ok"
+        counts["raw_value"] = None
+        counts["source_line"] = records.groupby(key, dropna=False)["source_line"].min().values
+        counts["source_column"] = "number of school lines"
+        frames.append(counts)
+        measures.append(mapping.count_rows_as)
+    result = pd.concat(frames, ignore_index=True)
+    if mapping.absent_means_zero:
+        years = records[["school_year", "start_year"]].drop_duplicates()
+        present = set(zip(result["region_code"], result["school_year"], strict=True))
+        zeros = [
+            {
+                "region_code": region,
+                "school_year": year.school_year,
+                "start_year": year.start_year,
+                "sex": "total",
+                "nationality": "total",
+                "measure": measure,
+                "value": 0.0,
+                "status": "ok",
+                "raw_value": None,
+                "source_line": None,
+                "source_column": "no line for this municipality: 0",
+            }
+            for year in years.itertuples()
+            for region in covered_regions
+            if (region, year.school_year) not in present
+            for measure in measures
+        ]
+        if zeros:
+            result = pd.concat([result, pd.DataFrame(zeros)], ignore_index=True)
+    result["region_label"] = None
+    result["school_number"] = ""
+    result["problem"] = None
+    result = result[list(FRAME_COLUMNS)]
+    return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})

@@ -1,0 +1,240 @@
+"""Partner CSV deliveries: one header row, then data rows.
+
+Quoting follows Excel / RFC 4180 (quoted cells may hold delimiters, doubled quotes and line
+breaks) and is read strictly: a quote that is never closed, or text after a closing quote, is
+an error naming the line rather than a silently merged cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sources.readers.base import DeliveryFormatError, RawRow, RawTable
+from sources.readers.text import DELIMITERS, decode, describe, detect_delimiter, sep_hint
+
+_SAMPLE_LINES = 20
+_HEADER_JUNK = " \t\ufeff\u00a0\u200b"  # whitespace, BOM remnants, no-break and zero-width space
+
+
+def _physical_lines(text: str) -> list[str]:
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _clean_header(cell: str) -> str:
+    cell = cell.strip(_HEADER_JUNK)
+    if cell.startswith("ï»¿"):  # a UTF-8 BOM read as cp1252
+        cell = cell[3:].strip(_HEADER_JUNK)
+    return cell
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return all(not c.strip() for c in cells)
+
+
+def _quoting_error(file_name: str, line: int, err: csv.Error) -> DeliveryFormatError:
+    message = str(err)
+    if "end of data" in message or "field larger than field limit" in message:
+        return DeliveryFormatError(
+            file_name,
+            "a quoted cell starting on this line is never closed",
+            line=line,
+            expected='a closing quote (")',
+            found="the end of the file" if "end of data" in message else "a runaway cell",
+        )
+    return DeliveryFormatError(
+        file_name,
+        f"malformed quoting: {message}",
+        line=line,
+        expected="a quoted cell to end with a quote followed by the delimiter or the line end",
+    )
+
+
+def read_csv(
+    data: bytes,
+    file_name: str,
+    *,
+    encoding: str = "auto",
+    delimiter: str = "auto",
+    header_line: int | None = None,
+) -> RawTable:
+    """Read a partner CSV: one header row, then data rows, cells as text (not stripped).
+
+    - `encoding`: "auto" or a declared encoding (see `text.decode`).
+    - `delimiter`: "auto" (Excel's `sep=` first line if present, else detected from the header
+      and the lines after it among ; tab | ,) or a declared one. A declared delimiter that
+      contradicts a `sep=` first line is an error.
+    - `header_line`: the physical line (1-based) of the header; default: the first non-empty
+      line after a `sep=` line. Lines before it are ignored.
+
+    Returned rows carry their physical line number (of their first line if a quoted cell spans
+    lines). Header names are stripped; trailing empty header cells are dropped; empty,
+    duplicate or missing names are errors. Trailing empty cells beyond the header are dropped,
+    a row with a non-empty cell beyond the header is an error, short rows are padded with "".
+    Lines that are empty or hold only delimiters/whitespace are skipped.
+    """
+    text, used = decode(data, file_name, encoding)
+    lines = _physical_lines(text)
+
+    # --- the `sep=;` hint and the header line ---------------------------------------------
+    hint = sep_hint(lines[0]) if lines else None
+    if header_line is None:
+        start = 1 if hint else 0
+        while start < len(lines) and not lines[start].strip():
+            start += 1
+        if start >= len(lines):
+            raise DeliveryFormatError(
+                file_name,
+                "the file has no header line",
+                expected="a header line after the 'sep=' line",
+                found="nothing",
+            )
+    else:
+        if header_line < 1 or header_line > len(lines):
+            raise DeliveryFormatError(
+                file_name,
+                f"the header is declared on line {header_line}, "
+                f"but the file has {len(lines)} lines",
+                expected=f"a header on line {header_line}",
+            )
+        start = header_line - 1
+        if not lines[start].strip():
+            raise DeliveryFormatError(
+                file_name,
+                "the declared header line is empty",
+                line=header_line,
+                expected="the column names",
+            )
+
+    # --- the delimiter ---------------------------------------------------------------------
+    if delimiter == "auto":
+        if hint:
+            delim = hint
+        else:
+            sample = lines[start + 1 : start + 1 + _SAMPLE_LINES]
+            delim = detect_delimiter(lines[start], sample)
+            if delim is None:
+                raise DeliveryFormatError(
+                    file_name,
+                    "only one column found in the header",
+                    line=start + 1,
+                    expected="columns separated by ';', ',', tab or '|'",
+                    found=f"{lines[start][:60]!r}",
+                )
+    else:
+        delim = delimiter
+        if hint and hint != delim:
+            raise DeliveryFormatError(
+                file_name,
+                f"the first line says sep={hint} but the source declares the delimiter "
+                f"{describe(delim)}",
+                line=1,
+                expected=f"columns separated by {describe(delim)}",
+                found=f"sep={hint}",
+            )
+
+    # --- split -------------------------------------------------------------------------------
+    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=delim, strict=True)
+    offset = start  # physical line = offset + reader.line_num
+    header: list[str] | None = None
+    header_at = start + 1
+    rows: list[RawRow] = []
+    width = 0
+    next_line = start + 1
+    try:
+        for cells in reader:
+            line = next_line
+            next_line = offset + reader.line_num + 1
+            if header is None:
+                header = _header(cells, file_name, line, delim, lines[start])
+                width = len(header)
+                continue
+            if not cells or _is_blank(cells):
+                continue
+            n = len(cells)
+            if n > width:
+                extra = cells[width:]
+                if any(c.strip() for c in extra):
+                    position = width + next(i for i, c in enumerate(extra) if c.strip()) + 1
+                    raise DeliveryFormatError(
+                        file_name,
+                        f"the row has {n} cells but the header has {width} columns",
+                        line=line,
+                        expected=f"at most {width} cells",
+                        found=f"{cells[position - 1][:40]!r} in cell {position}",
+                    )
+                cells = cells[:width]
+            elif n < width:
+                cells = cells + [""] * (width - n)
+            rows.append(RawRow(line, tuple(cells)))
+    except csv.Error as err:
+        raise _quoting_error(file_name, next_line, err) from None
+
+    assert header is not None
+    if width > 1 and rows and all(not any(c for c in r.cells[1:]) for r in rows):
+        other = [d for d in DELIMITERS if d != delim and d in rows[0].cells[0]]
+        if other:
+            raise DeliveryFormatError(
+                file_name,
+                "every data row is a single cell",
+                line=rows[0].line,
+                expected=f"cells separated by {describe(delim)} as in the header",
+                found=f"{describe(other[0])} — wrong delimiter?",
+            )
+
+    return RawTable(
+        file_name=file_name,
+        columns=header,
+        rows=rows,
+        encoding=used,
+        delimiter=delim,
+        label_columns=0,
+        header_line=header_at,
+        metadata={"sep_line": "1"} if hint else {},
+    )
+
+
+def _header(cells: list[str], file_name: str, line: int, delim: str, raw: str) -> list[str]:
+    names = [_clean_header(c) for c in cells]
+    while names and not names[-1]:
+        names.pop()
+    if len(names) < 2:
+        others = [d for d in DELIMITERS if d != delim and d in raw]
+        found = (
+            f"{describe(others[0])} — wrong delimiter?"
+            if others
+            else f"{raw[:60]!r} — a single column"
+        )
+        raise DeliveryFormatError(
+            file_name,
+            "only one column found",
+            line=line,
+            expected=f"columns separated by {describe(delim)}",
+            found=found,
+        )
+    for position, name in enumerate(names, start=1):
+        if not name:
+            raise DeliveryFormatError(
+                file_name,
+                f"header cell {position} is empty",
+                line=line,
+                expected="a name for every column",
+                found="an empty first cell"
+                if position == 1
+                else f"an empty cell after the column {names[position - 2]!r}",
+            )
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise DeliveryFormatError(
+                file_name,
+                f"columns {seen[name]} and {position} have the same name",
+                line=line,
+                column=name,
+                expected="unique column names",
+            )
+        seen[name] = position
+    return names

@@ -1,0 +1,116 @@
+"""GENESIS flat-file CSV ("ffcsv"), as a file or as the zip the GENESIS REST API returns.
+
+    statistics_code;statistics_label;time_code;time_label;time;
+    1_variable_code;1_variable_label;1_variable_attribute_code;1_variable_attribute_label;
+    [2_variable_code;...;]value;value_unit;value_variable_code;value_variable_label
+
+UTF-8 with BOM, ';'-separated, one value per row.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+
+from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.csv import read_csv
+
+REQUIRED = ("time", "value", "value_variable_code")
+_ATTRIBUTE = re.compile(r"^\d+_variable_attribute_code$")
+_MEMBER_CODE = re.compile(r"^(?P<code>.+?)_\d+(?:_[a-z]{2})?_flat\.csv$", re.IGNORECASE)
+_MAX_MEMBER = 2 * 1024**3  # refuse to inflate more than 2 GiB
+
+
+def _csv_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    return [
+        info
+        for info in archive.infolist()
+        if not info.is_dir()
+        and info.filename.lower().endswith(".csv")
+        and not info.filename.startswith("__MACOSX/")
+    ]
+
+
+def unzip_single_csv(data: bytes, file_name: str) -> tuple[bytes, str]:
+    """The bytes and name of the one .csv inside a zip payload."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise DeliveryFormatError(
+            file_name,
+            "the zip archive is corrupt or truncated",
+            expected="a complete zip archive holding one .csv file",
+            found=f"{len(data)} bytes that do not form a readable archive ({err})",
+        ) from None
+    with archive:
+        members = _csv_members(archive)
+        if len(members) != 1:
+            names = ", ".join(info.filename for info in archive.infolist()) or "nothing"
+            raise DeliveryFormatError(
+                file_name,
+                "the zip archive holds no .csv file"
+                if not members
+                else f"the zip archive holds {len(members)} .csv files",
+                expected="exactly one .csv file",
+                found=names,
+            )
+        info = members[0]
+        if info.file_size > _MAX_MEMBER:
+            raise DeliveryFormatError(
+                file_name,
+                f"{info.filename} is too large to unpack",
+                expected=f"at most {_MAX_MEMBER} bytes",
+                found=f"{info.file_size} bytes",
+            )
+        try:
+            return archive.read(info), info.filename
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as err:
+            raise DeliveryFormatError(
+                file_name,
+                f"{info.filename} in the zip archive is corrupt or truncated",
+                expected="a complete zip archive holding one .csv file",
+                found=str(err),
+            ) from None
+
+
+def read_ffcsv(data: bytes, file_name: str) -> RawTable:
+    """Read a GENESIS flat file; `data` is the CSV itself or a zip holding exactly one .csv.
+
+    Columns are the ffcsv header names; one row per value. Encoding is detected as for every
+    reader (GENESIS writes UTF-8 with BOM), the delimiter must be ';'. Raises
+    DeliveryFormatError if `time`, `value`, `value_variable_code` or every
+    `N_variable_attribute_code` column is missing. For a zip, errors inside the CSV name it as
+    "<file_name> [<member>]"; `metadata["member"]` is the member's name and
+    `metadata["table_code"]` the table code taken from a GENESIS member name such as
+    "AI-N-01-2-5_1773175147935_de_flat.csv".
+    """
+    metadata: dict[str, str] = {}
+    name = file_name
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        data, member = unzip_single_csv(data, file_name)
+        name = f"{file_name} [{member}]"
+        metadata["member"] = member
+        match = _MEMBER_CODE.match(member.rsplit("/", 1)[-1])
+        if match:
+            metadata["table_code"] = match.group("code")
+
+    table = read_csv(data, name, delimiter=";")
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if not any(_ATTRIBUTE.match(c) for c in table.columns):
+        missing.append("1_variable_attribute_code")
+    if missing:
+        raise DeliveryFormatError(
+            name,
+            "not a GENESIS flat file: missing column"
+            + ("s " if len(missing) > 1 else " ")
+            + ", ".join(missing),
+            line=table.header_line,
+            expected="the ffcsv header statistics_code;…;time;1_variable_code;…;"
+            "1_variable_attribute_code;…;value;value_unit;value_variable_code;…",
+            found="columns " + ";".join(table.columns)[:120],
+        )
+    table.file_name = file_name
+    table.metadata.update(metadata)
+    return table

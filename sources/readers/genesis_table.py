@@ -1,0 +1,235 @@
+"""The "csv" download of GENESIS databases (Regionalstatistik, Landesdatenbank NRW, Destatis).
+
+Layout, as in the real files under sources/demo/official/:
+
+    GENESIS-Tabelle: 21111-9k21                      <- line 1: the table code
+    Kommunalprofil: Schulen, Schüler/-innen,;;;;;;   <- title lines (text, then empty cells)
+    Statistik der allgemeinbildenden Schulen;;;;;;
+    ;;;;;Schulform;Schulform;...                     <- header rows: leading empty cells are the
+    ;;;;;Insgesamt;Grundschulen;...                     row-label positions, then value headers
+    Nordrhein-Westfalen;2022/23;Schulen;;Anzahl;5023;2794;...     <- data rows
+      Düsseldorf, Regierungsbezirk;2022/23;...      <- region names indented by hierarchy
+    __________                                       <- footer: notes (quoted, multi-line),
+    "Aus Datenschutzgründen ..."                        © licence, "Stand: 09.06.2023 / 12:41:43"
+    © IT.NRW, Düsseldorf, 2023. ...
+    Stand: 09.06.2023 / 12:41:43
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from sources.readers.base import DeliveryFormatError, RawRow, RawTable
+from sources.readers.text import decode
+
+DELIMITER = ";"
+_TITLE = re.compile(r'^\ufeff?"?GENESIS-Tabelle:\s*(?P<code>[^";]*)')
+_FOOTER = re.compile(r'^"?_{3,}')
+_FFCSV_HEADER = re.compile(r"^\ufeff?statistics_code[;,]")
+
+
+def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -> RawTable:
+    """Read a GENESIS table CSV.
+
+    Returns a RawTable whose first `label_columns` positions are the row labels (named "") and
+    whose value columns are named by their non-empty header cells joined with " | ", e.g.
+    "Schulform | Gymnasien". `header_line` is the line of the last header row; `rows` are the
+    data rows only, cells unstripped (indentation of region names kept), with their physical
+    line numbers. `metadata` holds `table_code`, `title` (title lines joined with a space),
+    `stand` (e.g. "09.06.2023 / 12:41:43"), `licence` (the © text on one line) and `notes`
+    (the other footer text, line breaks kept); keys whose part is absent are "".
+    """
+    text, used = decode(data, file_name, encoding)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+
+    first = 0
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    match = _TITLE.match(lines[first]) if first < len(lines) else None
+    if match is None:
+        found = lines[first][:60] if first < len(lines) else ""
+        hint = ""
+        if _FFCSV_HEADER.match(found):
+            hint = " — this is a GENESIS flat file (ffcsv), read it as kind genesis_ffcsv"
+        raise DeliveryFormatError(
+            file_name,
+            "not a GENESIS table: the first line does not name the table",
+            line=first + 1,
+            expected="'GENESIS-Tabelle: <code>'",
+            found=f"{found!r}{hint}",
+        )
+    table_code = match.group("code").strip()
+
+    footer = next((i for i in range(first + 1, len(lines)) if _FOOTER.match(lines[i])), None)
+    if footer is None:
+        raise DeliveryFormatError(
+            file_name,
+            "the GENESIS footer is missing — the file may be truncated",
+            line=len(lines),
+            expected="a line '__________' followed by notes, © licence and 'Stand:'",
+            found="the end of the file",
+        )
+
+    title: list[str] = []
+    header_rows: list[tuple[int, list[str]]] = []
+    rows: list[RawRow] = []
+    width = 0
+    label_columns = 0
+    columns: list[str] = []
+
+    body = "\n".join(lines[first + 1 : footer])
+    reader = csv.reader(io.StringIO(body), delimiter=DELIMITER, strict=True)
+    next_line = first + 2  # physical line of the next record
+    in_data = False
+    try:
+        for cells in reader:
+            line = next_line
+            next_line = first + 2 + reader.line_num
+            if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
+                continue
+            if in_data:
+                if len(cells) != width:
+                    raise DeliveryFormatError(
+                        file_name,
+                        f"the data row has {len(cells)} cells but the header has {width}",
+                        line=line,
+                        expected=f"{width} cells ({label_columns} labels and "
+                        f"{width - label_columns} values)",
+                        found=f"{len(cells)} cells",
+                    )
+                rows.append(RawRow(line, tuple(cells)))
+            elif cells[0] == "":
+                header_rows.append((line, cells))
+            elif header_rows:
+                width, label_columns, columns = _columns(header_rows, file_name)
+                in_data = True
+                if len(cells) != width:
+                    raise DeliveryFormatError(
+                        file_name,
+                        f"the data row has {len(cells)} cells but the header has {width}",
+                        line=line,
+                        expected=f"{width} cells ({label_columns} labels and "
+                        f"{width - label_columns} values)",
+                        found=f"{len(cells)} cells",
+                    )
+                rows.append(RawRow(line, tuple(cells)))
+            else:
+                texts = [c.strip() for c in cells if c.strip()]
+                if len(texts) > 1 and title:
+                    raise DeliveryFormatError(
+                        file_name,
+                        "no header rows found after the title",
+                        line=line,
+                        expected="rows starting with ';' (the empty row-label cells) that name "
+                        "the value columns",
+                        found=f"a data row {DELIMITER.join(cells)[:60]!r}",
+                    )
+                title.append(" ".join(texts))
+    except csv.Error as err:
+        raise DeliveryFormatError(
+            file_name,
+            f"malformed quoting: {err}",
+            line=next_line,
+            expected="GENESIS table rows separated by ';'",
+        ) from None
+
+    if not header_rows:
+        raise DeliveryFormatError(
+            file_name,
+            "no header rows found after the title",
+            line=footer + 1,
+            expected="rows starting with ';' (the empty row-label cells) that name the value "
+            "columns",
+            found="the footer",
+        )
+    if not in_data:
+        width, label_columns, columns = _columns(header_rows, file_name)
+
+    metadata = {"table_code": table_code, "title": " ".join(title)}
+    metadata.update(_footer(lines[footer + 1 :]))
+    return RawTable(
+        file_name=file_name,
+        columns=columns,
+        rows=rows,
+        encoding=used,
+        delimiter=DELIMITER,
+        label_columns=label_columns,
+        header_line=header_rows[-1][0],
+        metadata=metadata,
+    )
+
+
+def _columns(
+    header_rows: list[tuple[int, list[str]]], file_name: str
+) -> tuple[int, int, list[str]]:
+    """(width, label_columns, column names) from the header rows."""
+    width = max(len(cells) for _, cells in header_rows)
+    label_columns = min(_leading_empty(cells) for _, cells in header_rows)
+    last_line = header_rows[-1][0]
+    if label_columns >= width:
+        raise DeliveryFormatError(
+            file_name,
+            "the header rows name no value column",
+            line=last_line,
+            expected="value-column headers after the empty row-label cells",
+        )
+    columns = [""] * label_columns
+    first_position: dict[str, int] = {}
+    for position in range(label_columns, width):
+        parts = [
+            cells[position].strip()
+            for _, cells in header_rows
+            if position < len(cells) and cells[position].strip()
+        ]
+        name = " | ".join(parts)
+        if not name:
+            raise DeliveryFormatError(
+                file_name,
+                f"value column {position + 1} has no header",
+                line=last_line,
+                expected="a header for every value column",
+                found="empty cells in every header row",
+            )
+        if name in first_position:
+            raise DeliveryFormatError(
+                file_name,
+                f"value columns {first_position[name] + 1} and {position + 1} have the same header",
+                line=last_line,
+                column=name,
+                expected="unique column headers",
+            )
+        first_position[name] = position
+        columns.append(name)
+    return width, label_columns, columns
+
+
+def _leading_empty(cells: list[str]) -> int:
+    n = 0
+    for cell in cells:
+        if cell.strip():
+            break
+        n += 1
+    return n
+
+
+def _footer(lines: list[str]) -> dict[str, str]:
+    """stand, licence and notes from the lines after '__________'."""
+    stand = licence = ""
+    notes: list[str] = []
+    for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=DELIMITER):
+        while cells and not cells[-1].strip():
+            cells.pop()
+        record = DELIMITER.join(cells).strip()
+        if not record:
+            continue
+        if record.startswith("Stand:"):
+            stand = record[len("Stand:") :].strip()
+        elif record.startswith(("©", "(c)", "(C)")):
+            licence = " ".join(part.strip() for part in record.split("\n") if part.strip())
+        else:
+            notes.append("\n".join(part.rstrip() for part in record.split("\n")))
+    return {"stand": stand, "licence": licence, "notes": "\n".join(notes)}

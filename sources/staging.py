@@ -1,0 +1,305 @@
+"""Staging: parse and validate every new delivery of a source, load what passes.
+
+For each delivery in state `received` (oldest first):
+
+1. read it with the connector of the source's kind; a structural problem rejects it whole
+   (check `structure`, FAIL, the message names file, line and column);
+2. map it to canonical records (measures) or typed rows (reference datasets);
+3. validate with the suites; records failing a record-level check go to quality.quarantine
+   with their reason; a FAIL beyond a suite's `mostly` tolerance rejects the delivery;
+4. load the accepted records into staging.records (every revision is kept: the delivery id is
+   part of each record) or replace the reference table.
+
+Check outcomes of every run are written to quality.check_results, including "no new delivery".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+
+from expectations.runner import ROW_ID, CheckOutcome, suite_specs
+from expectations.validation import (
+    RECORD_SUITE,
+    DeliveryValidation,
+    validate_records,
+    validate_rows,
+)
+from schemas.catalogue import load_catalogue
+from schemas.regions import load_regions, match_region_names
+from schemas.tables import RECORD_COLUMNS
+from sources.archive import RawArchive, move_out_of_inbox
+from sources.canonical import RegionResolver, aggregate_school_grain, to_records
+from sources.ingest import log_delivery
+from sources.readers import read_csv, read_ffcsv, read_genesis_table
+from sources.readers.base import DeliveryFormatError, RawTable
+from sources.reference import to_reference_rows
+from sources.registry import Source
+from warehouse.db import DATASET_TABLES, DataPaths, utc_now
+from warehouse.quality import CheckRow, insert_check_rows
+
+STRUCTURE_CHECK = "structure"
+
+
+def check_names(source: Source) -> list[str]:
+    """The Dagster checks of a source's staging asset, in order."""
+    suites = source_suites(source)
+    return [STRUCTURE_CHECK] + [spec.name for suite in suites for spec in suite_specs(suite)]
+
+
+def source_suites(source: Source) -> tuple[str, ...]:
+    base = (RECORD_SUITE,) if source.dataset == "measures" else ()
+    return base + source.expectations
+
+
+@dataclass
+class DeliveryResult:
+    delivery_id: str
+    file_name: str
+    state: str  # loaded | loaded_with_quarantine | rejected
+    rows_read: int = 0
+    records_loaded: int = 0
+    records_quarantined: int = 0
+    message: str = ""
+    outcomes: list[CheckOutcome] = field(default_factory=list)
+    structure_error: str | None = None
+
+
+@dataclass
+class StagingResult:
+    source_id: str
+    deliveries: list[DeliveryResult] = field(default_factory=list)
+    current_delivery: str | None = None  # file name of the newest loaded delivery
+
+    @property
+    def rejected(self) -> list[DeliveryResult]:
+        return [d for d in self.deliveries if d.state == "rejected"]
+
+
+def read_payload(source: Source, data: bytes, file_name: str) -> RawTable:
+    if source.kind == "genesis_table_csv":
+        return read_genesis_table(data, file_name, encoding=source.encoding)
+    if source.kind == "genesis_ffcsv":
+        return read_ffcsv(data, file_name)
+    return read_csv(data, file_name, encoding=source.encoding, delimiter=source.delimiter)
+
+
+def school_regions(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT school_number, region_code FROM staging.school_directory"
+    ).fetchall()
+    return dict(rows)
+
+
+def covered_municipalities(source: Source) -> list[str]:
+    """Current Gemeinden inside the source's declared coverage (e.g. RVR → the 53)."""
+    regions = load_regions()
+    gemeinden = regions[(regions["level"] == "gemeinde") & regions["is_current"]]
+    if source.coverage == "RVR":
+        return sorted(gemeinden[gemeinden["in_ruhr"]]["region_code"])
+    prefix = "" if source.coverage in (None, "DG") else source.coverage
+    return sorted(c for c in gemeinden["region_code"] if c.startswith(prefix))
+
+
+def records_frame(raw: RawTable, source: Source, conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    resolver = RegionResolver(match_names=match_region_names, school_regions=school_regions(conn))
+    records = to_records(raw, source, resolver)
+    units = {m.id: m.unit for m in load_catalogue().measures.values()}
+    records["unit"] = records["measure"].map(units)
+    records[ROW_ID] = range(len(records))
+    return records
+
+
+def stage_source(
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    paths: DataPaths,
+    run_id: str,
+    log: Callable[[str], None] = lambda message: None,
+) -> StagingResult:
+    result = StagingResult(source.id)
+    archive = RawArchive(paths.root)
+    pending = conn.execute(
+        """SELECT delivery_id, file_name, origin FROM meta.deliveries
+           WHERE source_id = ? AND state = 'received' ORDER BY delivery_seq""",
+        [source.id],
+    ).fetchall()
+    for delivery_id, file_name, origin in pending:
+        log(f"{source.id}: parsing {file_name} ({delivery_id[:12]}…)")
+        delivery = _stage_delivery(conn, source, archive, delivery_id, file_name, run_id)
+        result.deliveries.append(delivery)
+        _record_delivery(conn, source, delivery, run_id)
+        if origin.startswith("inbox:"):
+            verdict = "rejected" if delivery.state == "rejected" else "processed"
+            move_out_of_inbox(paths.inbox_for(source.id) / origin[len("inbox:") :], verdict,
+                              delivery.message)  # fmt: skip
+        log(f"{source.id}: {file_name} {delivery.state}: {delivery.message}")
+    current = conn.execute(
+        """SELECT file_name FROM meta.deliveries WHERE source_id = ?
+           AND state IN ('loaded', 'loaded_with_quarantine') ORDER BY delivery_seq DESC LIMIT 1""",
+        [source.id],
+    ).fetchone()
+    result.current_delivery = current[0] if current else None
+    _record_check_results(conn, source, result, run_id)
+    return result
+
+
+def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> DeliveryResult:
+    data = archive.read(delivery_id)
+    try:
+        raw = read_payload(source, data, file_name)
+        if source.dataset == "measures":
+            frame = records_frame(raw, source, conn)
+        else:
+            frame = to_reference_rows(raw, source)
+            frame[ROW_ID] = range(len(frame))
+    except DeliveryFormatError as exc:
+        return DeliveryResult(delivery_id, file_name, "rejected", message=str(exc),
+                              structure_error=str(exc))  # fmt: skip
+    if source.dataset == "measures":
+        validation = validate_records(frame, source.expectations)
+    else:
+        validation = validate_rows(frame, source.expectations)
+    delivery = DeliveryResult(delivery_id, file_name, "loaded", rows_read=len(raw.rows))
+    delivery.outcomes = validation.outcomes
+    _write_quarantine(conn, source, delivery_id, file_name, frame, validation, run_id)
+    delivery.records_quarantined = len(validation.quarantine)
+    if validation.blocking_failures:
+        delivery.state = "rejected"
+        delivery.message = "; ".join(o.message for o in validation.blocking_failures)
+        return delivery
+    accepted = frame[~frame[ROW_ID].isin(list(validation.quarantine))]
+    if source.dataset == "measures":
+        if source.measures is not None and source.measures.region_by == "school_number":
+            accepted = aggregate_school_grain(accepted, source, covered_municipalities(source))
+        delivery.records_loaded = _load_records(conn, source, delivery_id, accepted)
+    else:
+        delivery.records_loaded = _replace_reference(conn, source, delivery_id, accepted)
+    if delivery.records_quarantined:
+        delivery.state = "loaded_with_quarantine"
+        delivery.message = (
+            f"{delivery.records_loaded} records loaded, {delivery.records_quarantined} "
+            "quarantined (see quality.quarantine)"
+        )
+    else:
+        delivery.message = f"{delivery.records_loaded} records loaded"
+    return delivery
+
+
+def _load_records(conn, source: Source, delivery_id: str, records: pd.DataFrame) -> int:
+    frame = records.copy()
+    frame["delivery_id"] = delivery_id
+    frame["source_id"] = source.id
+    frame = frame[[c.name for c in RECORD_COLUMNS]]
+    conn.register("accepted_records", frame)
+    try:
+        # Idempotent: a delivery re-staged after a crash replaces its own earlier rows.
+        conn.execute("DELETE FROM staging.records WHERE delivery_id = ?", [delivery_id])
+        conn.execute("INSERT INTO staging.records SELECT * FROM accepted_records")
+    finally:
+        conn.unregister("accepted_records")
+    return len(frame)
+
+
+def _replace_reference(conn, source: Source, delivery_id: str, rows: pd.DataFrame) -> int:
+    table = DATASET_TABLES[source.dataset]
+    frame = rows.drop(columns=[ROW_ID]).copy()
+    frame.insert(0, "delivery_id", delivery_id)
+    columns = [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()]
+    frame = frame.reindex(columns=columns)
+    conn.register("accepted_rows", frame)
+    try:
+        conn.execute(f"DELETE FROM {table}")  # the newest accepted delivery is the current one
+        conn.execute(f"INSERT INTO {table} SELECT * FROM accepted_rows")
+    finally:
+        conn.unregister("accepted_rows")
+    return len(frame)
+
+
+def _write_quarantine(conn, source, delivery_id, file_name, frame, validation, run_id) -> None:
+    if not validation.quarantine:
+        return
+    ids = list(validation.quarantine)
+    rows = frame.set_index(ROW_ID).loc[ids].reset_index()
+    out = pd.DataFrame(
+        {
+            "run_id": run_id,
+            "source_id": source.id,
+            "delivery_id": delivery_id,
+            "file_name": file_name,
+            "source_line": rows["source_line"].astype("Int64"),
+            "source_column": rows.get("source_column"),
+            "check_name": [validation.quarantine[i][0] for i in ids],
+            "reason": [validation.quarantine[i][1] for i in ids],
+            "measure": rows.get("measure"),
+            "region_code": rows.get("region_code"),
+            "region_label": rows.get("region_label"),
+            "school_year": rows.get("school_year"),
+            "sex": rows.get("sex"),
+            "nationality": rows.get("nationality"),
+            "value": rows.get("value"),
+            "raw_value": rows.get("raw_value"),
+        }
+    )
+    conn.register("quarantined_rows", out)
+    try:
+        conn.execute("DELETE FROM quality.quarantine WHERE delivery_id = ?", [delivery_id])
+        conn.execute("INSERT INTO quality.quarantine BY NAME SELECT * FROM quarantined_rows")
+    finally:
+        conn.unregister("quarantined_rows")
+
+
+def _record_delivery(conn, source: Source, delivery: DeliveryResult, run_id: str) -> None:
+    conn.execute(
+        """UPDATE meta.deliveries SET state = ?, parsed_at = ?, parsed_run_id = ?, rows_read = ?,
+               records_loaded = ?, records_quarantined = ?, message = ?
+           WHERE source_id = ? AND delivery_id = ?""",
+        [delivery.state, utc_now(), run_id, delivery.rows_read, delivery.records_loaded,
+         delivery.records_quarantined, delivery.message, source.id, delivery.delivery_id],
+    )  # fmt: skip
+    action = "rejected" if delivery.state == "rejected" else "parsed"
+    log_delivery(conn, run_id, source.id, delivery.delivery_id, delivery.file_name, action,
+                 delivery.message)  # fmt: skip
+
+
+def _record_check_results(conn, source: Source, result: StagingResult, run_id: str) -> None:
+    """One row per check and delivery; one 'no new delivery' row per check when nothing came."""
+    asset_key = f"staging/{source.id}"
+    rows = []
+    for name in check_names(source):
+        if not result.deliveries:
+            nothing = CheckOutcome(name, "", "", "", "PASS", 0, 0,
+                                   f"no new delivery; current: {result.current_delivery}")  # fmt: skip
+            rows.append(CheckRow(asset_key, nothing, suite=_suite_of(source, name),
+                                 source_id=source.id))  # fmt: skip
+        for delivery in result.deliveries:
+            outcome = outcome_for(delivery, name)
+            if outcome is not None:
+                rows.append(CheckRow(asset_key, outcome, source_id=source.id,
+                                     delivery_id=delivery.delivery_id,
+                                     message=f"{delivery.file_name}: {outcome.message}"))  # fmt: skip
+    insert_check_rows(conn, run_id, rows)
+
+
+def _suite_of(source: Source, check_name: str) -> str:
+    for suite in source_suites(source):
+        if any(spec.name == check_name for spec in suite_specs(suite)):
+            return suite
+    return STRUCTURE_CHECK
+
+
+def outcome_for(delivery: DeliveryResult, check_name: str) -> CheckOutcome | None:
+    """The outcome of one check for one delivery; `structure` is derived from the reader."""
+    if check_name == STRUCTURE_CHECK:
+        if delivery.structure_error:
+            return CheckOutcome(STRUCTURE_CHECK, STRUCTURE_CHECK, "", "the file can be read",
+                                "FAIL", 0, 0, delivery.structure_error)  # fmt: skip
+        return CheckOutcome(STRUCTURE_CHECK, STRUCTURE_CHECK, "", "the file can be read", "PASS",
+                            delivery.rows_read, 0, f"{delivery.rows_read} data lines read")  # fmt: skip
+    return next((o for o in delivery.outcomes if o.name == check_name), None)
+
+
+__all__ = ["DeliveryValidation", "StagingResult", "check_names", "stage_source"]

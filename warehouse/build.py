@@ -1,0 +1,155 @@
+"""Building the core, indicator and mart layers of the working warehouse.
+
+The reference tables (regions, catalogue, school forms, sources) are loaded from the YAML/CSV
+files in schemas/ and sources/registry/; everything else is SQL in warehouse/sql/. Every step
+replaces its tables whole (CREATE OR REPLACE), so re-running a step is always safe.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from schemas.catalogue import Catalogue
+from schemas.regions import load_regions
+from sources.registry import Source
+from warehouse.db import SQL_DIR, run_sql_file
+
+SCHOOL_FORMS_YAML = Path(__file__).resolve().parent.parent / "schemas" / "school_forms.yaml"
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    conn.register("replacement", frame)
+    try:
+        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM replacement")
+    finally:
+        conn.unregister("replacement")
+
+
+def load_regions_table(conn: duckdb.DuckDBPyConnection) -> None:
+    _replace(conn, "core.regions", load_regions())
+    run_sql_file(conn, "core/region_members.sql")
+
+
+@cache
+def school_forms() -> pd.DataFrame:
+    spec = yaml.safe_load(SCHOOL_FORMS_YAML.read_text(encoding="utf-8"))["school_forms"]
+    return pd.DataFrame(
+        [
+            {"school_form_key": k, "label": v["label"], "category": v["category"]}
+            for k, v in spec.items()
+        ]  # fmt: skip
+    )
+
+
+def load_catalogue_tables(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
+    _replace(
+        conn,
+        "core.measures",
+        pd.DataFrame(
+            [
+                {
+                    "measure": m.id,
+                    "label": m.label,
+                    "unit": m.unit,
+                    "description": m.description,
+                    "family": m.family,
+                    "school_form": m.school_form,
+                }
+                for m in catalogue.measures.values()
+            ]  # fmt: skip
+        ),
+    )
+    _replace(
+        conn,
+        "core.goals",
+        pd.DataFrame(
+            [
+                {
+                    "goal_id": g.id,
+                    "title": g.title,
+                    "description": g.description,
+                    "lead_partner": g.lead_partner,
+                }
+                for g in catalogue.goals.values()
+            ]  # fmt: skip
+        ),
+    )
+    indicators, terms, gaps = [], [], []
+    for i in catalogue.indicators.values():
+        compares = next(iter(i.minuend), None)
+        indicators.append(
+            {
+                "indicator_id": i.id, "name": i.name, "goal_id": i.goal, "kind": i.kind,
+                "definition": i.definition,
+                "numerator_measures": " + ".join(i.numerator) or None,
+                "denominator_measures": " + ".join(i.denominator) or None,
+                "scale": i.scale if i.kind == "rate" else None,
+                "of_indicator": i.of_indicator, "compares": compares, "unit": i.unit,
+                "direction": i.direction, "baseline": i.baseline,
+                "target_value": i.target_value, "target_year": i.target_year,
+                "responsible_partner": i.responsible_partner,
+            }
+        )  # fmt: skip
+        for role, measures in (("numerator", i.numerator), ("denominator", i.denominator)):
+            terms += [
+                {"indicator_id": i.id, "role": role, "measure": m, "term_measures": len(measures)}
+                for m in measures
+            ]
+        if i.kind == "gap" and compares:
+            gaps.append(
+                {"indicator_id": i.id, "of_indicator": i.of_indicator, "compares": compares,
+                 "minuend_value": i.minuend[compares], "subtrahend_value": i.subtrahend[compares]}
+            )  # fmt: skip
+    _replace(conn, "core.indicators", pd.DataFrame(indicators))
+    _replace(conn, "core.indicator_terms", pd.DataFrame(terms))
+    gap_columns = ["indicator_id", "of_indicator", "compares", "minuend_value", "subtrahend_value"]
+    _replace(conn, "core.indicator_gaps", pd.DataFrame(gaps, columns=gap_columns))
+    _replace(conn, "core.school_forms", school_forms())
+
+
+def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Source]) -> None:
+    _replace(
+        conn,
+        "core.sources",
+        pd.DataFrame(
+            [
+                {
+                    "source_id": s.id,
+                    "title": s.title,
+                    "partner": s.partner,
+                    "licence": s.licence,
+                    "kind": s.kind,
+                    "dataset": s.dataset,
+                    "synthetic": s.synthetic,
+                    "location": s.location,
+                    "expectations": ", ".join(s.expectations),
+                    "description": s.description,
+                }
+                for s in sources.values()
+            ]  # fmt: skip
+        ),
+    )
+
+
+def build_measure_revisions(conn: duckdb.DuckDBPyConnection) -> None:
+    run_sql_file(conn, "core/measure_revisions.sql")
+
+
+def build_sql_table(conn: duckdb.DuckDBPyConnection, sql_path: str) -> None:
+    """Run warehouse/sql/<sql_path> (layer/table.sql)."""
+    run_sql_file(conn, sql_path)
+
+
+def sql_description(sql_path: str) -> str:
+    """The leading comment block of a SQL file, for Dagster asset descriptions."""
+    lines = []
+    for line in (SQL_DIR / sql_path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line[2:].strip())
+    return " ".join(lines)

@@ -1,0 +1,197 @@
+"""The analysts' contract: every published mart table with its columns, types and meaning.
+
+These names are the product's public interface (DESIGN.md). A test compares them with the
+tables the SQL really builds, and docs/analysts.md with this list, so code, docs and the
+published file cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from schemas.tables import (
+    CHECK_RESULT_COLUMNS,
+    DELIVERY_COLUMNS,
+    DELIVERY_LOG_COLUMNS,
+    QUARANTINE_COLUMNS,
+    Column,
+)
+
+_REGION = (
+    Column("region_code", "VARCHAR", "official key (AGS); RVR = the Ruhr, 05 = NRW, DG = Germany"),
+    Column("region_name", "VARCHAR", "region name"),
+    Column(
+        "region_level", "VARCHAR", "gemeinde | kreis | regierungsbezirk | land | verband | bund"
+    ),
+    Column("in_ruhr", "BOOLEAN", "member of the Ruhr (one of the 53 municipalities or 15 Kreise)"),
+)
+_TIME_SUBGROUP = (
+    Column("school_year", "VARCHAR", "school year, e.g. 2022/23"),
+    Column("start_year", "INTEGER", "first calendar year of the school year"),
+    Column("sex", "VARCHAR", "total | female | male"),
+    Column("nationality", "VARCHAR", "total | german | foreign"),
+)
+
+MART_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "marts.regions": (
+        Column(
+            "region_code",
+            "VARCHAR",
+            "official key: 8 digits Gemeinde, 5 Kreis, 3 Regierungsbezirk, 2 Land; DG, RVR",
+        ),
+        Column("name", "VARCHAR", "short name, e.g. Duisburg, Wesel"),
+        Column(
+            "official_name",
+            "VARCHAR",
+            "name as the statistical offices write it, e.g. 'Wesel, Kreis'",
+        ),
+        Column("level", "VARCHAR", "bund | land | regierungsbezirk | kreis | gemeinde | verband"),
+        Column("parent_code", "VARCHAR", "next higher region"),
+        Column("kreis_code", "VARCHAR", "the Kreis of a Gemeinde (or the Kreis itself)"),
+        Column("land_code", "VARCHAR", "the Land"),
+        Column(
+            "in_ruhr",
+            "BOOLEAN",
+            "one of the 53 Ruhr municipalities or 15 Ruhr Kreise / kreisfreie Städte",
+        ),
+        Column("is_current", "BOOLEAN", "false for regions dissolved by territorial reforms"),
+    ),
+    "marts.goals": (
+        Column("goal_id", "VARCHAR", "goal id"),
+        Column("title", "VARCHAR", "title"),
+        Column("description", "VARCHAR", "what the partners want to achieve"),
+        Column("lead_partner", "VARCHAR", "partner leading the goal"),
+        Column("indicators", "BIGINT", "number of indicators measuring it"),
+    ),
+    "marts.indicators": (
+        Column("indicator_id", "VARCHAR", "indicator id"),
+        Column("name", "VARCHAR", "name"),
+        Column("goal_id", "VARCHAR", "goal it measures"),
+        Column("goal_title", "VARCHAR", "title of that goal"),
+        Column(
+            "kind",
+            "VARCHAR",
+            "rate (scale × Σ numerator / Σ denominator) or gap (difference of two subgroups' rates)",
+        ),
+        Column("definition", "VARCHAR", "definition in words"),
+        Column("numerator_measures", "VARCHAR", "measures summed in the numerator"),
+        Column("denominator_measures", "VARCHAR", "measures summed in the denominator"),
+        Column("scale", "DOUBLE", "100 for percent, 1 for ratios, 1000 per mille"),
+        Column("of_indicator", "VARCHAR", "gap indicators: the rate compared"),
+        Column("compares", "VARCHAR", "gap indicators: sex or nationality"),
+        Column("unit", "VARCHAR", "unit of the value"),
+        Column("direction", "VARCHAR", "up = higher is better, down = lower is better"),
+        Column("baseline", "VARCHAR", "baseline school year"),
+        Column("target_value", "DOUBLE", "target value (set for the Ruhr)"),
+        Column("target_year", "VARCHAR", "school year by which the target is to be reached"),
+        Column("responsible_partner", "VARCHAR", "partner responsible for the indicator"),
+    ),
+    "marts.measure_values": (
+        Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
+        Column("measure_label", "VARCHAR", "measure label"),
+        Column("unit", "VARCHAR", "count | percent | hours"),
+        *_REGION,
+        *_TIME_SUBGROUP,
+        Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
+        Column(
+            "status",
+            "VARCHAR",
+            "ok | suppressed | not_available | not_applicable | unreliable | provisional | estimated",
+        ),
+        Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
+        Column("source_id", "VARCHAR", "source registry id"),
+        Column("source_title", "VARCHAR", "source title"),
+        Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
+        Column("file_name", "VARCHAR", "delivered file name"),
+        Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
+        Column("source_line", "INTEGER", "line in the delivered file"),
+        Column("revisions", "BIGINT", "how many deliveries stated this value so far"),
+        Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
+    ),
+    "marts.indicator_values": (
+        Column("indicator_id", "VARCHAR", "indicator id"),
+        Column("indicator_name", "VARCHAR", "indicator name"),
+        Column("goal_id", "VARCHAR", "goal"),
+        *_REGION,
+        *_TIME_SUBGROUP,
+        Column("value", "DOUBLE", "the indicator value"),
+        Column("numerator", "DOUBLE", "Σ numerator measures over the region's members"),
+        Column("denominator", "DOUBLE", "Σ denominator measures over the region's members"),
+        Column("unit", "VARCHAR", "unit"),
+        Column(
+            "status",
+            "VARCHAR",
+            "ok, or the weakest status of the values used (provisional …), or the symbol's status when there is no value",
+        ),
+        Column(
+            "computed_from_level",
+            "VARCHAR",
+            "member level summed: gemeinde, kreis, … (the region's own level = as delivered)",
+        ),
+        Column("member_count", "BIGINT", "members summed"),
+        Column("sources", "VARCHAR", "sources of the measures used"),
+        Column(
+            "synthetic", "BOOLEAN", "true if any measure used comes from a synthetic demo delivery"
+        ),
+    ),
+    "marts.indicator_trends": (
+        Column("indicator_id", "VARCHAR", "indicator id"),
+        Column("indicator_name", "VARCHAR", "indicator name"),
+        Column("goal_id", "VARCHAR", "goal"),
+        *_REGION,
+        *_TIME_SUBGROUP,
+        Column("value", "DOUBLE", "the indicator value"),
+        Column("unit", "VARCHAR", "unit"),
+        Column("status", "VARCHAR", "status of the value"),
+        Column("previous_school_year", "VARCHAR", "the school year before, if computed"),
+        Column("previous_value", "DOUBLE", "value in the school year before"),
+        Column("change_vs_previous", "DOUBLE", "value − previous value"),
+        Column("baseline_school_year", "VARCHAR", "the indicator's baseline year"),
+        Column("baseline_value", "DOUBLE", "value in the baseline year"),
+        Column("change_vs_baseline", "DOUBLE", "value − baseline value"),
+        Column("direction", "VARCHAR", "up or down"),
+        Column("target_value", "DOUBLE", "target value"),
+        Column("target_year", "VARCHAR", "target school year"),
+        Column(
+            "distance_to_target",
+            "DOUBLE",
+            "how far the value still is from the target (positive = not yet reached)",
+        ),
+        Column("target_reached", "BOOLEAN", "value is at or beyond the target"),
+        Column("ruhr_value", "DOUBLE", "value of the Ruhr (RVR), same year and subgroup"),
+        Column("difference_to_ruhr", "DOUBLE", "value − Ruhr value"),
+        Column("nrw_value", "DOUBLE", "value of NRW, same year and subgroup"),
+        Column("difference_to_nrw", "DOUBLE", "value − NRW value"),
+        Column("sources", "VARCHAR", "sources used"),
+        Column("synthetic", "BOOLEAN", "true if any measure used is synthetic"),
+    ),
+    "marts.schools": (
+        Column("school_number", "VARCHAR", "NRW Schulnummer"),
+        Column("name", "VARCHAR", "school name (Schulbezeichnung 1–3)"),
+        Column("short_name", "VARCHAR", "Kurzbezeichnung"),
+        Column("school_form_key", "VARCHAR", "NRW school form key"),
+        Column("school_form", "VARCHAR", "school form"),
+        Column("school_category", "VARCHAR", "allgemeinbildend | berufsbildend | verwaltung"),
+        Column("legal_form", "VARCHAR", "öffentlich | privat"),
+        Column("region_code", "VARCHAR", "Gemeindeschlüssel (AGS) of the municipality"),
+        Column("municipality", "VARCHAR", "municipality name"),
+        Column("kreis_code", "VARCHAR", "Kreis key"),
+        Column("in_ruhr", "BOOLEAN", "the school lies in one of the 53 Ruhr municipalities"),
+        Column("postcode", "VARCHAR", "PLZ"),
+        Column("town", "VARCHAR", "Ort"),
+        Column("street", "VARCHAR", "Straße"),
+        Column("epsg", "VARCHAR", "coordinate reference system of utm_east/utm_north"),
+        Column("utm_east", "INTEGER", "UTM easting (EPSG:25832)"),
+        Column("utm_north", "INTEGER", "UTM northing (EPSG:25832)"),
+        Column(
+            "social_index",
+            "INTEGER",
+            "Sozialindexstufe 1 (least) – 9 (most disadvantaged); NULL = none",
+        ),
+        Column("social_index_label", "VARCHAR", "Sozialindexstufe as published ('1'…'9', 'ohne')"),
+        Column("social_index_school_year", "VARCHAR", "school year of the social index"),
+        Column("directory_delivery_id", "VARCHAR", "delivery of the school directory"),
+    ),
+    "quality.check_results": CHECK_RESULT_COLUMNS,
+    "quality.quarantine": QUARANTINE_COLUMNS,
+    "meta.deliveries": DELIVERY_COLUMNS,
+    "meta.delivery_log": DELIVERY_LOG_COLUMNS,
+}
