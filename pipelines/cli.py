@@ -4,6 +4,7 @@
                                              exit 0 = published, 1 = a blocking check failed
                                              (nothing published), 2 = the run broke otherwise
     bildungsmonitor ui [--port 3000]         dagster dev with the same instance (DAGSTER_HOME)
+    bildungsmonitor docs                     regenerate the generated sections of docs/
 
 The run goes through the Dagster instance under <data>/dagster_home, so it shows in the UI with
 its lineage, logs and check results like a scheduled run.
@@ -58,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Another run of the pipeline is in progress ({running}); one run at a time.")
         return 2
     defs = build_definitions(data_dir=paths.root)
-    job = defs.get_job_def(NIGHTLY_JOB)
+    job = defs.resolve_job_def(NIGHTLY_JOB)
     print(f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …",
           flush=True)  # fmt: skip
     started = time.monotonic()
@@ -78,6 +79,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=REPO_ROOT)
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from pipelines.docs import regenerate
+
+    changed = regenerate()
+    for path in changed:
+        print(f"updated {path.relative_to(REPO_ROOT)}")
+    if not changed:
+        print("docs are up to date")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="data directory (default ./data or "
@@ -91,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+    docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
+    docs.set_defaults(func=cmd_docs)
     args = parser.parse_args(argv)
     return args.func(args)
 

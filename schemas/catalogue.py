@@ -234,3 +234,36 @@ def load_catalogue(directory: Path = SCHEMAS_DIR) -> Catalogue:
     goals = load_goals(directory / "goals.yaml")
     indicators = load_indicators(directory / "indicators.yaml", measures, goals)
     return Catalogue(measures=measures, goals=goals, indicators=indicators)
+
+
+def render_markdown(catalogue: Catalogue | None = None) -> str:
+    """The catalogue section of docs/indicators.md: goals, their indicators, the measures."""
+    catalogue = catalogue or load_catalogue()
+    arrow = {"up": "↑ higher is better", "down": "↓ lower is better"}
+    parts: list[str] = []
+    for goal in catalogue.goals.values():
+        parts += [f"### Goal `{goal.id}`: {goal.title}", "", goal.description, "",
+                  f"Lead partner: {goal.lead_partner}", ""]  # fmt: skip
+        for i in (i for i in catalogue.indicators.values() if i.goal == goal.id):
+            if i.kind == "rate":
+                formula = (
+                    f"{i.scale:g} × Σ {' + '.join(f'`{m}`' for m in i.numerator)} / "
+                    f"Σ {' + '.join(f'`{m}`' for m in i.denominator)}"
+                )
+            else:
+                a = ", ".join(f"{k}={v}" for k, v in i.minuend.items())
+                b = ", ".join(f"{k}={v}" for k, v in i.subtrahend.items())
+                formula = f"`{i.of_indicator}` ({a}) − `{i.of_indicator}` ({b})"
+            parts += [
+                f"#### `{i.id}` — {i.name}",
+                "",
+                f"- Definition: {i.definition}",
+                f"- Computed as: {formula}",
+                f"- Unit: {i.unit}; direction: {arrow[i.direction]}",
+                f"- Baseline: {i.baseline}; target: {i.target_value:g} by {i.target_year} (Ruhr)",
+                f"- Responsible partner: {i.responsible_partner}",
+                "",
+            ]
+    parts += ["### Measures", "", "| measure | label | unit |", "|---|---|---|"]
+    parts += [f"| `{m.id}` | {m.label} | {m.unit} |" for m in catalogue.measures.values()]
+    return "\n".join(parts) + "\n"

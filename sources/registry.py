@@ -86,7 +86,9 @@ class Source:
     owner: str
     licence: str
     kind: str
-    location: str  # path or glob relative to sources/, or absolute
+    # paths or globs relative to sources/ (or absolute); received in this order, a glob's
+    # files in name order — list a correction after the file it corrects
+    location: tuple[str, ...]
     dataset: str
     synthetic: bool
     encoding: str
@@ -114,12 +116,17 @@ class Source:
         return ids
 
     def location_paths(self) -> list[Path]:
-        base = Path(self.location)
-        if not base.is_absolute():
-            base = SOURCES_DIR / base
-        if any(ch in self.location for ch in "*?["):
-            return sorted(p for p in base.parent.glob(base.name) if p.is_file())
-        return [base] if base.is_file() else []
+        paths: list[Path] = []
+        for entry in self.location:
+            base = Path(entry)
+            if not base.is_absolute():
+                base = SOURCES_DIR / base
+            if any(ch in entry for ch in "*?["):
+                found = sorted(p for p in base.parent.glob(base.name) if p.is_file())
+            else:
+                found = [base] if base.is_file() else []
+            paths += [p for p in found if p not in paths]
+        return paths
 
 
 def _expand(template: str, lookups: dict[str, Lookup]) -> set[str]:
@@ -215,6 +222,13 @@ def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> 
     return mapping
 
 
+def _location(value: Any, where: str) -> tuple[str, ...]:
+    entries = [value] if isinstance(value, str) else value
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
+        raise RegistryError(f"{where}: location must be a path or a list of paths")
+    return tuple(entries)
+
+
 def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
     catalogue = catalogue or load_catalogue()
     where = path.name
@@ -264,7 +278,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         owner=owner,
         licence=str(spec["licence"]),
         kind=spec["kind"],
-        location=str(spec["location"]),
+        location=_location(spec["location"], where),
         dataset=dataset,
         synthetic=bool(spec.get("synthetic", False)),
         encoding=str(fmt.get("encoding", "auto")),

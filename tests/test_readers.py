@@ -4,7 +4,6 @@ bytes in the tests."""
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 from pathlib import Path
 
@@ -189,15 +188,6 @@ def test_regionalstatistik_metadata(rs):
     assert meta["notes"].endswith("Niedersachsen (2016): eingeschränkte Datenqualität")
 
 
-@pytest.mark.parametrize("name", [K21, RS])
-def test_genesis_tables_read_quickly(name):
-    data = official(name)
-    started = time.perf_counter()
-    read_genesis_table(data, name)
-    # the goal is < 1 s on a slow machine; the bound leaves room for a loaded CI runner
-    assert time.perf_counter() - started < 5
-
-
 # --------------------------------------------------------------------------------------------
 # GENESIS table CSV: broken variants
 # --------------------------------------------------------------------------------------------
@@ -323,9 +313,7 @@ def test_genesis_truncated_real_file():
 
 def test_ffcsv_ai_n_01_2_5_recording():
     payload = recording_zip("AI-N-01-2-5")
-    started = time.perf_counter()
     table = read_ffcsv(payload, "AI-N-01-2-5.zip")
-    assert time.perf_counter() - started < 5
     assert table.file_name == "AI-N-01-2-5.zip"
     assert table.encoding == "utf-8-sig"
     assert table.metadata == {

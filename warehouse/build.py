@@ -126,7 +126,7 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
                     "kind": s.kind,
                     "dataset": s.dataset,
                     "synthetic": s.synthetic,
-                    "location": s.location,
+                    "location": ", ".join(s.location),
                     "expectations": ", ".join(s.expectations),
                     "description": s.description,
                 }

@@ -195,3 +195,13 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     "meta.deliveries": DELIVERY_COLUMNS,
     "meta.delivery_log": DELIVERY_LOG_COLUMNS,
 }
+
+
+def render_markdown() -> str:
+    """The column reference of docs/analysts.md (between its generated-section markers)."""
+    parts = []
+    for table, columns in MART_COLUMNS.items():
+        parts.append(f"### `{table}`\n\n| column | type | meaning |\n|---|---|---|")
+        parts += [f"| `{c.name}` | {c.type} | {c.description} |" for c in columns]
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"

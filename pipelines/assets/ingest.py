@@ -21,7 +21,7 @@ def source_metadata(source: Source) -> dict:
         "partner": source.partner,
         "licence": source.licence,
         "kind": source.kind,
-        "location": source.location,
+        "location": ", ".join(source.location),
         "inbox": f"data/inbox/{source.id}/",
         "synthetic": source.synthetic,
         "registry_file": f"sources/registry/{source.path.name}",

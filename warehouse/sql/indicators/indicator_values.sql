@@ -137,7 +137,7 @@ SELECT
     v.indicator_id, i.name AS indicator_name, i.goal_id,
     v.region_code, r.name AS region_name, r.level AS region_level, r.in_ruhr,
     v.school_year, v.start_year, v.sex, v.nationality,
-    round(v.value, 6) AS value, v.numerator, v.denominator, i.unit, v.status,
+    v.value, v.numerator, v.denominator, i.unit, v.status,
     v.computed_from_level, v.member_count,
     array_to_string(list_sort(v.sources), ', ') AS sources,
     coalesce(v.synthetic, false) AS synthetic

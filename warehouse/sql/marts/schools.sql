@@ -2,8 +2,11 @@
 CREATE OR REPLACE TABLE marts.schools AS
 SELECT
     d.school_number,
-    trim(concat_ws(' ', nullif(d.name_1, ''), nullif(d.name_2, ''), nullif(d.name_3, '')))
-        AS name,
+    -- the directory wraps names into three 40-character fields, hyphenating words ("Schu-" /
+    -- "le"): joined with spaces, except where a hyphen ends a part and a word continues
+    regexp_replace(
+        trim(concat_ws(' ', nullif(d.name_1, ''), nullif(d.name_2, ''), nullif(d.name_3, ''))),
+        '-\s([a-zäöüß])', '\1', 'g') AS name,
     d.short_name,
     d.school_form_key,
     f.label AS school_form,

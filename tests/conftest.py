@@ -1,0 +1,89 @@
+"""Shared fixtures: the real demo pipeline, run once per test session through the CLI.
+
+The session runs `bildungsmonitor run` twice on the bundled demo data in a temporary data
+directory (a real DuckDB file, a real Dagster instance under <data>/dagster_home): the first run
+parses everything, the second finds every payload unchanged. Tests that only read share these
+runs; tests that change inputs copy the data directory first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+RUN_ID = re.compile(r"^Run ([0-9a-f-]{36}) ", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class CliRun:
+    returncode: int
+    output: str
+
+    @property
+    def run_id(self) -> str:
+        match = RUN_ID.search(self.output)
+        assert match, f"no run id in the CLI output:\n{self.output}"
+        return match.group(1)
+
+
+def run_cli(data_dir: Path, *args: str, timeout: int = 900) -> CliRun:
+    """`bildungsmonitor run --data-dir DIR` in a fresh process, as a user would call it."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DAGSTER_HOME", "BILDUNGSMONITOR_DATA_DIR")}  # fmt: skip
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--data-dir", str(data_dir), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliRun(completed.returncode, completed.stdout + completed.stderr)
+
+
+@dataclass(frozen=True)
+class DemoRuns:
+    data_dir: Path
+    first: CliRun
+    second: CliRun
+
+    @property
+    def published(self) -> Path:
+        return self.data_dir / "published" / "bildungsmonitor.duckdb"
+
+    @property
+    def work_db(self) -> Path:
+        return self.data_dir / "warehouse" / "work.duckdb"
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> DemoRuns:
+    data_dir = tmp_path_factory.mktemp("demo") / "data"
+    first = run_cli(data_dir)
+    assert first.returncode == 0, first.output
+    second = run_cli(data_dir)
+    assert second.returncode == 0, second.output
+    return DemoRuns(data_dir, first, second)
+
+
+@pytest.fixture(scope="session")
+def published(demo_runs: DemoRuns) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = duckdb.connect(str(demo_runs.published), read_only=True)
+    yield conn
+    conn.close()
+
+
+def copy_data_dir(demo_runs: DemoRuns, target: Path) -> Path:
+    """A private copy of the demo's data directory, for tests that add deliveries."""
+    shutil.copytree(demo_runs.data_dir, target)
+    return target

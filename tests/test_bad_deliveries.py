@@ -1,0 +1,301 @@
+"""Bad deliveries get a clear error and lose nothing.
+
+Staging-level tests feed each kind of bad input through the real reader, mapping, Great
+Expectations suites and DuckDB tables; the end-to-end test drops broken files into the inbox of
+a copy of the demo warehouse and runs the pipeline through the CLI twice (broken night, next
+night).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sources.ingest import ingest_source
+from sources.registry import load_registry
+from sources.staging import StagingResult, stage_source
+from tests.conftest import REPO, DemoRuns, copy_data_dir, run_cli
+from warehouse.db import DataPaths, init_schema
+
+LEAVERS_DEMO = (
+    REPO / "sources/demo/deliveries/schulabgaenger/"
+    "SYNTHETISCH_schulabgaenger_abschlussart_nrw_2012-2023.csv"
+)
+HEADER = (
+    "Schuljahr;Gemeindeschlüssel;Gemeinde;Geschlecht;Staatsangehörigkeit;"
+    "Abgänger/-innen insgesamt;ohne Hauptschulabschluss;mit Hauptschulabschluss;"
+    "mit mittlerem Schulabschluss;mit Fachhochschulreife;mit allgemeiner Hochschulreife;"
+    "Anteil ohne Hauptschulabschluss in %"
+)
+
+
+def demo_leaver_lines(count: int) -> list[str]:
+    lines = LEAVERS_DEMO.read_bytes().decode("cp1252").splitlines()
+    assert lines[0] == HEADER
+    return lines[1 : count + 1]
+
+
+def leavers_file(lines: list[str]) -> bytes:
+    return ("\r\n".join([HEADER, *lines]) + "\r\n").encode("cp1252")
+
+
+def stage_bytes(tmp_path: Path, source_id: str, payload: bytes, file_name: str):
+    """Ingest and stage one file as the only delivery of `source_id` (real archive, real DB)."""
+    paths = DataPaths(tmp_path / "data")
+    delivered = tmp_path / file_name
+    delivered.write_bytes(payload)
+    source = dataclasses.replace(load_registry()[source_id], location=(str(delivered),))
+    paths.work_db.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(paths.work_db))
+    init_schema(conn)
+    ingest_source(conn, source, paths, "test-run")
+    result = stage_source(conn, source, paths, "test-run")
+    return result, conn
+
+
+@pytest.fixture
+def staged(tmp_path: Path):
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def _stage(source_id: str, payload: bytes, file_name: str) -> tuple[StagingResult, duckdb.DuckDBPyConnection]:
+        result, conn = stage_bytes(tmp_path, source_id, payload, file_name)
+        opened.append(conn)
+        return result, conn
+
+    yield _stage
+    for conn in opened:
+        conn.close()
+
+
+def outcome(result: StagingResult, check: str):
+    (delivery,) = result.deliveries
+    return next(o for o in delivery.outcomes if o.name == check)
+
+
+# --- record-level problems: quarantined with their reason, the rest loads -------------------
+
+
+def bad_rows_delivery() -> tuple[bytes, dict[str, str]]:
+    good = demo_leaver_lines(90)  # 10 municipality-years × 9 subgroup lines
+    unknown = good[0].replace(";05111000;", ";05999999;").replace("2012/13", "2013/14", 1)
+    cells = good[9].split(";")
+    cells[11] = "150,0"  # a rate above 100
+    rate = ";".join(cells).replace("2012/13", "2014/15", 1)
+    cells = good[18].split(";")
+    cells[6] = "-3"  # a negative count
+    negative = ";".join(cells).replace("2012/13", "2015/16", 1)
+    duplicate = good[27]  # the same key twice
+    lines = [*good, unknown, rate, negative, duplicate]
+    expected_lines = {"unknown": 92, "rate": 93, "negative": 94, "duplicate": 95}
+    return leavers_file(lines), {k: str(v) for k, v in expected_lines.items()}
+
+
+def test_bad_rows_are_quarantined_with_reasons_and_the_rest_loads(staged) -> None:
+    payload, line = bad_rows_delivery()
+    result, conn = staged("schulabgaenger_abschlussart", payload, "abgaenger_2024.csv")
+    (delivery,) = result.deliveries
+    assert delivery.state == "loaded_with_quarantine"
+    reasons = conn.execute(
+        "SELECT source_line, check_name, reason FROM quality.quarantine ORDER BY source_line"
+    ).fetchall()
+    by_line: dict[int, set[str]] = {}
+    for source_line, check, reason in reasons:
+        by_line.setdefault(source_line, set()).add(f"{check}: {reason}")
+    assert any("unknown region key '05999999'" in r for r in by_line[int(line["unknown"])])
+    assert any("rate '150,0' is outside 0–100" in r for r in by_line[int(line["rate"])])
+    assert any("negative count '-3'" in r for r in by_line[int(line["negative"])])
+    dup_line = int(line["duplicate"])
+    assert any("duplicate key" in r and "delivered more than once" in r
+               for r in by_line[dup_line])  # fmt: skip
+    # the first copy of the duplicated key (line 29) is held back as well: which one is right?
+    assert any("duplicate key" in r for r in by_line[29])
+    assert set(by_line) == {29, *(int(v) for v in line.values())}
+    # the rest loaded: 90 good lines × 7 values, minus the first copy of the duplicate
+    loaded = conn.execute("SELECT count(*) FROM staging.records").fetchone()[0]
+    negative_line_rest = 6  # the other six values of the negative-count line load
+    assert loaded == (90 - 1) * 7 + negative_line_rest
+    assert delivery.records_loaded == loaded
+    assert conn.execute("SELECT count(*) FROM staging.records WHERE region_code = '05999999'"
+                        ).fetchone()[0] == 0  # fmt: skip
+    assert outcome(result, "canonical_records_known_region_keys").outcome == "WARNING"
+    assert outcome(result, "canonical_records_readable_cells").outcome == "PASS"
+
+
+def test_text_in_a_numeric_column_is_quarantined_not_zero(staged) -> None:
+    lines = demo_leaver_lines(45)
+    cells = lines[3].split(";")
+    cells[7] = "zwölf"
+    lines[3] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "text.csv")
+    (row,) = conn.execute(
+        "SELECT source_line, source_column, reason, raw_value FROM quality.quarantine"
+    ).fetchall()
+    assert row[0] == 5 and row[1] == "mit Hauptschulabschluss" and row[3] == "zwölf"
+    assert "'zwölf' is not a number or a statistical symbol" in row[2]
+    assert outcome(result, "canonical_records_readable_cells").outcome == "WARNING"
+
+
+def test_malformed_school_years_are_quarantined(staged) -> None:
+    lines = demo_leaver_lines(90)
+    lines[0] = lines[0].replace("2012/13", "2022/24", 1)
+    lines[1] = lines[1].replace("2012/13", "22/23", 1)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "years.csv")
+    reasons = dict(conn.execute(
+        "SELECT DISTINCT source_line, reason FROM quality.quarantine ORDER BY 1").fetchall())
+    assert "school year '2022/24': the second year must follow the first" in reasons[2]
+    assert "school year '22/23' is not of the form 2022/23" in reasons[3]
+
+
+def test_a_school_unknown_to_the_directory_is_quarantined(staged) -> None:
+    directory = REPO / "sources/demo/official/nrw_schuldaten_2021.csv"
+    _, conn = staged("nrw_schuldaten", directory.read_bytes(), "schuldaten.csv")
+    conn.close()
+    demo = REPO / "sources/demo/deliveries/lernfoerderung"
+    lines = next(demo.glob("*.csv")).read_text(encoding="utf-8").splitlines()
+    year = [line for line in lines[1:] if ",2024/25," in line][:19]
+    payload = "\n".join([lines[0], "118928,2024/25,GG Marschallstr.,35,412.5", *year,
+                         "999999,2024/25,Unbekannte Schule,20,100.0"]) + "\n"  # fmt: skip
+    result, conn = staged("lernfoerderung", payload.encode(), "programm.csv")
+    (line, reason) = conn.execute("SELECT DISTINCT source_line, reason FROM quality.quarantine"
+                                  ).fetchone()  # fmt: skip
+    assert line == 22 and "Schulnummer '999999' is not in the school directory" in reason
+    # schools are counted per municipality through the directory; every Ruhr municipality
+    # without a programme school that year gets 0
+    values = dict(conn.execute(
+        "SELECT region_code, value FROM staging.records WHERE measure = "
+        "'programme_schools_reached'").fetchall())  # fmt: skip
+    assert len(values) == 53 and sum(values.values()) == 20
+    assert values["05513000"] >= 1.0 and 0.0 in values.values()
+
+
+# --- structural problems: the delivery is rejected whole, with file, line and column ---------
+
+
+def test_wrong_delimiter_rejects_the_delivery(staged) -> None:
+    payload = leavers_file(demo_leaver_lines(20)).decode("cp1252").replace(";", ",")
+    result, conn = staged("schulabgaenger_abschlussart", payload.encode("cp1252"), "komma.csv")
+    (delivery,) = result.deliveries
+    assert delivery.state == "rejected"
+    assert delivery.structure_error.startswith("komma.csv, line 1:")
+    assert "wrong delimiter" in delivery.structure_error
+    assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 0
+    state, message = conn.execute("SELECT state, message FROM meta.deliveries").fetchone()
+    assert state == "rejected" and message == delivery.structure_error
+
+
+def test_missing_column_names_file_and_column(staged) -> None:
+    lines = [";".join(c for i, c in enumerate(line.split(";")) if i != 9)
+             for line in demo_leaver_lines(20)]  # fmt: skip
+    header = ";".join(c for i, c in enumerate(HEADER.split(";")) if i != 9)
+    payload = ("\r\n".join([header, *lines]) + "\r\n").encode("cp1252")
+    result, conn = staged("schulabgaenger_abschlussart", payload, "ohne_fhr.csv")
+    (delivery,) = result.deliveries
+    assert delivery.state == "rejected"
+    assert delivery.structure_error.startswith(
+        "ohne_fhr.csv, line 1, column 'mit Fachhochschulreife': missing column "
+        "'mit Fachhochschulreife'"
+    )
+    check = conn.execute(
+        "SELECT outcome, severity, message FROM quality.check_results WHERE check_name = "
+        "'structure'").fetchone()  # fmt: skip
+    assert check[:2] == ("FAIL", "ERROR") and "mit Fachhochschulreife" in check[2]
+
+
+def test_misspelled_header_suggests_the_expected_name(staged) -> None:
+    payload = leavers_file(demo_leaver_lines(9)).decode("cp1252")
+    payload = payload.replace("Gemeindeschlüssel", "Gemeindeschluessel")
+    result, _ = staged("schulabgaenger_abschlussart", payload.encode("cp1252"), "typo.csv")
+    error = result.deliveries[0].structure_error
+    assert "missing column 'Gemeindeschlüssel' (did you mean 'Gemeindeschluessel'?)" in error
+
+
+def test_too_many_bad_rows_block_the_delivery(staged) -> None:
+    """Beyond a suite's `mostly` tolerance the whole delivery is rejected (blocking FAIL)."""
+    lines = [line.replace(";05", ";5", 1) for line in demo_leaver_lines(45)]  # Excel ate the 0
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "excel.csv")
+    (delivery,) = result.deliveries
+    assert delivery.state == "rejected"
+    failed = outcome(result, "canonical_records_known_region_keys")
+    assert failed.outcome == "FAIL" and failed.severity == "ERROR"
+    assert "unknown region key '5111000'" in failed.message
+    assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM quality.quarantine").fetchone()[0] == 45 * 7
+
+
+# --- end to end: the broken night and the next night --------------------------------------
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
+    demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    data = copy_data_dir(demo_runs, tmp_path / "data")
+    published = data / "published" / "bildungsmonitor.duckdb"
+    before = sha256(published)
+    inbox = data / "inbox"
+    for source_id in ("schulabgaenger_abschlussart", "kita_betreuung", "lernfoerderung"):
+        (inbox / source_id).mkdir(parents=True)
+    comma = leavers_file(demo_leaver_lines(20)).decode("cp1252").replace(";", ",")
+    (inbox / "schulabgaenger_abschlussart/abgaenger_2025.csv").write_bytes(comma.encode("cp1252"))
+    (inbox / "kita_betreuung/kita_2025.csv").write_bytes(
+        "\ufeffStichtag;Gemeindeschlüssel;Gemeindename;Kinder unter 3 Jahren in Tagesbetreuung\n"
+        "01.03.2025;05513000;Gelsenkirchen;1720\n".encode()
+    )
+    (inbox / "lernfoerderung/lernpaten_2025-26.csv").write_text(
+        "schulnummer,schuljahr,schulname,teilnehmende_schueler,foerderstunden\n"
+        "118928,2025/26,GG Marschallstr.,41,505.0\n",
+        encoding="utf-8",
+    )
+
+    broken = run_cli(data)
+    assert broken.returncode == 1, broken.output
+    assert "NOT published" in broken.output
+    assert "FAIL staging/schulabgaenger_abschlussart:structure — abgaenger_2025.csv, line 1:" \
+        in broken.output
+    assert "FAIL staging/kita_betreuung:structure — kita_2025.csv, line 1, column " \
+        "'Kinder von 3 bis unter 6 Jahren in Tagesbetreuung': missing column" in broken.output
+    assert f"the previous publication is unchanged: {published}" in broken.output
+    assert sha256(published) == before
+    with duckdb.connect(str(data / "warehouse/work.duckdb"), read_only=True) as conn:
+        states = dict(conn.execute(
+            "SELECT file_name, state FROM meta.deliveries WHERE parsed_run_id = ?",
+            [broken.run_id]).fetchall())  # fmt: skip
+        assert states == {"abgaenger_2025.csv": "rejected", "kita_2025.csv": "rejected",
+                          "lernpaten_2025-26.csv": "loaded"}  # fmt: skip
+        # the other sources still load: the programme's new school year is staged
+        assert conn.execute("SELECT count(*) FROM staging.records WHERE measure = "
+                            "'programme_schools_reached' AND school_year = '2025/26'"
+                            ).fetchone()[0] == 53  # fmt: skip
+    rejected = sorted(p.name for p in (inbox / "kita_betreuung/rejected").iterdir())
+    assert rejected[0].endswith("_kita_2025.csv") and rejected[1].endswith(".error.txt")
+    assert not (inbox / "lernfoerderung/lernpaten_2025-26.csv").exists()
+
+    # the next night: the partner sends a corrected file with a few bad rows
+    payload, line = bad_rows_delivery()
+    (inbox / "schulabgaenger_abschlussart/abgaenger_2025_neu.csv").write_bytes(payload)
+    recovered = run_cli(data)
+    assert recovered.returncode == 0, recovered.output
+    assert "success, published" in recovered.output
+    assert sha256(published) != before
+    with duckdb.connect(str(published), read_only=True) as conn:
+        quarantined = conn.execute(
+            "SELECT source_line, reason FROM quality.quarantine WHERE file_name = "
+            "'abgaenger_2025_neu.csv'").fetchall()  # fmt: skip
+        assert {ln for ln, _ in quarantined} == {29, *(int(v) for v in line.values())}
+        assert conn.execute("SELECT count(*) FROM marts.measure_values WHERE school_year = "
+                            "'2025/26' AND measure = 'programme_schools_reached'"
+                            ).fetchone()[0] == 53  # fmt: skip
+        fails = conn.execute("SELECT count(*) FROM quality.check_results WHERE run_id = ? AND "
+                             "outcome = 'FAIL'", [broken.run_id]).fetchone()[0]  # fmt: skip
+        assert fails == 2
+        loaded = conn.execute("SELECT count(*) FROM marts.measure_values WHERE file_name = "
+                              "'abgaenger_2025_neu.csv'").fetchone()[0]  # fmt: skip
+        assert loaded == (90 - 1) * 7 + 6
