@@ -334,12 +334,19 @@ def test_check_results_of_every_run_are_kept(published: duckdb.DuckDBPyConnectio
     assert outcomes == [("PASS",)]
 
 
-def test_published_tables_match_the_contract(published: duckdb.DuckDBPyConnection) -> None:
-    from warehouse.contract import MART_COLUMNS
+def test_published_tables_match_the_contract(published: duckdb.DuckDBPyConnection,
+                                             demo_runs: DemoRuns) -> None:  # fmt: skip
+    from warehouse.contract import CORE_COLUMNS, MART_COLUMNS
 
     for table, columns in MART_COLUMNS.items():
         described = [(r[0], r[1]) for r in rows(published, f"DESCRIBE {table}")]
         assert described == [(c.name, c.type) for c in columns], table
+    with duckdb.connect(str(demo_runs.work_db), read_only=True) as conn:
+        for table, columns in CORE_COLUMNS.items():
+            described = [(r[0], r[1]) for r in rows(conn, f"DESCRIBE {table}")]
+            assert described == [(c.name, c.type) for c in columns], table
+    storage = scalar(published, "SELECT storage_version FROM meta.publication")
+    assert storage == "v1.0.0"
 
 
 def test_docs_queries_run_in_the_duckdb_1_5_cli(demo_runs: DemoRuns, tmp_path: Path) -> None:

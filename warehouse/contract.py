@@ -197,6 +197,52 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
+# Core tables behind the marts (working warehouse only; shown as the core assets' schemas).
+CORE_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "core.regions": MART_COLUMNS["marts.regions"],
+    "core.indicators": (
+        Column("indicator_id", "VARCHAR", "indicator id"),
+        Column("name", "VARCHAR", "name"),
+        Column("goal_id", "VARCHAR", "goal"),
+        Column("kind", "VARCHAR", "rate | gap"),
+        Column("definition", "VARCHAR", "definition"),
+        Column("numerator_measures", "VARCHAR", "numerator measures, ' + '-joined"),
+        Column("denominator_measures", "VARCHAR", "denominator measures, ' + '-joined"),
+        Column("scale", "DOUBLE", "scale factor of a rate"),
+        Column("of_indicator", "VARCHAR", "gap: the rate compared"),
+        Column("compares", "VARCHAR", "gap: sex | nationality"),
+        Column("unit", "VARCHAR", "unit"),
+        Column("direction", "VARCHAR", "up | down"),
+        Column("baseline", "VARCHAR", "baseline school year"),
+        Column("target_value", "DOUBLE", "target value"),
+        Column("target_year", "VARCHAR", "target school year"),
+        Column("responsible_partner", "VARCHAR", "responsible partner"),
+    ),
+    "core.measure_revisions": (
+        Column("measure", "VARCHAR", "measure id"),
+        Column("region_code", "VARCHAR", "official key"),
+        *_TIME_SUBGROUP[:4],
+        Column("value", "DOUBLE", "value this delivery stated"),
+        Column("status", "VARCHAR", "status this delivery stated"),
+        Column("raw_value", "VARCHAR", "cell as delivered"),
+        Column("source_id", "VARCHAR", "source"),
+        Column("delivery_id", "VARCHAR", "delivery (SHA-256)"),
+        Column("delivery_seq", "INTEGER", "order of receipt"),
+        Column("file_name", "VARCHAR", "delivered file"),
+        Column("received_at", "TIMESTAMP", "received (UTC)"),
+        Column("synthetic", "BOOLEAN", "synthetic demo delivery"),
+        Column("source_line", "INTEGER", "line in the file"),
+        Column("source_column", "VARCHAR", "column in the file"),
+        Column("revision", "BIGINT", "1 = first delivery of this key, 2 = the next, …"),
+        Column("revisions", "BIGINT", "how many deliveries stated this key"),
+        Column("previous_value", "DOUBLE", "value of the previous revision"),
+        Column("previous_status", "VARCHAR", "status of the previous revision"),
+        Column("previous_delivery_id", "VARCHAR", "delivery of the previous revision"),
+        Column("is_current", "BOOLEAN", "the latest revision: the one published"),
+    ),
+}
+
+
 def render_markdown() -> str:
     """The column reference of docs/analysts.md (between its generated-section markers)."""
     parts = []

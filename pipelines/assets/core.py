@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.metadata import table_metadata
+from pipelines.metadata import column_schema, table_metadata
 from pipelines.resources import WarehouseResource
 from schemas.catalogue import load_catalogue
 from sources.registry import Source
@@ -12,6 +12,7 @@ from warehouse.build import (
     load_regions_table,
     load_sources_table,
 )
+from warehouse.contract import CORE_COLUMNS
 
 OWNER = "team:backbone-office"
 
@@ -21,6 +22,10 @@ def core_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=dg.AssetKey(["core", "regions"]),
+        metadata={
+            "table": "core.regions",
+            "dagster/column_schema": column_schema(CORE_COLUMNS["core.regions"]),
+        },
         group_name="core",
         description=(
             "Region reference from schemas/regions.csv (every Gemeinde, Kreis and Land of "
@@ -42,6 +47,10 @@ def core_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=dg.AssetKey(["core", "catalogue"]),
+        metadata={
+            "table": "core.indicators",
+            "dagster/column_schema": column_schema(CORE_COLUMNS["core.indicators"]),
+        },
         group_name="core",
         description=(
             "The shared catalogue from schemas/*.yaml: measures, goals, indicators with their "
@@ -61,6 +70,10 @@ def core_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=dg.AssetKey(["core", "measure_revisions"]),
+        metadata={
+            "table": "core.measure_revisions",
+            "dagster/column_schema": column_schema(CORE_COLUMNS["core.measure_revisions"]),
+        },
         group_name="core",
         deps=[dg.AssetKey(["staging", s.id]) for s in measure_sources],
         description=(
