@@ -223,8 +223,9 @@ def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> 
 
 
 def _location(value: Any, where: str) -> tuple[str, ...]:
+    """No location: the source's deliveries arrive only through data/inbox/<id>/."""
     entries = [value] if isinstance(value, str) else value
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
         raise RegistryError(f"{where}: location must be a path or a list of paths")
     return tuple(entries)
 
@@ -238,7 +239,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         raise RegistryError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(spec, dict):
         raise RegistryError(f"{where}: expected a mapping at the top level")
-    required = ("id", "title", "partner", "licence", "kind", "location")
+    required = ("id", "title", "partner", "licence", "kind")
     missing = [k for k in required if k not in spec]
     if missing:
         raise RegistryError(f"{where}: missing {', '.join(missing)}")
@@ -278,7 +279,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         owner=owner,
         licence=str(spec["licence"]),
         kind=spec["kind"],
-        location=_location(spec["location"], where),
+        location=_location(spec.get("location", []), where),
         dataset=dataset,
         synthetic=bool(spec.get("synthetic", False)),
         encoding=str(fmt.get("encoding", "auto")),

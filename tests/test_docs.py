@@ -1,0 +1,83 @@
+"""The docs are part of the feature: generated sections match the code and YAML, and the
+worked examples in them really run."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.docs import GENERATED, section
+from sources.ingest import ingest_source
+from sources.registry import load_source
+from sources.staging import stage_source
+from tests.conftest import REPO
+from warehouse.db import DataPaths, init_schema
+
+
+def blocks(doc: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", (REPO / "docs" / doc).read_text(), re.S)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATED))
+def test_generated_sections_are_up_to_date(name: str) -> None:
+    _, render = GENERATED[name]
+    assert section(name) == render(), f"run `./go docs` to refresh the {name} section"
+
+
+def test_the_catalogue_doc_names_every_indicator_and_measure() -> None:
+    from schemas.catalogue import load_catalogue
+
+    text = (REPO / "docs/indicators.md").read_text()
+    catalogue = load_catalogue()
+    for item in [*catalogue.indicators, *catalogue.measures, *catalogue.goals]:
+        assert f"`{item}`" in text, item
+
+
+def test_sources_doc_worked_example_runs(tmp_path: Path) -> None:
+    (delivery,) = blocks("sources.md", "csv")
+    yaml_text = next(b for b in blocks("sources.md", "yaml") if "kreis_re_schulabgaenger" in b)
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "kreis_re_schulabgaenger.yaml").write_text(yaml_text, encoding="utf-8")
+    source = load_source(registry / "kreis_re_schulabgaenger.yaml")
+    assert source.location == ()  # deliveries come through the inbox
+
+    paths = DataPaths(tmp_path / "data")
+    inbox = paths.inbox_for(source.id)
+    inbox.mkdir(parents=True)
+    (inbox / "abgaenger_2024-25.csv").write_bytes(delivery.encode("cp1252"))
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        assert ingest_source(conn, source, paths, "doc-run").new == ["abgaenger_2024-25.csv"]
+        result = stage_source(conn, source, paths, "doc-run")
+        assert [d.state for d in result.deliveries] == ["loaded"]
+        values = conn.execute(
+            "SELECT region_code, measure, sex, value FROM staging.records ORDER BY 1, 2, 3"
+        ).fetchall()
+    assert len(values) == 60  # 10 towns × 3 sexes × 2 measures, as the doc says
+    recklinghausen = {(m, s): v for code, m, s, v in values if code == "05562032"}
+    assert recklinghausen[("leavers_total", "total")] == 1127
+    assert recklinghausen[("leavers_without_hsa", "male")] == 62
+    towns = {"004", "008", "012", "014", "016", "020", "024", "028", "032", "036"}
+    assert {code for code, *_ in values} == {f"05562{n}" for n in towns}
+    assert (inbox / "processed").is_dir() and not (inbox / "abgaenger_2024-25.csv").exists()
+
+
+def test_sources_doc_lists_every_registered_source() -> None:
+    from sources.registry import load_registry
+
+    text = (REPO / "docs/sources.md").read_text()
+    for source_id in load_registry():
+        assert f"`{source_id}`" in text, source_id
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
+    readme = (REPO / "README.md").read_text()
+    commands = re.findall(r"```sh\n(.*?)```", readme, re.S)
+    assert commands[0].strip() == "./go"
+    assert commands[1].strip() == "./go test"
+    assert "exec ./go test" in (REPO / ".ci/run").read_text()
