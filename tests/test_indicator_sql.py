@@ -1,0 +1,182 @@
+"""The indicator SQL on a small warehouse: Σ over complete member levels, symbols, zero
+denominators, provisional flags, revisions — the rules docs/indicators.md promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from schemas.catalogue import load_catalogue
+from schemas.regions import load_regions
+from warehouse.build import (
+    build_measure_revisions,
+    build_sql_table,
+    load_catalogue_tables,
+    load_regions_table,
+)
+from warehouse.db import init_schema
+
+RECKLINGHAUSEN_TOWNS = [f"05562{n}" for n in
+                        ("004", "008", "012", "014", "016", "020", "024", "028", "032", "036")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse with the real regions and catalogue, no measures yet."""
+    path = tmp_path_factory.mktemp("sql") / "base.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        init_schema(conn)
+        load_regions_table(conn)
+        load_catalogue_tables(conn, load_catalogue())
+        conn.execute("CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR)")
+    return path
+
+
+@pytest.fixture
+def warehouse(base: Path, tmp_path: Path):
+    copy = tmp_path / "w.duckdb"
+    copy.write_bytes(base.read_bytes())
+    conn = duckdb.connect(str(copy))
+    yield conn
+    conn.close()
+
+
+def deliver(conn, delivery: str, seq: int, records: list[tuple]) -> None:
+    """records: (measure, region_code, school_year, value, status[, sex, nationality])"""
+    conn.execute(
+        "INSERT INTO meta.deliveries (delivery_id, source_id, delivery_seq, file_name, synthetic, "
+        "state) VALUES (?, 'test', ?, ?, false, 'loaded')", [delivery, seq, f"{delivery}.csv"])
+    frame = pd.DataFrame([
+        {"delivery_id": delivery, "source_id": "test", "measure": m, "region_code": r,
+         "school_year": y, "start_year": int(y[:4]), "sex": (rest[0] if rest else "total"),
+         "nationality": (rest[1] if len(rest) > 1 else "total"), "value": v, "status": s,
+         "raw_value": str(v), "source_line": 1, "source_column": "c"}
+        for m, r, y, v, s, *rest in records
+    ])  # fmt: skip
+    conn.register("new_records", frame)
+    conn.execute("INSERT INTO staging.records BY NAME SELECT * FROM new_records")
+    conn.unregister("new_records")
+
+
+def compute(conn) -> dict[tuple[str, str, str], tuple]:
+    build_measure_revisions(conn)
+    build_sql_table(conn, "indicators/indicator_values.sql")
+    result = conn.execute(
+        "SELECT indicator_id, region_code, school_year, value, numerator, denominator, status, "
+        "computed_from_level, member_count FROM marts.indicator_values "
+        "WHERE sex = 'total' AND nationality = 'total'").fetchall()  # fmt: skip
+    return {(r[0], r[1], r[2]): r[3:] for r in result}
+
+
+def dropout(region: str, total: float, without: float, year: str = "2022/23", status="ok"):
+    return [("leavers_total", region, year, total, "ok"),
+            ("leavers_without_hsa", region, year, without, status)]  # fmt: skip
+
+
+def test_kreis_is_the_sum_over_its_towns_not_the_mean(warehouse) -> None:
+    records = []
+    for i, town in enumerate(RECKLINGHAUSEN_TOWNS):
+        records += dropout(town, 100 + 100 * i, 5 + i)
+    deliver(warehouse, "d1", 1, records)
+    values = compute(warehouse)
+    total = sum(100 + 100 * i for i in range(10))
+    without = sum(5 + i for i in range(10))
+    value, numerator, denominator, status, level, members = values[
+        ("dropout_rate", "05562", "2022/23")]  # fmt: skip
+    assert (numerator, denominator, status, level, members) == (without, total, "ok",
+                                                                "gemeinde", 10)  # fmt: skip
+    assert value == pytest.approx(100 * without / total)
+    # not the mean of the towns' rates
+    mean = sum(100 * (5 + i) / (100 + 100 * i) for i in range(10)) / 10
+    assert abs(value - mean) > 0.4
+    # the Ruhr needs all 53 municipalities: with 10 of them there is no Ruhr value
+    assert ("dropout_rate", "RVR", "2022/23") not in values
+
+
+def test_a_suppressed_town_makes_the_kreis_fall_back_to_its_own_figure(warehouse) -> None:
+    records = []
+    for town in RECKLINGHAUSEN_TOWNS:
+        records += dropout(town, 500, 25)
+    records[-1] = ("leavers_without_hsa", RECKLINGHAUSEN_TOWNS[-1], "2022/23", None, "suppressed")
+    deliver(warehouse, "d1", 1, records)
+    values = compute(warehouse)
+    assert ("dropout_rate", "05562", "2022/23") not in values  # never silently 9 of 10 towns
+    town = values[("dropout_rate", RECKLINGHAUSEN_TOWNS[-1], "2022/23")]
+    assert town[0] is None and town[3] == "suppressed"
+    # the Kreis delivered its own (unsuppressed) figure: that is used, marked as such
+    deliver(warehouse, "d2", 2, dropout("05562", 5000, 260))
+    value, numerator, denominator, status, level, members = compute(warehouse)[
+        ("dropout_rate", "05562", "2022/23")]  # fmt: skip
+    assert (numerator, denominator, level, members) == (260, 5000, "kreis", 1)
+    assert value == pytest.approx(5.2)
+
+
+def test_kreisfreie_stadt_has_equal_values_as_kreis_and_gemeinde(warehouse) -> None:
+    deliver(warehouse, "d1", 1, dropout("05513000", 2400, 312))
+    values = compute(warehouse)
+    assert values[("dropout_rate", "05513", "2022/23")][:3] == (13.0, 312, 2400)
+    assert values[("dropout_rate", "05513000", "2022/23")][:3] == (13.0, 312, 2400)
+    # and a Kreis-level delivery reaches the Gemeinde key too
+    deliver(warehouse, "d2", 2, dropout("05112", 3000, 300, year="2023/24"))
+    values = compute(warehouse)
+    assert values[("dropout_rate", "05112000", "2023/24")][0] == pytest.approx(10.0)
+
+
+def test_zero_denominator_and_provisional_flags(warehouse) -> None:
+    deliver(warehouse, "d1", 1, dropout("05562004", 0, 0)
+            + dropout("05562008", 400, 20, status="provisional"))  # fmt: skip
+    values = compute(warehouse)
+    zero = values[("dropout_rate", "05562004", "2022/23")]
+    assert zero[0] is None and zero[3] == "not_applicable"
+    flagged = values[("dropout_rate", "05562008", "2022/23")]
+    assert flagged[0] == pytest.approx(5.0) and flagged[3] == "provisional"
+
+
+def test_the_latest_delivery_is_current_and_revisions_are_kept(warehouse) -> None:
+    deliver(warehouse, "d1", 1, dropout("05513000", 2400, 312))
+    deliver(warehouse, "d2", 2, [("leavers_without_hsa", "05513000", "2022/23", 300.0, "ok")])
+    values = compute(warehouse)
+    assert values[("dropout_rate", "05513000", "2022/23")][:3] == (12.5, 300, 2400)
+    history = warehouse.execute(
+        "SELECT revision, value, is_current, previous_value FROM core.measure_revisions "
+        "WHERE measure = 'leavers_without_hsa' ORDER BY revision").fetchall()  # fmt: skip
+    assert history == [(1, 312.0, False, None), (2, 300.0, True, 312.0)]
+
+
+def test_gap_between_subgroups(warehouse) -> None:
+    records = []
+    for nationality, total, without in (("total", 1000, 80), ("german", 800, 48),
+                                        ("foreign", 200, 32)):  # fmt: skip
+        records += [("leavers_total", "05513000", "2022/23", total, "ok", "total", nationality),
+                    ("leavers_without_hsa", "05513000", "2022/23", without, "ok", "total",
+                     nationality)]  # fmt: skip
+    deliver(warehouse, "d1", 1, records)
+    values = compute(warehouse)
+    gap = values[("dropout_gap_foreign_german", "05513000", "2022/23")]
+    assert gap[0] == pytest.approx(16.0 - 6.0)
+    assert gap[1] is None and gap[2] is None  # a gap has no numerator/denominator
+
+
+def test_germany_is_never_summed_from_regierungsbezirke(warehouse) -> None:
+    members = dict(warehouse.execute(
+        "SELECT member_level, count(*) FROM core.region_members WHERE region_code = 'DG' "
+        "GROUP BY 1").fetchall())  # fmt: skip
+    assert "regierungsbezirk" not in members  # they exist in seven Länder only
+    assert members["land"] == 16
+    nrw = dict(warehouse.execute(
+        "SELECT member_level, count(*) FROM core.region_members WHERE region_code = '05' "
+        "GROUP BY 1").fetchall())  # fmt: skip
+    assert nrw == {"gemeinde": 396, "kreis": 53, "regierungsbezirk": 5, "land": 1}
+    ruhr = dict(warehouse.execute(
+        "SELECT member_level, count(*) FROM core.region_members WHERE region_code = 'RVR' "
+        "GROUP BY 1").fetchall())  # fmt: skip
+    assert ruhr == {"gemeinde": 53, "kreis": 15, "verband": 1}
+    regions = load_regions()
+    assert not warehouse.execute(
+        "SELECT count(*) FROM core.region_members m JOIN core.regions r ON "
+        "r.region_code = m.member_code WHERE r.level = 'stadtbezirk' OR NOT r.is_current"
+    ).fetchone()[0]  # fmt: skip
+    assert len(regions) > 13_000

@@ -1,0 +1,99 @@
+"""Publish: a complete new file renamed over the old one, in a storage version DuckDB 1.x reads;
+an analyst holding the old file open is never disturbed; a failure leaves the old file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from warehouse.db import DataPaths, init_schema
+from warehouse.publish import PUBLISHED_TABLES, publish
+
+
+def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
+    paths.work_db.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(paths.work_db))
+    init_schema(conn)
+    for table, working in PUBLISHED_TABLES.items():
+        if not conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || "
+            "table_name = ?", [working]).fetchone()[0]:  # fmt: skip
+            conn.execute(f"CREATE TABLE {working} AS SELECT range AS n FROM range({rows})")
+    conn.execute("DELETE FROM meta.deliveries")
+    return conn
+
+
+def test_publish_writes_every_table_in_storage_version_v1(tmp_path: Path) -> None:
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 3)
+    publication = publish(conn, paths, "run-1")
+    conn.close()
+    assert publication.path == tmp_path / "published" / "bildungsmonitor.duckdb"
+    assert set(publication.tables) == set(PUBLISHED_TABLES)
+    assert publication.tables["marts.indicator_values"] == 3
+    assert publication.storage_version == "v1.0.0"
+    with duckdb.connect(str(publication.path), read_only=True) as published:
+        run_id, storage = published.execute(
+            "SELECT run_id, storage_version FROM meta.publication").fetchone()  # fmt: skip
+        assert (run_id, storage) == ("run-1", "v1.0.0")
+        # what the file itself says: the storage format of DuckDB 1.0 and later
+        version = published.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = "
+            "current_database()").fetchone()[0]  # fmt: skip
+        assert version == "v1.0.0+"
+    assert [p.name for p in (tmp_path / "published").iterdir()] == ["bildungsmonitor.duckdb"]
+
+
+READER = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1], read_only=True)
+print(conn.execute("SELECT count(*) FROM marts.indicator_values").fetchone()[0], flush=True)
+sys.stdin.readline()          # hold the file open until told to read again
+print(conn.execute("SELECT count(*) FROM marts.indicator_values").fetchone()[0], flush=True)
+"""
+
+
+def test_an_open_reader_keeps_its_file_and_new_readers_see_the_new_one(tmp_path: Path) -> None:
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 5)
+    publish(conn, paths, "run-1")
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(paths.published_db)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert reader.stdout.readline().strip() == "5"
+        # the analyst's read-only connection would block any writer of that file: publish
+        # must not write into it, only rename a new file over it
+        conn.execute("CREATE OR REPLACE TABLE marts.indicator_values AS SELECT * FROM range(7)")
+        publish(conn, paths, "run-2")
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "5"  # still the old publication
+    finally:
+        reader.communicate(timeout=30)
+    conn.close()
+    with duckdb.connect(str(paths.published_db), read_only=True) as fresh:
+        assert fresh.execute("SELECT count(*) FROM marts.indicator_values").fetchone()[0] == 7
+        assert fresh.execute("SELECT run_id FROM meta.publication").fetchone()[0] == "run-2"
+
+
+def test_a_failed_publication_leaves_the_previous_one_and_no_temporary_file(
+    tmp_path: Path,
+) -> None:
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 4)
+    publish(conn, paths, "run-1")
+    before = paths.published_db.read_bytes()
+    mtime = paths.published_db.stat().st_mtime_ns
+    conn.execute("DROP TABLE marts.schools")  # the copy fails half way
+    with pytest.raises(duckdb.CatalogException, match="schools"):
+        publish(conn, paths, "run-2")
+    conn.close()
+    time.sleep(0.01)
+    assert paths.published_db.read_bytes() == before
+    assert paths.published_db.stat().st_mtime_ns == mtime
+    assert [p.name for p in paths.published_db.parent.iterdir()] == ["bildungsmonitor.duckdb"]
