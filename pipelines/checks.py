@@ -14,6 +14,10 @@ from sources.staging import STRUCTURE_CHECK, StagingResult, outcome_for, source_
 RANK = {"PASS": 0, "WARNING": 1, "FAIL": 2}
 
 
+def _describe(spec, suite: str) -> str:
+    return f"{spec.description} (expectations/{suite}.json, {spec.expectation_type})"
+
+
 def staging_check_specs(source: Source, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     specs = [
         dg.AssetCheckSpec(
@@ -25,16 +29,7 @@ def staging_check_specs(source: Source, asset_key: dg.AssetKey) -> list[dg.Asset
         )
     ]
     for suite in source_suites(source):
-        specs += [
-            dg.AssetCheckSpec(
-                spec.name,
-                asset=asset_key,
-                blocking=spec.blocking,
-                description=f"{spec.description} (expectations/{suite}.json, {spec.expectation_type})",
-                metadata={"suite": suite, "expectation_type": spec.expectation_type},
-            )
-            for spec in suite_specs(suite)
-        ]
+        specs += suite_check_specs(suite, asset_key)
     return specs
 
 
@@ -44,7 +39,7 @@ def suite_check_specs(suite: str, asset_key: dg.AssetKey) -> list[dg.AssetCheckS
             spec.name,
             asset=asset_key,
             blocking=spec.blocking,
-            description=f"{spec.description} (expectations/{suite}.json, {spec.expectation_type})",
+            description=_describe(spec, suite),
             metadata={"suite": suite, "expectation_type": spec.expectation_type},
         )
         for spec in suite_specs(suite)

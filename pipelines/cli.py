@@ -60,11 +60,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     defs = build_definitions(data_dir=paths.root)
     job = defs.resolve_job_def(NIGHTLY_JOB)
-    print(f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …",
-          flush=True)  # fmt: skip
+    print(
+        f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …", flush=True
+    )
     started = time.monotonic()
-    result = job.execute_in_process(instance=instance, raise_on_error=False,
-                                    tags={"trigger": "cli"})  # fmt: skip
+    result = job.execute_in_process(
+        instance=instance, raise_on_error=False, tags={"trigger": "cli"}
+    )
     summary = RunSummary.collect(paths, result, time.monotonic() - started)
     print(summary.render())
     return summary.exit_code
@@ -74,8 +76,18 @@ def cmd_ui(args: argparse.Namespace) -> int:
     paths = _paths(args)
     home = prepare_instance(paths)
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "pipelines.definitions",
-               "-h", args.host, "-p", str(args.port)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "pipelines.definitions",
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
+    ]
     return subprocess.call(command, cwd=REPO_ROOT)
 
 
@@ -92,10 +104,14 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="data directory (default ./data or "
-                        "$BILDUNGSMONITOR_DATA_DIR)")  # fmt: skip
-    parser = argparse.ArgumentParser(prog="bildungsmonitor", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    common.add_argument(
+        "--data-dir", help="data directory (default ./data or $BILDUNGSMONITOR_DATA_DIR)"
+    )
+    parser = argparse.ArgumentParser(
+        prog="bildungsmonitor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", parents=[common], help="run the nightly job now, print a summary")
     run.set_defaults(func=cmd_run)

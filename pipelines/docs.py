@@ -42,7 +42,8 @@ def regenerate() -> list[Path]:
     changed = []
     for name, (path, render) in GENERATED.items():
         text = path.read_text(encoding="utf-8")
-        new = _pattern(name).sub(lambda m: m.group(1) + render() + m.group(3), text)
+        rendered = render()
+        new = _pattern(name).sub(lambda m, r=rendered: m.group(1) + r + m.group(3), text)
         if new != text:
             path.write_text(new, encoding="utf-8")
             changed.append(path)

@@ -161,9 +161,17 @@ def _subgroup(spec: dict[str, str], where: str) -> dict[str, str]:
 def load_indicators(path: Path, measures: dict[str, Measure], goals: dict[str, Goal]):
     indicators: dict[str, Indicator] = {}
     common = (
-        "id", "name", "goal", "kind", "definition", "unit", "direction", "baseline", "target",
+        "id",
+        "name",
+        "goal",
+        "kind",
+        "definition",
+        "unit",
+        "direction",
+        "baseline",
+        "target",
         "responsible_partner",
-    )  # fmt: skip
+    )
     for entry in _read(path).get("indicators", []):
         where = f"{path.name}: indicator {entry.get('id')!r}"
         _require(entry, common, where)
@@ -242,8 +250,14 @@ def render_markdown(catalogue: Catalogue | None = None) -> str:
     arrow = {"up": "↑ higher is better", "down": "↓ lower is better"}
     parts: list[str] = []
     for goal in catalogue.goals.values():
-        parts += [f"### Goal `{goal.id}`: {goal.title}", "", goal.description, "",
-                  f"Lead partner: {goal.lead_partner}", ""]  # fmt: skip
+        parts += [
+            f"### Goal `{goal.id}`: {goal.title}",
+            "",
+            goal.description,
+            "",
+            f"Lead partner: {goal.lead_partner}",
+            "",
+        ]
         for i in (i for i in catalogue.indicators.values() if i.goal == goal.id):
             if i.kind == "rate":
                 formula = (

@@ -2,9 +2,9 @@
 
 Layout under the data directory:
 
-    raw/sha256/<first two hex digits>/<sha256>        the bytes (read-only)
-    raw/sha256/<first two hex digits>/<sha256>.json   who delivered it first, when, under which name
-    raw/manifest.jsonl                                 append-only: one line per new (source, payload)
+    raw/sha256/<ab>/<sha256>        the bytes (read-only); <ab> = the first two hex digits
+    raw/sha256/<ab>/<sha256>.json   who delivered it first, when, under which name
+    raw/manifest.jsonl          append-only: one line per new (source, payload) pair
 
 Where payloads come from: the source's `location` in the registry (the bundled demo files, or
 a partner's fixed path) and the inbox folder `inbox/<source-id>/`, into which partners drop

@@ -288,7 +288,7 @@ def aggregate_school_grain(
         return records
     key = ["region_code", "school_year", "start_year", "sex", "nationality"]
     measures = sorted(records["measure"].dropna().unique())
-    grouped = records.groupby(key + ["measure"], dropna=False)
+    grouped = records.groupby([*key, "measure"], dropna=False)
     agg = grouped.agg(
         value=("value", lambda s: float(s.sum(min_count=1)) if s.notna().any() else None),
         source_line=("source_line", "min"),

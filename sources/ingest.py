@@ -9,6 +9,7 @@ between the two steps loses nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 
@@ -53,10 +54,10 @@ def _ingest_payload(
         "SELECT state FROM meta.deliveries WHERE source_id = ? AND delivery_id = ?",
         [source.id, sha],
     ).fetchone()
+    log = partial(_log, conn, run_id, source.id, sha, payload.file_name)
     if known:
         summary.unchanged.append(payload.file_name)
-        _log(conn, run_id, source.id, sha, payload.file_name, "skipped_unchanged",
-             f"same bytes as a delivery already {known[0]}")  # fmt: skip
+        log("skipped_unchanged", f"same bytes as a delivery already {known[0]}")
         if payload.from_inbox:  # a re-sent copy: out of the inbox, with the earlier verdict
             verdict = "rejected" if known[0] == "rejected" else "processed"
             move_out_of_inbox(payload.path, verdict, f"same bytes as a delivery already {known[0]}")
@@ -80,11 +81,10 @@ def _ingest_payload(
             run_id,
             archived.relative_path,
             source.synthetic,
-        ],  # fmt: skip
+        ],
     )
     summary.new.append(payload.file_name)
-    _log(conn, run_id, source.id, sha, payload.file_name, "archived",
-         f"{len(payload.data)} bytes -> {archived.relative_path}")  # fmt: skip
+    log("archived", f"{len(payload.data)} bytes -> {archived.relative_path}")
 
 
 def _log(conn, run_id, source_id, delivery_id, file_name, action, detail) -> None:

@@ -134,8 +134,9 @@ def stage_source(
         _record_delivery(conn, source, delivery, run_id)
         if origin.startswith("inbox:"):
             verdict = "rejected" if delivery.state == "rejected" else "processed"
-            move_out_of_inbox(paths.inbox_for(source.id) / origin[len("inbox:") :], verdict,
-                              delivery.message)  # fmt: skip
+            move_out_of_inbox(
+                paths.inbox_for(source.id) / origin[len("inbox:") :], verdict, delivery.message
+            )
         log(f"{source.id}: {file_name} {delivery.state}: {delivery.message}")
     current = conn.execute(
         """SELECT file_name FROM meta.deliveries WHERE source_id = ?
@@ -157,8 +158,9 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> De
             frame = to_reference_rows(raw, source)
             frame[ROW_ID] = range(len(frame))
     except DeliveryFormatError as exc:
-        return DeliveryResult(delivery_id, file_name, "rejected", message=str(exc),
-                              structure_error=str(exc))  # fmt: skip
+        return DeliveryResult(
+            delivery_id, file_name, "rejected", message=str(exc), structure_error=str(exc)
+        )
     if source.dataset == "measures":
         validation = validate_records(frame, source.expectations)
     else:
@@ -257,12 +259,22 @@ def _record_delivery(conn, source: Source, delivery: DeliveryResult, run_id: str
         """UPDATE meta.deliveries SET state = ?, parsed_at = ?, parsed_run_id = ?, rows_read = ?,
                records_loaded = ?, records_quarantined = ?, message = ?
            WHERE source_id = ? AND delivery_id = ?""",
-        [delivery.state, utc_now(), run_id, delivery.rows_read, delivery.records_loaded,
-         delivery.records_quarantined, delivery.message, source.id, delivery.delivery_id],
-    )  # fmt: skip
+        [
+            delivery.state,
+            utc_now(),
+            run_id,
+            delivery.rows_read,
+            delivery.records_loaded,
+            delivery.records_quarantined,
+            delivery.message,
+            source.id,
+            delivery.delivery_id,
+        ],
+    )
     action = "rejected" if delivery.state == "rejected" else "parsed"
-    log_delivery(conn, run_id, source.id, delivery.delivery_id, delivery.file_name, action,
-                 delivery.message)  # fmt: skip
+    log_delivery(
+        conn, run_id, source.id, delivery.delivery_id, delivery.file_name, action, delivery.message
+    )
 
 
 def _record_check_results(conn, source: Source, result: StagingResult, run_id: str) -> None:
@@ -271,16 +283,31 @@ def _record_check_results(conn, source: Source, result: StagingResult, run_id: s
     rows = []
     for name in check_names(source):
         if not result.deliveries:
-            nothing = CheckOutcome(name, "", "", "", "PASS", 0, 0,
-                                   f"no new delivery; current: {result.current_delivery}")  # fmt: skip
-            rows.append(CheckRow(asset_key, nothing, suite=_suite_of(source, name),
-                                 source_id=source.id))  # fmt: skip
+            nothing = CheckOutcome(
+                name,
+                "",
+                "",
+                "",
+                "PASS",
+                0,
+                0,
+                f"no new delivery; current: {result.current_delivery}",
+            )
+            rows.append(
+                CheckRow(asset_key, nothing, suite=_suite_of(source, name), source_id=source.id)
+            )
         for delivery in result.deliveries:
             outcome = outcome_for(delivery, name)
             if outcome is not None:
-                rows.append(CheckRow(asset_key, outcome, source_id=source.id,
-                                     delivery_id=delivery.delivery_id,
-                                     message=f"{delivery.file_name}: {outcome.message}"))  # fmt: skip
+                rows.append(
+                    CheckRow(
+                        asset_key,
+                        outcome,
+                        source_id=source.id,
+                        delivery_id=delivery.delivery_id,
+                        message=f"{delivery.file_name}: {outcome.message}",
+                    )
+                )
     insert_check_rows(conn, run_id, rows)
 
 
@@ -295,10 +322,26 @@ def outcome_for(delivery: DeliveryResult, check_name: str) -> CheckOutcome | Non
     """The outcome of one check for one delivery; `structure` is derived from the reader."""
     if check_name == STRUCTURE_CHECK:
         if delivery.structure_error:
-            return CheckOutcome(STRUCTURE_CHECK, STRUCTURE_CHECK, "", "the file can be read",
-                                "FAIL", 0, 0, delivery.structure_error)  # fmt: skip
-        return CheckOutcome(STRUCTURE_CHECK, STRUCTURE_CHECK, "", "the file can be read", "PASS",
-                            delivery.rows_read, 0, f"{delivery.rows_read} data lines read")  # fmt: skip
+            return CheckOutcome(
+                STRUCTURE_CHECK,
+                STRUCTURE_CHECK,
+                "",
+                "the file can be read",
+                "FAIL",
+                0,
+                0,
+                delivery.structure_error,
+            )
+        return CheckOutcome(
+            STRUCTURE_CHECK,
+            STRUCTURE_CHECK,
+            "",
+            "the file can be read",
+            "PASS",
+            delivery.rows_read,
+            0,
+            f"{delivery.rows_read} data lines read",
+        )
     return next((o for o in delivery.outcomes if o.name == check_name), None)
 
 

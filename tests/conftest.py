@@ -38,8 +38,9 @@ class CliRun:
 
 def run_cli(data_dir: Path, *args: str, timeout: int = 900) -> CliRun:
     """`bildungsmonitor run --data-dir DIR` in a fresh process, as a user would call it."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DAGSTER_HOME", "BILDUNGSMONITOR_DATA_DIR")}  # fmt: skip
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "BILDUNGSMONITOR_DATA_DIR")
+    }
     completed = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "run", "--data-dir", str(data_dir), *args],
         cwd=REPO,

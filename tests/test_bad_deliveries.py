@@ -61,7 +61,9 @@ def stage_bytes(tmp_path: Path, source_id: str, payload: bytes, file_name: str):
 def staged(tmp_path: Path):
     opened: list[duckdb.DuckDBPyConnection] = []
 
-    def _stage(source_id: str, payload: bytes, file_name: str) -> tuple[StagingResult, duckdb.DuckDBPyConnection]:
+    def _stage(
+        source_id: str, payload: bytes, file_name: str
+    ) -> tuple[StagingResult, duckdb.DuckDBPyConnection]:
         result, conn = stage_bytes(tmp_path, source_id, payload, file_name)
         opened.append(conn)
         return result, conn
@@ -109,8 +111,7 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_loads(staged) -> Non
     assert any("rate '150,0' is outside 0–100" in r for r in by_line[int(line["rate"])])
     assert any("negative count '-3'" in r for r in by_line[int(line["negative"])])
     dup_line = int(line["duplicate"])
-    assert any("duplicate key" in r and "delivered more than once" in r
-               for r in by_line[dup_line])  # fmt: skip
+    assert any("duplicate key" in r and "delivered more than once" in r for r in by_line[dup_line])
     # the first copy of the duplicated key (line 29) is held back as well: which one is right?
     assert any("duplicate key" in r for r in by_line[29])
     assert set(by_line) == {29, *(int(v) for v in line.values())}
@@ -119,8 +120,12 @@ def test_bad_rows_are_quarantined_with_reasons_and_the_rest_loads(staged) -> Non
     negative_line_rest = 6  # the other six values of the negative-count line load
     assert loaded == (90 - 1) * 7 + negative_line_rest
     assert delivery.records_loaded == loaded
-    assert conn.execute("SELECT count(*) FROM staging.records WHERE region_code = '05999999'"
-                        ).fetchone()[0] == 0  # fmt: skip
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM staging.records WHERE region_code = '05999999'"
+        ).fetchone()[0]
+        == 0
+    )
     assert outcome(result, "canonical_records_known_region_keys").outcome == "WARNING"
     assert outcome(result, "canonical_records_readable_cells").outcome == "PASS"
 
@@ -143,9 +148,12 @@ def test_malformed_school_years_are_quarantined(staged) -> None:
     lines = demo_leaver_lines(90)
     lines[0] = lines[0].replace("2012/13", "2022/24", 1)
     lines[1] = lines[1].replace("2012/13", "22/23", 1)
-    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "years.csv")
-    reasons = dict(conn.execute(
-        "SELECT DISTINCT source_line, reason FROM quality.quarantine ORDER BY 1").fetchall())
+    _, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "years.csv")
+    reasons = dict(
+        conn.execute(
+            "SELECT DISTINCT source_line, reason FROM quality.quarantine ORDER BY 1"
+        ).fetchall()
+    )
     assert "school year '2022/24': the second year must follow the first" in reasons[2]
     assert "school year '22/23' is not of the form 2022/23" in reasons[3]
 
@@ -157,17 +165,30 @@ def test_a_school_unknown_to_the_directory_is_quarantined(staged) -> None:
     demo = REPO / "sources/demo/deliveries/lernfoerderung"
     lines = next(demo.glob("*.csv")).read_text(encoding="utf-8").splitlines()
     year = [line for line in lines[1:] if ",2024/25," in line][:19]
-    payload = "\n".join([lines[0], "118928,2024/25,GG Marschallstr.,35,412.5", *year,
-                         "999999,2024/25,Unbekannte Schule,20,100.0"]) + "\n"  # fmt: skip
-    result, conn = staged("lernfoerderung", payload.encode(), "programm.csv")
-    (line, reason) = conn.execute("SELECT DISTINCT source_line, reason FROM quality.quarantine"
-                                  ).fetchone()  # fmt: skip
+    payload = (
+        "\n".join(
+            [
+                lines[0],
+                "118928,2024/25,GG Marschallstr.,35,412.5",
+                *year,
+                "999999,2024/25,Unbekannte Schule,20,100.0",
+            ]
+        )
+        + "\n"
+    )
+    _, conn = staged("lernfoerderung", payload.encode(), "programm.csv")
+    (line, reason) = conn.execute(
+        "SELECT DISTINCT source_line, reason FROM quality.quarantine"
+    ).fetchone()
     assert line == 22 and "Schulnummer '999999' is not in the school directory" in reason
     # schools are counted per municipality through the directory; every Ruhr municipality
     # without a programme school that year gets 0
-    values = dict(conn.execute(
-        "SELECT region_code, value FROM staging.records WHERE measure = "
-        "'programme_schools_reached'").fetchall())  # fmt: skip
+    values = dict(
+        conn.execute(
+            "SELECT region_code, value FROM staging.records WHERE measure = "
+            "'programme_schools_reached'"
+        ).fetchall()
+    )
     assert len(values) == 53 and sum(values.values()) == 20
     assert values["05513000"] >= 1.0 and 0.0 in values.values()
 
@@ -188,8 +209,10 @@ def test_wrong_delimiter_rejects_the_delivery(staged) -> None:
 
 
 def test_missing_column_names_file_and_column(staged) -> None:
-    lines = [";".join(c for i, c in enumerate(line.split(";")) if i != 9)
-             for line in demo_leaver_lines(20)]  # fmt: skip
+    lines = [
+        ";".join(c for i, c in enumerate(line.split(";")) if i != 9)
+        for line in demo_leaver_lines(20)
+    ]
     header = ";".join(c for i, c in enumerate(HEADER.split(";")) if i != 9)
     payload = ("\r\n".join([header, *lines]) + "\r\n").encode("cp1252")
     result, conn = staged("schulabgaenger_abschlussart", payload, "ohne_fhr.csv")
@@ -201,7 +224,8 @@ def test_missing_column_names_file_and_column(staged) -> None:
     )
     check = conn.execute(
         "SELECT outcome, severity, message FROM quality.check_results WHERE check_name = "
-        "'structure'").fetchone()  # fmt: skip
+        "'structure'"
+    ).fetchone()
     assert check[:2] == ("FAIL", "ERROR") and "mit Fachhochschulreife" in check[2]
 
 
@@ -258,22 +282,36 @@ def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
     broken = run_cli(data)
     assert broken.returncode == 1, broken.output
     assert "NOT published" in broken.output
-    assert "FAIL staging/schulabgaenger_abschlussart:structure — abgaenger_2025.csv, line 1:" \
+    assert (
+        "FAIL staging/schulabgaenger_abschlussart:structure — abgaenger_2025.csv, line 1:"
         in broken.output
-    assert "FAIL staging/kita_betreuung:structure — kita_2025.csv, line 1, column " \
+    )
+    assert (
+        "FAIL staging/kita_betreuung:structure — kita_2025.csv, line 1, column "
         "'Kinder von 3 bis unter 6 Jahren in Tagesbetreuung': missing column" in broken.output
+    )
     assert f"the previous publication is unchanged: {published}" in broken.output
     assert sha256(published) == before
     with duckdb.connect(str(data / "warehouse/work.duckdb"), read_only=True) as conn:
-        states = dict(conn.execute(
-            "SELECT file_name, state FROM meta.deliveries WHERE parsed_run_id = ?",
-            [broken.run_id]).fetchall())  # fmt: skip
-        assert states == {"abgaenger_2025.csv": "rejected", "kita_2025.csv": "rejected",
-                          "lernpaten_2025-26.csv": "loaded"}  # fmt: skip
+        states = dict(
+            conn.execute(
+                "SELECT file_name, state FROM meta.deliveries WHERE parsed_run_id = ?",
+                [broken.run_id],
+            ).fetchall()
+        )
+        assert states == {
+            "abgaenger_2025.csv": "rejected",
+            "kita_2025.csv": "rejected",
+            "lernpaten_2025-26.csv": "loaded",
+        }
         # the other sources still load: the programme's new school year is staged
-        assert conn.execute("SELECT count(*) FROM staging.records WHERE measure = "
-                            "'programme_schools_reached' AND school_year = '2025/26'"
-                            ).fetchone()[0] == 53  # fmt: skip
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM staging.records WHERE measure = "
+                "'programme_schools_reached' AND school_year = '2025/26'"
+            ).fetchone()[0]
+            == 53
+        )
     rejected = sorted(p.name for p in (inbox / "kita_betreuung/rejected").iterdir())
     assert rejected[0].endswith("_kita_2025.csv") and rejected[1].endswith(".error.txt")
     assert not (inbox / "lernfoerderung/lernpaten_2025-26.csv").exists()
@@ -288,14 +326,22 @@ def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
     with duckdb.connect(str(published), read_only=True) as conn:
         quarantined = conn.execute(
             "SELECT source_line, reason FROM quality.quarantine WHERE file_name = "
-            "'abgaenger_2025_neu.csv'").fetchall()  # fmt: skip
+            "'abgaenger_2025_neu.csv'"
+        ).fetchall()
         assert {ln for ln, _ in quarantined} == {29, *(int(v) for v in line.values())}
-        assert conn.execute("SELECT count(*) FROM marts.measure_values WHERE school_year = "
-                            "'2025/26' AND measure = 'programme_schools_reached'"
-                            ).fetchone()[0] == 53  # fmt: skip
-        fails = conn.execute("SELECT count(*) FROM quality.check_results WHERE run_id = ? AND "
-                             "outcome = 'FAIL'", [broken.run_id]).fetchone()[0]  # fmt: skip
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM marts.measure_values WHERE school_year = "
+                "'2025/26' AND measure = 'programme_schools_reached'"
+            ).fetchone()[0]
+            == 53
+        )
+        fails = conn.execute(
+            "SELECT count(*) FROM quality.check_results WHERE run_id = ? AND outcome = 'FAIL'",
+            [broken.run_id],
+        ).fetchone()[0]
         assert fails == 2
-        loaded = conn.execute("SELECT count(*) FROM marts.measure_values WHERE file_name = "
-                              "'abgaenger_2025_neu.csv'").fetchone()[0]  # fmt: skip
+        loaded = conn.execute(
+            "SELECT count(*) FROM marts.measure_values WHERE file_name = 'abgaenger_2025_neu.csv'"
+        ).fetchone()[0]
         assert loaded == (90 - 1) * 7 + 6

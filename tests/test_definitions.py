@@ -44,12 +44,19 @@ def describe(defs: dg.Definitions) -> dict:
     return {
         "assets": assets,
         "jobs": sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__")),
-        "schedule": {"name": schedule.name, "cron": schedule.cron_schedule,
-                     "timezone": schedule.execution_timezone, "job": schedule.job_name},
-        "sensor": {"name": sensor.name, "job": sensor.job_name,
-                   "minimum_interval_seconds": sensor.minimum_interval_seconds},
+        "schedule": {
+            "name": schedule.name,
+            "cron": schedule.cron_schedule,
+            "timezone": schedule.execution_timezone,
+            "job": schedule.job_name,
+        },
+        "sensor": {
+            "name": sensor.name,
+            "job": sensor.job_name,
+            "minimum_interval_seconds": sensor.minimum_interval_seconds,
+        },
         "executor": job.executor_def.name,
-    }  # fmt: skip
+    }
 
 
 def test_definitions_match_the_snapshot(defs: dg.Definitions) -> None:
@@ -82,8 +89,10 @@ def test_every_source_has_ingest_and_staging_with_a_blocking_structure_check(
     for source_id in load_registry():
         key = dg.AssetKey(["staging", source_id])
         assert dg.AssetKey(["ingest", source_id]) in graph.get(key).parent_keys
-        checks = {graph.get_check_spec(k).name: graph.get_check_spec(k)
-                  for k in graph.get_check_keys_for_assets({key})}  # fmt: skip
+        checks = {
+            graph.get_check_spec(k).name: graph.get_check_spec(k)
+            for k in graph.get_check_keys_for_assets({key})
+        }
         assert checks["structure"].blocking
 
 

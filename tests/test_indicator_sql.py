@@ -19,8 +19,9 @@ from warehouse.build import (
 )
 from warehouse.db import init_schema
 
-RECKLINGHAUSEN_TOWNS = [f"05562{n}" for n in
-                        ("004", "008", "012", "014", "016", "020", "024", "028", "032", "036")]  # fmt: skip
+RECKLINGHAUSEN_TOWNS = [
+    f"05562{n}" for n in ("004", "008", "012", "014", "016", "020", "024", "028", "032", "036")
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +49,29 @@ def deliver(conn, delivery: str, seq: int, records: list[tuple]) -> None:
     """records: (measure, region_code, school_year, value, status[, sex, nationality])"""
     conn.execute(
         "INSERT INTO meta.deliveries (delivery_id, source_id, delivery_seq, file_name, synthetic, "
-        "state) VALUES (?, 'test', ?, ?, false, 'loaded')", [delivery, seq, f"{delivery}.csv"])
-    frame = pd.DataFrame([
-        {"delivery_id": delivery, "source_id": "test", "measure": m, "region_code": r,
-         "school_year": y, "start_year": int(y[:4]), "sex": (rest[0] if rest else "total"),
-         "nationality": (rest[1] if len(rest) > 1 else "total"), "value": v, "status": s,
-         "raw_value": str(v), "source_line": 1, "source_column": "c"}
-        for m, r, y, v, s, *rest in records
-    ])  # fmt: skip
+        "state) VALUES (?, 'test', ?, ?, false, 'loaded')",
+        [delivery, seq, f"{delivery}.csv"],
+    )
+    frame = pd.DataFrame(
+        [
+            {
+                "delivery_id": delivery,
+                "source_id": "test",
+                "measure": m,
+                "region_code": r,
+                "school_year": y,
+                "start_year": int(y[:4]),
+                "sex": (rest[0] if rest else "total"),
+                "nationality": (rest[1] if len(rest) > 1 else "total"),
+                "value": v,
+                "status": s,
+                "raw_value": str(v),
+                "source_line": 1,
+                "source_column": "c",
+            }
+            for m, r, y, v, s, *rest in records
+        ]
+    )
     conn.register("new_records", frame)
     conn.execute("INSERT INTO staging.records BY NAME SELECT * FROM new_records")
     conn.unregister("new_records")
@@ -67,13 +83,16 @@ def compute(conn) -> dict[tuple[str, str, str], tuple]:
     result = conn.execute(
         "SELECT indicator_id, region_code, school_year, value, numerator, denominator, status, "
         "computed_from_level, member_count FROM marts.indicator_values "
-        "WHERE sex = 'total' AND nationality = 'total'").fetchall()  # fmt: skip
+        "WHERE sex = 'total' AND nationality = 'total'"
+    ).fetchall()
     return {(r[0], r[1], r[2]): r[3:] for r in result}
 
 
 def dropout(region: str, total: float, without: float, year: str = "2022/23", status="ok"):
-    return [("leavers_total", region, year, total, "ok"),
-            ("leavers_without_hsa", region, year, without, status)]  # fmt: skip
+    return [
+        ("leavers_total", region, year, total, "ok"),
+        ("leavers_without_hsa", region, year, without, status),
+    ]
 
 
 def test_kreis_is_the_sum_over_its_towns_not_the_mean(warehouse) -> None:
@@ -85,9 +104,15 @@ def test_kreis_is_the_sum_over_its_towns_not_the_mean(warehouse) -> None:
     total = sum(100 + 100 * i for i in range(10))
     without = sum(5 + i for i in range(10))
     value, numerator, denominator, status, level, members = values[
-        ("dropout_rate", "05562", "2022/23")]  # fmt: skip
-    assert (numerator, denominator, status, level, members) == (without, total, "ok",
-                                                                "gemeinde", 10)  # fmt: skip
+        ("dropout_rate", "05562", "2022/23")
+    ]
+    assert (numerator, denominator, status, level, members) == (
+        without,
+        total,
+        "ok",
+        "gemeinde",
+        10,
+    )
     assert value == pytest.approx(100 * without / total)
     # not the mean of the towns' rates
     mean = sum(100 * (5 + i) / (100 + 100 * i) for i in range(10)) / 10
@@ -108,8 +133,9 @@ def test_a_suppressed_town_makes_the_kreis_fall_back_to_its_own_figure(warehouse
     assert town[0] is None and town[3] == "suppressed"
     # the Kreis delivered its own (unsuppressed) figure: that is used, marked as such
     deliver(warehouse, "d2", 2, dropout("05562", 5000, 260))
-    value, numerator, denominator, status, level, members = compute(warehouse)[
-        ("dropout_rate", "05562", "2022/23")]  # fmt: skip
+    value, numerator, denominator, _, level, members = compute(warehouse)[
+        ("dropout_rate", "05562", "2022/23")
+    ]
     assert (numerator, denominator, level, members) == (260, 5000, "kreis", 1)
     assert value == pytest.approx(5.2)
 
@@ -126,8 +152,12 @@ def test_kreisfreie_stadt_has_equal_values_as_kreis_and_gemeinde(warehouse) -> N
 
 
 def test_zero_denominator_and_provisional_flags(warehouse) -> None:
-    deliver(warehouse, "d1", 1, dropout("05562004", 0, 0)
-            + dropout("05562008", 400, 20, status="provisional"))  # fmt: skip
+    deliver(
+        warehouse,
+        "d1",
+        1,
+        dropout("05562004", 0, 0) + dropout("05562008", 400, 20, status="provisional"),
+    )
     values = compute(warehouse)
     zero = values[("dropout_rate", "05562004", "2022/23")]
     assert zero[0] is None and zero[3] == "not_applicable"
@@ -142,17 +172,22 @@ def test_the_latest_delivery_is_current_and_revisions_are_kept(warehouse) -> Non
     assert values[("dropout_rate", "05513000", "2022/23")][:3] == (12.5, 300, 2400)
     history = warehouse.execute(
         "SELECT revision, value, is_current, previous_value FROM core.measure_revisions "
-        "WHERE measure = 'leavers_without_hsa' ORDER BY revision").fetchall()  # fmt: skip
+        "WHERE measure = 'leavers_without_hsa' ORDER BY revision"
+    ).fetchall()
     assert history == [(1, 312.0, False, None), (2, 300.0, True, 312.0)]
 
 
 def test_gap_between_subgroups(warehouse) -> None:
     records = []
-    for nationality, total, without in (("total", 1000, 80), ("german", 800, 48),
-                                        ("foreign", 200, 32)):  # fmt: skip
-        records += [("leavers_total", "05513000", "2022/23", total, "ok", "total", nationality),
-                    ("leavers_without_hsa", "05513000", "2022/23", without, "ok", "total",
-                     nationality)]  # fmt: skip
+    for nationality, total, without in (
+        ("total", 1000, 80),
+        ("german", 800, 48),
+        ("foreign", 200, 32),
+    ):
+        records += [
+            ("leavers_total", "05513000", "2022/23", total, "ok", "total", nationality),
+            ("leavers_without_hsa", "05513000", "2022/23", without, "ok", "total", nationality),
+        ]
     deliver(warehouse, "d1", 1, records)
     values = compute(warehouse)
     gap = values[("dropout_gap_foreign_german", "05513000", "2022/23")]
@@ -161,22 +196,31 @@ def test_gap_between_subgroups(warehouse) -> None:
 
 
 def test_germany_is_never_summed_from_regierungsbezirke(warehouse) -> None:
-    members = dict(warehouse.execute(
-        "SELECT member_level, count(*) FROM core.region_members WHERE region_code = 'DG' "
-        "GROUP BY 1").fetchall())  # fmt: skip
+    members = dict(
+        warehouse.execute(
+            "SELECT member_level, count(*) FROM core.region_members WHERE region_code = 'DG' "
+            "GROUP BY 1"
+        ).fetchall()
+    )
     assert "regierungsbezirk" not in members  # they exist in seven Länder only
     assert members["land"] == 16
-    nrw = dict(warehouse.execute(
-        "SELECT member_level, count(*) FROM core.region_members WHERE region_code = '05' "
-        "GROUP BY 1").fetchall())  # fmt: skip
+    nrw = dict(
+        warehouse.execute(
+            "SELECT member_level, count(*) FROM core.region_members WHERE region_code = '05' "
+            "GROUP BY 1"
+        ).fetchall()
+    )
     assert nrw == {"gemeinde": 396, "kreis": 53, "regierungsbezirk": 5, "land": 1}
-    ruhr = dict(warehouse.execute(
-        "SELECT member_level, count(*) FROM core.region_members WHERE region_code = 'RVR' "
-        "GROUP BY 1").fetchall())  # fmt: skip
+    ruhr = dict(
+        warehouse.execute(
+            "SELECT member_level, count(*) FROM core.region_members WHERE region_code = 'RVR' "
+            "GROUP BY 1"
+        ).fetchall()
+    )
     assert ruhr == {"gemeinde": 53, "kreis": 15, "verband": 1}
     regions = load_regions()
     assert not warehouse.execute(
         "SELECT count(*) FROM core.region_members m JOIN core.regions r ON "
         "r.region_code = m.member_code WHERE r.level = 'stadtbezirk' OR NOT r.is_current"
-    ).fetchone()[0]  # fmt: skip
+    ).fetchone()[0]
     assert len(regions) > 13_000

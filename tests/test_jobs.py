@@ -71,8 +71,9 @@ def test_new_files_wait_while_a_run_is_in_progress(
     (tmp_path / "kita_betreuung").mkdir()
     (tmp_path / "kita_betreuung" / "kita.csv").write_text("x", encoding="utf-8")
     instance.add_run(
-        dg.DagsterRun(job_name=nightly_job.name, run_id="a" * 36,
-                      status=dg.DagsterRunStatus.STARTED)  # fmt: skip
+        dg.DagsterRun(
+            job_name=nightly_job.name, run_id="a" * 36, status=dg.DagsterRunStatus.STARTED
+        )
     )
     result, cursor = evaluate(build_inbox_sensor(tmp_path, SOURCES), instance, None)
     assert isinstance(result, dg.SkipReason)
@@ -84,8 +85,9 @@ def test_schedule_skips_while_a_run_is_in_progress(instance: dg.DagsterInstance)
     context = dg.build_schedule_context(instance=instance)
     assert isinstance(nightly_schedule(context), dg.RunRequest)
     instance.add_run(
-        dg.DagsterRun(job_name=nightly_job.name, run_id="b" * 36,
-                      status=dg.DagsterRunStatus.STARTING)  # fmt: skip
+        dg.DagsterRun(
+            job_name=nightly_job.name, run_id="b" * 36, status=dg.DagsterRunStatus.STARTING
+        )
     )
     skipped = nightly_schedule(dg.build_schedule_context(instance=instance))
     assert isinstance(skipped, dg.SkipReason)

@@ -33,9 +33,16 @@ def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 def test_first_run_reads_every_source_and_publishes(demo_runs: DemoRuns) -> None:
     out = demo_runs.first.output
     assert "success, published" in out
-    for source_id in ("itnrw_21111_9k21", "regionalstatistik_21111_01_03_4", "kita_betreuung",
-                      "schulabgaenger_abschlussart", "bevoelkerung_kinder", "lernfoerderung",
-                      "nrw_schuldaten", "nrw_schulsozialindex"):  # fmt: skip
+    for source_id in (
+        "itnrw_21111_9k21",
+        "regionalstatistik_21111_01_03_4",
+        "kita_betreuung",
+        "schulabgaenger_abschlussart",
+        "bevoelkerung_kinder",
+        "lernfoerderung",
+        "nrw_schuldaten",
+        "nrw_schulsozialindex",
+    ):
         assert source_id in out
     assert "payloads new 9, skipped unchanged 0" in out
     assert "0 failed (blocking)" in out
@@ -46,23 +53,30 @@ def test_second_run_parses_nothing_again(demo_runs: DemoRuns) -> None:
     out = demo_runs.second.output
     assert "payloads new 0, skipped unchanged 9; records loaded 0" in out
     with duckdb.connect(str(demo_runs.work_db), read_only=True) as conn:
-        actions = rows(conn, "SELECT action, count(*) FROM meta.delivery_log WHERE run_id = ? "
-                             "GROUP BY 1", [demo_runs.second.run_id])  # fmt: skip
+        actions = rows(
+            conn,
+            "SELECT action, count(*) FROM meta.delivery_log WHERE run_id = ? GROUP BY 1",
+            [demo_runs.second.run_id],
+        )
         assert actions == [("skipped_unchanged", 9)]
         # every delivery was parsed exactly once, by the first run
         parsed_by = rows(conn, "SELECT DISTINCT parsed_run_id FROM meta.deliveries")
         assert parsed_by == [(demo_runs.first.run_id,)]
         assert scalar(conn, "SELECT count(*) FROM meta.delivery_log WHERE action = 'parsed'") == 9
     # the raw archive holds each payload once
-    payloads = [p for p in (demo_runs.data_dir / "raw/sha256").rglob("*") if p.is_file()
-                and p.suffix != ".json"]  # fmt: skip
+    payloads = [
+        p
+        for p in (demo_runs.data_dir / "raw/sha256").rglob("*")
+        if p.is_file() and p.suffix != ".json"
+    ]
     assert len(payloads) == 9
     manifest = (demo_runs.data_dir / "raw/manifest.jsonl").read_text().splitlines()
     assert len(manifest) == 9
 
 
-def test_published_deliveries_show_the_skip(published: duckdb.DuckDBPyConnection,
-                                            demo_runs: DemoRuns) -> None:  # fmt: skip
+def test_published_deliveries_show_the_skip(
+    published: duckdb.DuckDBPyConnection, demo_runs: DemoRuns
+) -> None:
     log = rows(published, "SELECT action, count(*) FROM meta.delivery_log GROUP BY 1 ORDER BY 1")
     assert log == [("archived", 9), ("parsed", 9), ("skipped_unchanged", 9)]
     states = rows(published, "SELECT state, count(*) FROM meta.deliveries GROUP BY 1")
@@ -77,9 +91,15 @@ def test_indicators_cover_the_ruhr_its_kreise_the_aggregate_and_nrw(
 ) -> None:
     headline = "sex = 'total' AND nationality = 'total' AND value IS NOT NULL"
     for indicator in load_catalogue().indicators:
-        regions = {r[0] for r in rows(published, f"SELECT DISTINCT region_code FROM "
-                   f"marts.indicator_values WHERE indicator_id = ? AND {headline}",
-                   [indicator])}  # fmt: skip
+        regions = {
+            r[0]
+            for r in rows(
+                published,
+                f"SELECT DISTINCT region_code FROM "
+                f"marts.indicator_values WHERE indicator_id = ? AND {headline}",
+                [indicator],
+            )
+        }
         assert set(ruhr_municipalities()) <= regions, indicator
         assert set(ruhr_kreise()) <= regions, indicator
         assert "RVR" in regions, indicator
@@ -91,10 +111,15 @@ def test_indicators_cover_the_ruhr_its_kreise_the_aggregate_and_nrw(
 def test_at_least_ten_school_years_where_the_data_span_them(
     published: duckdb.DuckDBPyConnection,
 ) -> None:
-    years = dict(rows(published, """
+    years = dict(
+        rows(
+            published,
+            """
         SELECT indicator_id, count(DISTINCT school_year) FROM marts.indicator_values
         WHERE region_code = 'RVR' AND sex = 'total' AND nationality = 'total'
-          AND value IS NOT NULL GROUP BY 1"""))  # fmt: skip
+          AND value IS NOT NULL GROUP BY 1""",
+        )
+    )
     for indicator in load_catalogue().indicators:
         if indicator.startswith("programme_"):
             # the programme's data span 2016/17–2024/25 and schools only until 2022/23
@@ -115,20 +140,37 @@ def _table_rows(name: str) -> list[list[str]]:
 
 def test_it_nrw_cells_are_in_the_warehouse_unchanged(published: duckdb.DuckDBPyConnection) -> None:
     def measure(code: str, measure_id: str, year: str):
-        return rows(published, "SELECT value, status, raw_value FROM marts.measure_values "
-                    "WHERE region_code = ? AND measure = ? AND school_year = ? AND sex = 'total' "
-                    "AND nationality = 'total'", [code, measure_id, year])[0]  # fmt: skip
+        return rows(
+            published,
+            "SELECT value, status, raw_value FROM marts.measure_values "
+            "WHERE region_code = ? AND measure = ? AND school_year = ? AND sex = 'total' "
+            "AND nationality = 'total'",
+            [code, measure_id, year],
+        )[0]
 
     assert measure("05", "schools_total", "2022/23") == (5023.0, "ok", "5023")
     table = _table_rows("itnrw_21111-9k21_kommunalprofil_schulen.csv")
-    forms = {"Insgesamt": "total", "Grundschulen": "grundschule", "Gymnasien": "gymnasium",
-             "Realschulen": "realschule", "Gesamtschulen": "gesamtschule"}  # fmt: skip
+    forms = {
+        "Insgesamt": "total",
+        "Grundschulen": "grundschule",
+        "Gymnasien": "gymnasium",
+        "Realschulen": "realschule",
+        "Gesamtschulen": "gesamtschule",
+    }
     header = table[6]
-    variables = {"Schulen": "schools", "Schüler/-innen": "pupils", "Lehrkräfte": "teachers",
-                 "Schulabgänger/-innen": "leavers_schoolform"}  # fmt: skip
-    regions = {"Nordrhein-Westfalen": "05", "    Gelsenkirchen, krfr. Stadt": "05513000",
-               "    Recklinghausen, Kreis": "05562", "      Haltern am See, Stadt": "05562016",
-               "  Arnsberg, Regierungsbezirk": "059"}  # fmt: skip
+    variables = {
+        "Schulen": "schools",
+        "Schüler/-innen": "pupils",
+        "Lehrkräfte": "teachers",
+        "Schulabgänger/-innen": "leavers_schoolform",
+    }
+    regions = {
+        "Nordrhein-Westfalen": "05",
+        "    Gelsenkirchen, krfr. Stadt": "05513000",
+        "    Recklinghausen, Kreis": "05562",
+        "      Haltern am See, Stadt": "05562016",
+        "  Arnsberg, Regierungsbezirk": "059",
+    }
     checked = 0
     for line in table[7:]:
         if len(line) < 19 or line[0] not in regions or line[2] not in variables:
@@ -146,19 +188,26 @@ def test_it_nrw_cells_are_in_the_warehouse_unchanged(published: duckdb.DuckDBPyC
 
 
 def test_it_nrw_foerderschule_columns_are_added_up(published: duckdb.DuckDBPyConnection) -> None:
-    value, raw = rows(published, "SELECT value, raw_value FROM marts.measure_values WHERE "
-                      "measure = 'pupils_foerderschule' AND region_code = '05' AND "
-                      "school_year = '2022/23'")[0]  # fmt: skip
+    value, raw = rows(
+        published,
+        "SELECT value, raw_value FROM marts.measure_values WHERE "
+        "measure = 'pupils_foerderschule' AND region_code = '05' AND "
+        "school_year = '2022/23'",
+    )[0]
     assert raw == "83855 + 420" and value == 84275.0
 
 
 def test_regionalstatistik_cells_and_symbols(published: duckdb.DuckDBPyConnection) -> None:
     got = dict(
-        ((m, s, n), (v, st)) for m, s, n, v, st in rows(published, """
+        ((m, s, n), (v, st))
+        for m, s, n, v, st in rows(
+            published,
+            """
         SELECT measure, sex, nationality, value, status FROM marts.measure_values
         WHERE region_code = '05' AND school_year = '2023/24'
-          AND source_id = 'regionalstatistik_21111_01_03_4'""")
-    )  # fmt: skip
+          AND source_id = 'regionalstatistik_21111_01_03_4'""",
+        )
+    )
     # line 904: 2023;05;  Nordrhein-Westfalen;Gymnasien;624;506685;266420;45270;65205;6435
     assert got[("schools_gymnasium", "total", "total")] == (624.0, "ok")
     assert got[("pupils_gymnasium", "total", "total")] == (506685.0, "ok")
@@ -168,18 +217,29 @@ def test_regionalstatistik_cells_and_symbols(published: duckdb.DuckDBPyConnectio
     assert got[("schools_total", "total", "total")] == (None, "not_applicable")
     assert got[("pupils_total", "total", "total")] == (1993035.0, "ok")
     # a '-' is exactly nothing: Düsseldorf has no Schularten mit mehreren Bildungsgängen
-    value, status = rows(published, "SELECT value, status FROM marts.measure_values WHERE "
-                         "region_code = '05111' AND measure = 'pupils_mehrere_bildungsgaenge' "
-                         "AND sex = 'total' AND nationality = 'total'")[0]  # fmt: skip
+    value, status = rows(
+        published,
+        "SELECT value, status FROM marts.measure_values WHERE "
+        "region_code = '05111' AND measure = 'pupils_mehrere_bildungsgaenge' "
+        "AND sex = 'total' AND nationality = 'total'",
+    )[0]
     assert (value, status) == (0.0, "ok")
 
 
 def test_suppressed_cells_are_never_zeros(published: duckdb.DuckDBPyConnection) -> None:
-    suppressed = rows(published, "SELECT count(*), count(value) FROM marts.measure_values "
-                      "WHERE status = 'suppressed'")[0]  # fmt: skip
+    suppressed = rows(
+        published,
+        "SELECT count(*), count(value) FROM marts.measure_values WHERE status = 'suppressed'",
+    )[0]
     assert suppressed[0] > 1000 and suppressed[1] == 0
-    assert scalar(published, "SELECT count(*) FROM marts.measure_values WHERE raw_value = '.' "
-                  "AND status <> 'suppressed'") == 0  # fmt: skip
+    assert (
+        scalar(
+            published,
+            "SELECT count(*) FROM marts.measure_values WHERE raw_value = '.' "
+            "AND status <> 'suppressed'",
+        )
+        == 0
+    )
 
 
 # --- Σ numerator / Σ denominator --------------------------------------------------------------
@@ -190,20 +250,27 @@ def test_ruhr_rate_is_the_sum_over_its_municipalities(published: duckdb.DuckDBPy
     municipalities = ruhr_municipalities()
     compared = 0
     for indicator in catalogue.rate_indicators():
-        for year, value, numerator, denominator, level in rows(published, """
+        for year, value, numerator, denominator, level in rows(
+            published,
+            """
                 SELECT school_year, value, numerator, denominator, computed_from_level
                 FROM marts.indicator_values WHERE indicator_id = ? AND region_code = 'RVR'
-                  AND sex = 'total' AND nationality = 'total'""", [indicator.id]):  # fmt: skip
+                  AND sex = 'total' AND nationality = 'total'""",
+            [indicator.id],
+        ):
             if level != "gemeinde":
                 continue
             sums = {}
             for role, measures in (("n", indicator.numerator), ("d", indicator.denominator)):
-                result = rows(published, f"""
+                result = rows(
+                    published,
+                    f"""
                     SELECT sum(value), count(*) FROM marts.measure_values
                     WHERE measure IN ({",".join("?" * len(measures))}) AND school_year = ?
                       AND sex = 'total' AND nationality = 'total'
                       AND region_code IN ({",".join("?" * len(municipalities))})""",
-                    [*measures, year, *municipalities])[0]  # fmt: skip
+                    [*measures, year, *municipalities],
+                )[0]
                 assert result[1] == 53 * len(measures), (indicator.id, year, role)
                 sums[role] = result[0]
             assert numerator == sums["n"] and denominator == sums["d"]
@@ -215,45 +282,62 @@ def test_ruhr_rate_is_the_sum_over_its_municipalities(published: duckdb.DuckDBPy
 def test_ruhr_value_is_not_an_average_of_municipal_rates(
     published: duckdb.DuckDBPyConnection,
 ) -> None:
-    ruhr, mean = rows(published, """
+    ruhr, mean = rows(
+        published,
+        """
         SELECT max(value) FILTER (WHERE region_code = 'RVR'),
                avg(value) FILTER (WHERE region_level = 'gemeinde' AND in_ruhr)
         FROM marts.indicator_values WHERE indicator_id = 'dropout_rate'
-          AND school_year = '2022/23' AND sex = 'total' AND nationality = 'total'""")[0]
+          AND school_year = '2022/23' AND sex = 'total' AND nationality = 'total'""",
+    )[0]
     assert abs(ruhr - mean) > 0.05  # weighting by leavers matters
 
 
 def test_kreis_values_from_regionalstatistik_when_no_municipal_data(
     published: duckdb.DuckDBPyConnection,
 ) -> None:
-    value, level, members, numerator = rows(published, """
+    _, level, members, numerator = rows(
+        published,
+        """
         SELECT value, computed_from_level, member_count, numerator FROM marts.indicator_values
         WHERE indicator_id = 'gymnasium_share' AND region_code = 'RVR'
-          AND school_year = '2023/24' AND sex = 'total' AND nationality = 'total'""")[0]
+          AND school_year = '2023/24' AND sex = 'total' AND nationality = 'total'""",
+    )[0]
     assert (level, members) == ("kreis", 15)
-    expected = scalar(published, f"""
+    expected = scalar(
+        published,
+        f"""
         SELECT sum(value) FROM marts.measure_values WHERE measure = 'pupils_gymnasium'
           AND school_year = '2023/24' AND sex = 'total' AND nationality = 'total'
-          AND region_code IN ({",".join(repr(k) for k in ruhr_kreise())})""")
+          AND region_code IN ({",".join(repr(k) for k in ruhr_kreise())})""",
+    )
     assert numerator == expected
 
 
 def test_gap_is_the_difference_of_subgroup_rates(published: duckdb.DuckDBPyConnection) -> None:
-    foreign, german, gap = rows(published, """
+    foreign, german, gap = rows(
+        published,
+        """
         SELECT max(value) FILTER (WHERE indicator_id = 'dropout_rate' AND nationality = 'foreign'),
                max(value) FILTER (WHERE indicator_id = 'dropout_rate' AND nationality = 'german'),
                max(value) FILTER (WHERE indicator_id = 'dropout_gap_foreign_german'
                                    AND nationality = 'total')
         FROM marts.indicator_values
-        WHERE region_code = 'RVR' AND school_year = '2022/23' AND sex = 'total'""")[0]
+        WHERE region_code = 'RVR' AND school_year = '2022/23' AND sex = 'total'""",
+    )[0]
     assert gap == pytest.approx(foreign - german, abs=1e-6)
     assert 2 < gap < 20
 
 
 def test_indicators_match_the_calibrated_demo(published: duckdb.DuckDBPyConnection) -> None:
-    value = dict(rows(published, """
+    value = dict(
+        rows(
+            published,
+            """
         SELECT region_code, value FROM marts.indicator_values WHERE indicator_id = 'dropout_rate'
-        AND school_year = '2022/23' AND sex = 'total' AND nationality = 'total'"""))
+        AND school_year = '2022/23' AND sex = 'total' AND nationality = 'total'""",
+        )
+    )
     assert 6 <= value["05"] <= 7.5
     assert 12 <= value["05513000"] <= 14.5  # Gelsenkirchen
     assert value["RVR"] > value["05"]
@@ -265,12 +349,15 @@ def test_indicators_match_the_calibrated_demo(published: duckdb.DuckDBPyConnecti
 
 def test_a_correction_becomes_current_and_the_revision_is_kept(demo_runs: DemoRuns) -> None:
     with duckdb.connect(str(demo_runs.work_db), read_only=True) as conn:
-        history = rows(conn, """
+        history = rows(
+            conn,
+            """
             SELECT revision, value, status, file_name FROM core.measure_revisions
             WHERE measure = 'daycare_children_u3' AND region_code = '05113000'
-              AND school_year = '2023/24' ORDER BY revision""")
+              AND school_year = '2023/24' ORDER BY revision""",
+        )
     assert len(history) == 2
-    (r1, v1, s1, f1), (r2, v2, s2, f2) = history
+    (_, v1, s1, f1), (_, v2, s2, f2) = history
     assert s1 == "provisional" and "nrw_2013-2024" in f1
     assert s2 == "ok" and "berichtigung" in f2 and v1 != v2
 
@@ -278,10 +365,15 @@ def test_a_correction_becomes_current_and_the_revision_is_kept(demo_runs: DemoRu
 def test_provisional_figures_make_the_indicator_provisional(
     published: duckdb.DuckDBPyConnection,
 ) -> None:
-    status = dict(rows(published, """
+    status = dict(
+        rows(
+            published,
+            """
         SELECT region_code, status FROM marts.indicator_values
         WHERE indicator_id = 'betreuungsquote_u3' AND school_year = '2023/24'
-          AND region_code IN ('05113000', '05112000', 'RVR')"""))
+          AND region_code IN ('05113000', '05112000', 'RVR')""",
+        )
+    )
     assert status == {"05113000": "ok", "05112000": "provisional", "RVR": "provisional"}
 
 
@@ -292,20 +384,36 @@ def test_schools_mart_joins_directory_and_social_index(
     published: duckdb.DuckDBPyConnection,
 ) -> None:
     assert scalar(published, "SELECT count(*) FROM marts.schools") == 5507
-    school = rows(published, "SELECT name, school_form, municipality, in_ruhr, social_index, "
-                  "social_index_label FROM marts.schools WHERE school_number = '118928'")  # fmt: skip
+    school = rows(
+        published,
+        "SELECT name, school_form, municipality, in_ruhr, social_index, "
+        "social_index_label FROM marts.schools WHERE school_number = '118928'",
+    )
     assert school == [("Städt. Gem. Grundschule", "Grundschule", "Gelsenkirchen", True, 9, "9")]
     # names wrapped over the directory's 40-character fields are joined back
-    waldorf = scalar(published, "SELECT name FROM marts.schools WHERE name LIKE "
-                     "'Freie Waldorfschule Rudolf Steiner%'")  # fmt: skip
+    waldorf = scalar(
+        published,
+        "SELECT name FROM marts.schools WHERE name LIKE 'Freie Waldorfschule Rudolf Steiner%'",
+    )
     assert waldorf.startswith("Freie Waldorfschule Rudolf Steiner Schule u. Parzivalsch.")
     assert "Förderschule,Staatl." in waldorf
     # the 2021 directory and the 2025/26 index share exactly these schools
-    directory = {r[0] for r in csv.reader(io.StringIO(
-        (OFFICIAL / "nrw_schuldaten_2021.csv").read_text(encoding="utf-8")), delimiter=";")}
-    index = {r[0] for r in csv.reader(io.StringIO(
-        (OFFICIAL / "nrw_schulsozialindex_sj_25_26.csv").read_text(encoding="cp850")),
-        delimiter=";")}  # fmt: skip
+    directory = {
+        r[0]
+        for r in csv.reader(
+            io.StringIO((OFFICIAL / "nrw_schuldaten_2021.csv").read_text(encoding="utf-8")),
+            delimiter=";",
+        )
+    }
+    index = {
+        r[0]
+        for r in csv.reader(
+            io.StringIO(
+                (OFFICIAL / "nrw_schulsozialindex_sj_25_26.csv").read_text(encoding="cp850")
+            ),
+            delimiter=";",
+        )
+    }
     matched = scalar(published, "SELECT count(social_index_label) FROM marts.schools")
     assert matched == len((directory & index) - {"Schulnummer"}) > 4000
 
@@ -314,16 +422,27 @@ def test_synthetic_data_is_labelled(published: duckdb.DuckDBPyConnection) -> Non
     synthetic = dict(rows(published, "SELECT source_id, synthetic FROM meta.sources"))
     assert synthetic["itnrw_21111_9k21"] is False
     assert synthetic["schulabgaenger_abschlussart"] is True
-    assert scalar(published, "SELECT bool_and(synthetic) FROM marts.measure_values "
-                  "WHERE source_id = 'kita_betreuung'") is True  # fmt: skip
-    assert scalar(published, "SELECT bool_and(file_name LIKE 'SYNTHETISCH_%') FROM "
-                  "meta.deliveries WHERE synthetic") is True  # fmt: skip
+    assert (
+        scalar(
+            published,
+            "SELECT bool_and(synthetic) FROM marts.measure_values "
+            "WHERE source_id = 'kita_betreuung'",
+        )
+        is True
+    )
+    assert (
+        scalar(
+            published,
+            "SELECT bool_and(file_name LIKE 'SYNTHETISCH_%') FROM meta.deliveries WHERE synthetic",
+        )
+        is True
+    )
 
 
-def test_check_results_of_every_run_are_kept(published: duckdb.DuckDBPyConnection,
-                                             demo_runs: DemoRuns) -> None:  # fmt: skip
-    per_run = dict(rows(published, "SELECT run_id, count(*) FROM quality.check_results "
-                        "GROUP BY 1"))  # fmt: skip
+def test_check_results_of_every_run_are_kept(
+    published: duckdb.DuckDBPyConnection, demo_runs: DemoRuns
+) -> None:
+    per_run = dict(rows(published, "SELECT run_id, count(*) FROM quality.check_results GROUP BY 1"))
     assert set(per_run) == {demo_runs.first.run_id, demo_runs.second.run_id}
     # the second run: one row per check (no new delivery); the first: one per check and
     # delivery (kita_betreuung had two)
@@ -334,8 +453,9 @@ def test_check_results_of_every_run_are_kept(published: duckdb.DuckDBPyConnectio
     assert outcomes == [("PASS",)]
 
 
-def test_published_tables_match_the_contract(published: duckdb.DuckDBPyConnection,
-                                             demo_runs: DemoRuns) -> None:  # fmt: skip
+def test_published_tables_match_the_contract(
+    published: duckdb.DuckDBPyConnection, demo_runs: DemoRuns
+) -> None:
     from warehouse.contract import CORE_COLUMNS, MART_COLUMNS
 
     for table, columns in MART_COLUMNS.items():
@@ -362,10 +482,17 @@ def test_docs_queries_run_in_the_duckdb_1_5_cli(demo_runs: DemoRuns, tmp_path: P
     blocks = re.findall(r"```sql\n(.*?)```", (REPO / "docs/analysts.md").read_text(), re.S)
     assert len(blocks) >= 8
     for sql in blocks:
-        done = subprocess.run([cli, "-readonly", str(demo_runs.published), "-c", sql],
-                              capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+        done = subprocess.run(
+            [cli, "-readonly", str(demo_runs.published), "-c", sql],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
         assert done.returncode == 0 and "Error" not in done.stderr, (sql, done.stderr)
-    first = subprocess.run([cli, "-readonly", "-csv", str(demo_runs.published), "-c",
-                            blocks[0]], capture_output=True, text=True)  # fmt: skip
+    first = subprocess.run(
+        [cli, "-readonly", "-csv", str(demo_runs.published), "-c", blocks[0]],
+        capture_output=True,
+        text=True,
+    )
     assert "Ruhrgebiet" in first.stdout and "Nordrhein-Westfalen" in first.stdout
     assert (tmp_path / "ruhr_indicators.csv").stat().st_size > 10_000

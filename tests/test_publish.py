@@ -19,10 +19,12 @@ def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
     paths.work_db.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(str(paths.work_db))
     init_schema(conn)
-    for table, working in PUBLISHED_TABLES.items():
+    for working in PUBLISHED_TABLES.values():
         if not conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || "
-            "table_name = ?", [working]).fetchone()[0]:  # fmt: skip
+            "table_name = ?",
+            [working],
+        ).fetchone()[0]:
             conn.execute(f"CREATE TABLE {working} AS SELECT range AS n FROM range({rows})")
     conn.execute("DELETE FROM meta.deliveries")
     return conn
@@ -39,12 +41,14 @@ def test_publish_writes_every_table_in_storage_version_v1(tmp_path: Path) -> Non
     assert publication.storage_version == "v1.0.0"
     with duckdb.connect(str(publication.path), read_only=True) as published:
         run_id, storage = published.execute(
-            "SELECT run_id, storage_version FROM meta.publication").fetchone()  # fmt: skip
+            "SELECT run_id, storage_version FROM meta.publication"
+        ).fetchone()
         assert (run_id, storage) == ("run-1", "v1.0.0")
         # what the file itself says: the storage format of DuckDB 1.0 and later
         version = published.execute(
             "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = "
-            "current_database()").fetchone()[0]  # fmt: skip
+            "current_database()"
+        ).fetchone()[0]
         assert version == "v1.0.0+"
     assert [p.name for p in (tmp_path / "published").iterdir()] == ["bildungsmonitor.duckdb"]
 
@@ -62,8 +66,12 @@ def test_an_open_reader_keeps_its_file_and_new_readers_see_the_new_one(tmp_path:
     paths = DataPaths(tmp_path)
     conn = working_warehouse(paths, 5)
     publish(conn, paths, "run-1")
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(paths.published_db)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(paths.published_db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "5"
         # the analyst's read-only connection would block any writer of that file: publish

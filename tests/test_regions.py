@@ -134,10 +134,36 @@ def test_regierungsbezirke_and_statistische_regionen(regions: pd.DataFrame) -> N
     rb = regions[regions["level"] == "regierungsbezirk"]
     current = sorted(rb.index[rb["is_current"]])
     assert current == [
-        "031", "032", "033", "034", "051", "053", "055", "057", "059", "064", "065", "066",
-        "071", "072", "073", "081", "082", "083", "084", "091", "092", "093", "094", "095",
-        "096", "097", "145", "146", "147",
-    ]  # fmt: skip
+        "031",
+        "032",
+        "033",
+        "034",
+        "051",
+        "053",
+        "055",
+        "057",
+        "059",
+        "064",
+        "065",
+        "066",
+        "071",
+        "072",
+        "073",
+        "081",
+        "082",
+        "083",
+        "084",
+        "091",
+        "092",
+        "093",
+        "094",
+        "095",
+        "096",
+        "097",
+        "145",
+        "146",
+        "147",
+    ]
     # Sachsen's former Regierungsbezirke and Sachsen-Anhalt's former regions: all '-' in 2023
     assert sorted(rb.index[~rb["is_current"]]) == ["141", "142", "143", "151", "152", "153"]
     assert (rb["parent_code"] == rb.index.str[:2]).all()
@@ -187,10 +213,20 @@ def test_sachsen_and_sachsen_anhalt(regions: pd.DataFrame) -> None:
     sachsen = kreise[kreise["land_code"] == "14"]
     current = sachsen[sachsen["is_current"]]
     assert dict(zip(current.index, current["parent_code"], strict=True)) == {
-        "14511": "145", "14521": "145", "14522": "145", "14523": "145", "14524": "145",
-        "14612": "146", "14625": "146", "14626": "146", "14627": "146", "14628": "146",
-        "14713": "147", "14729": "147", "14730": "147",
-    }  # fmt: skip
+        "14511": "145",
+        "14521": "145",
+        "14522": "145",
+        "14523": "145",
+        "14524": "145",
+        "14612": "146",
+        "14625": "146",
+        "14626": "146",
+        "14627": "146",
+        "14628": "146",
+        "14713": "147",
+        "14729": "147",
+        "14730": "147",
+    }
     # the Kreise dissolved in 2008 stay under the Regierungsbezirke they belonged to
     historical = sachsen[~sachsen["is_current"]]
     assert len(historical) == 29
@@ -293,9 +329,22 @@ def test_ruhr(regions: pd.DataFrame) -> None:
     assert regions.loc["05513000", "name"] == "Gelsenkirchen"
     assert regions.loc["05562032", "official_name"] == "Recklinghausen, Stadt"
     assert set(kreise) == {
-        "05112", "05113", "05117", "05119", "05512", "05513", "05911", "05913", "05914",
-        "05915", "05916", "05170", "05562", "05954", "05978",
-    }  # fmt: skip
+        "05112",
+        "05113",
+        "05117",
+        "05119",
+        "05512",
+        "05513",
+        "05911",
+        "05913",
+        "05914",
+        "05915",
+        "05916",
+        "05170",
+        "05562",
+        "05954",
+        "05978",
+    }
     # every Gemeinde of a Ruhr Kreis is a Ruhr municipality, and only those
     assert {code[:5] for code in municipalities} == set(kreise)
     current = regions[(regions["level"] == "gemeinde") & regions["is_current"]]
@@ -523,8 +572,12 @@ def test_indented_children_of_unmatched_parent_use_next_ancestor(nrw: RegionMatc
 
 
 def test_match_region_names_for_staging() -> None:
-    cells = ["Nordrhein-Westfalen", "  Düsseldorf, Regierungsbezirk", "    Duisburg, krfr. Stadt",
-             "    Atlantis, Kreis"]  # fmt: skip
+    cells = [
+        "Nordrhein-Westfalen",
+        "  Düsseldorf, Regierungsbezirk",
+        "    Duisburg, krfr. Stadt",
+        "    Atlantis, Kreis",
+    ]
     assert match_region_names(cells, "05") == [
         ("05", None),
         ("051", None),

@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -64,10 +63,22 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     env = {**os.environ, "DAGSTER_HOME": str(home), "BILDUNGSMONITOR_DATA_DIR": str(data)}
     log = (data / "webserver.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-m", "pipelines.definitions",
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dagster_webserver",
+            "-m",
+            "pipelines.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -91,8 +102,10 @@ def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 def test_asset_graph_runs_from_every_source_to_the_publication(webserver: int) -> None:
     nodes = graphql(webserver, QUERY)["assetNodes"]
-    children = {"/".join(n["assetKey"]["path"]): {"/".join(k["path"]) for k in n["dependedByKeys"]}
-                for n in nodes}  # fmt: skip
+    children = {
+        "/".join(n["assetKey"]["path"]): {"/".join(k["path"]) for k in n["dependedByKeys"]}
+        for n in nodes
+    }
     assert "publish/bildungsmonitor" in children
     for source_id in load_registry():
         reached, frontier = set(), [f"ingest/{source_id}"]
@@ -114,29 +127,41 @@ def test_checks_exist_and_structure_checks_block(webserver: int) -> None:
     for node in nodes:
         result = node["assetChecksOrError"]
         assert result["__typename"] == "AssetChecks"
-        checks["/".join(node["assetKey"]["path"])] = {c["name"]: c["blocking"]
-                                                      for c in result["checks"]}  # fmt: skip
+        checks["/".join(node["assetKey"]["path"])] = {
+            c["name"]: c["blocking"] for c in result["checks"]
+        }
     for source_id in load_registry():
         staged = checks[f"staging/{source_id}"]
         assert staged["structure"] is True
         assert len(staged) >= 4, source_id
-    assert checks["staging/schulabgaenger_abschlussart"][
-        "canonical_records_known_region_keys"] is True  # fmt: skip
-    assert "school_leavers_numerator_le_denominator_dropout" in \
-        checks["staging/schulabgaenger_abschlussart"]  # fmt: skip
+    assert (
+        checks["staging/schulabgaenger_abschlussart"]["canonical_records_known_region_keys"] is True
+    )
+    assert (
+        "school_leavers_numerator_le_denominator_dropout"
+        in checks["staging/schulabgaenger_abschlussart"]
+    )
     assert checks["marts/indicator_values"]["indicator_values_rates_within_0_100"] is True
     assert sum(len(c) for c in checks.values()) == 98
 
 
 def test_job_schedule_and_sensor_are_loaded(webserver: int) -> None:
-    data = graphql(webserver, """
+    data = graphql(
+        webserver,
+        """
     { repositoriesOrError { ... on RepositoryConnection { nodes {
         jobs { name }
         schedules { name cronSchedule executionTimezone }
         sensors { name }
-    } } } }""")
+    } } } }""",
+    )
     (repo,) = data["repositoriesOrError"]["nodes"]
     assert "nightly" in {j["name"] for j in repo["jobs"]}
-    assert repo["schedules"] == [{"name": "nightly_schedule", "cronSchedule": "0 2 * * *",
-                                  "executionTimezone": "Europe/Berlin"}]  # fmt: skip
+    assert repo["schedules"] == [
+        {
+            "name": "nightly_schedule",
+            "cronSchedule": "0 2 * * *",
+            "executionTimezone": "Europe/Berlin",
+        }
+    ]
     assert repo["sensors"] == [{"name": "inbox_sensor"}]

@@ -42,7 +42,7 @@ def school_forms() -> pd.DataFrame:
         [
             {"school_form_key": k, "label": v["label"], "category": v["category"]}
             for k, v in spec.items()
-        ]  # fmt: skip
+        ]
     )
 
 
@@ -61,7 +61,7 @@ def load_catalogue_tables(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue)
                     "school_form": m.school_form,
                 }
                 for m in catalogue.measures.values()
-            ]  # fmt: skip
+            ]
         ),
     )
     _replace(
@@ -76,7 +76,7 @@ def load_catalogue_tables(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue)
                     "lead_partner": g.lead_partner,
                 }
                 for g in catalogue.goals.values()
-            ]  # fmt: skip
+            ]
         ),
     )
     indicators, terms, gaps = [], [], []
@@ -84,17 +84,24 @@ def load_catalogue_tables(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue)
         compares = next(iter(i.minuend), None)
         indicators.append(
             {
-                "indicator_id": i.id, "name": i.name, "goal_id": i.goal, "kind": i.kind,
+                "indicator_id": i.id,
+                "name": i.name,
+                "goal_id": i.goal,
+                "kind": i.kind,
                 "definition": i.definition,
                 "numerator_measures": " + ".join(i.numerator) or None,
                 "denominator_measures": " + ".join(i.denominator) or None,
                 "scale": i.scale if i.kind == "rate" else None,
-                "of_indicator": i.of_indicator, "compares": compares, "unit": i.unit,
-                "direction": i.direction, "baseline": i.baseline,
-                "target_value": i.target_value, "target_year": i.target_year,
+                "of_indicator": i.of_indicator,
+                "compares": compares,
+                "unit": i.unit,
+                "direction": i.direction,
+                "baseline": i.baseline,
+                "target_value": i.target_value,
+                "target_year": i.target_year,
                 "responsible_partner": i.responsible_partner,
             }
-        )  # fmt: skip
+        )
         for role, measures in (("numerator", i.numerator), ("denominator", i.denominator)):
             terms += [
                 {"indicator_id": i.id, "role": role, "measure": m, "term_measures": len(measures)}
@@ -102,9 +109,14 @@ def load_catalogue_tables(conn: duckdb.DuckDBPyConnection, catalogue: Catalogue)
             ]
         if i.kind == "gap" and compares:
             gaps.append(
-                {"indicator_id": i.id, "of_indicator": i.of_indicator, "compares": compares,
-                 "minuend_value": i.minuend[compares], "subtrahend_value": i.subtrahend[compares]}
-            )  # fmt: skip
+                {
+                    "indicator_id": i.id,
+                    "of_indicator": i.of_indicator,
+                    "compares": compares,
+                    "minuend_value": i.minuend[compares],
+                    "subtrahend_value": i.subtrahend[compares],
+                }
+            )
     _replace(conn, "core.indicators", pd.DataFrame(indicators))
     _replace(conn, "core.indicator_terms", pd.DataFrame(terms))
     gap_columns = ["indicator_id", "of_indicator", "compares", "minuend_value", "subtrahend_value"]
@@ -131,7 +143,7 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
                     "description": s.description,
                 }
                 for s in sources.values()
-            ]  # fmt: skip
+            ]
         ),
     )
 

@@ -69,7 +69,8 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(
             "kind",
             "VARCHAR",
-            "rate (scale × Σ numerator / Σ denominator) or gap (difference of two subgroups' rates)",
+            "rate (scale × Σ numerator / Σ denominator) or gap (difference of two subgroups' "
+            "rates)",
         ),
         Column("definition", "VARCHAR", "definition in words"),
         Column("numerator_measures", "VARCHAR", "measures summed in the numerator"),
@@ -94,7 +95,8 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(
             "status",
             "VARCHAR",
-            "ok | suppressed | not_available | not_applicable | unreliable | provisional | estimated",
+            "ok | suppressed | not_available | not_applicable | unreliable | provisional | "
+            "estimated",
         ),
         Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
         Column("source_id", "VARCHAR", "source registry id"),
@@ -119,7 +121,8 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(
             "status",
             "VARCHAR",
-            "ok, or the weakest status of the values used (provisional …), or the symbol's status when there is no value",
+            "ok, or the weakest status of the values used (provisional …), or the symbol's "
+            "status when there is no value",
         ),
         Column(
             "computed_from_level",

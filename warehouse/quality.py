@@ -28,17 +28,30 @@ def insert_check_rows(
 ) -> None:
     now = utc_now()
     values = [
-        [run_id, now, r.asset_key, r.outcome.name, r.suite or r.outcome.suite,
-         r.expectation_type or r.outcome.expectation_type or None, r.source_id, r.delivery_id,
-         r.outcome.passed, r.outcome.outcome, r.outcome.severity, r.outcome.element_count,
-         r.outcome.unexpected_count, r.message or r.outcome.message,
-         json.dumps(r.outcome.observed, ensure_ascii=False, default=str) if r.outcome.observed
-         else None]
+        [
+            run_id,
+            now,
+            r.asset_key,
+            r.outcome.name,
+            r.suite or r.outcome.suite,
+            r.expectation_type or r.outcome.expectation_type or None,
+            r.source_id,
+            r.delivery_id,
+            r.outcome.passed,
+            r.outcome.outcome,
+            r.outcome.severity,
+            r.outcome.element_count,
+            r.outcome.unexpected_count,
+            r.message or r.outcome.message,
+            json.dumps(r.outcome.observed, ensure_ascii=False, default=str)
+            if r.outcome.observed
+            else None,
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
     if values:
         conn.executemany(
-            "INSERT INTO quality.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO quality.check_results VALUES ({', '.join('?' * 15)})",
             values,
         )
 

@@ -38,7 +38,7 @@ def _sql_asset(table: str, sql_path: str, group: str, deps: list[dg.AssetKey]):
             "table": table,
             "sql": f"warehouse/sql/{sql_path}",
             "dagster/column_schema": column_schema(MART_COLUMNS[table]),
-        },  # fmt: skip
+        },
     )
     def _build(warehouse: WarehouseResource):
         with warehouse.connect() as conn:
@@ -65,7 +65,7 @@ def indicator_values_asset() -> dg.AssetsDefinition:
             "table": table,
             "sql": f"warehouse/sql/{sql_path}",
             "dagster/column_schema": column_schema(MART_COLUMNS[table]),
-        },  # fmt: skip
+        },
         check_specs=suite_check_specs(INDICATOR_SUITE, key),
     )
     def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -86,8 +86,11 @@ def indicator_values_asset() -> dg.AssetsDefinition:
 
 
 def mart_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
-    directory = [_key("staging", s.id) for s in sources.values()
-                 if s.dataset in ("school_directory", "school_social_index")]  # fmt: skip
+    directory = [
+        _key("staging", s.id)
+        for s in sources.values()
+        if s.dataset in ("school_directory", "school_social_index")
+    ]
     return [
         indicator_values_asset(),
         _sql_asset(
@@ -95,7 +98,7 @@ def mart_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
             "indicators/indicator_trends.sql",
             "indicators",
             [_key("marts", "indicator_values"), CATALOGUE],
-        ),  # fmt: skip
+        ),
         _sql_asset("marts.regions", "marts/regions.sql", "marts", [REGIONS]),
         _sql_asset("marts.goals", "marts/goals.sql", "marts", [CATALOGUE]),
         _sql_asset("marts.indicators", "marts/indicators.sql", "marts", [CATALOGUE]),
@@ -104,6 +107,6 @@ def mart_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
             "marts/measure_values.sql",
             "marts",
             [REVISIONS, REGIONS, CATALOGUE],
-        ),  # fmt: skip
+        ),
         _sql_asset("marts.schools", "marts/schools.sql", "marts", [*directory, REGIONS, CATALOGUE]),
     ]
