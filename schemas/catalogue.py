@@ -141,6 +141,8 @@ def load_goals(path: Path) -> dict[str, Goal]:
     for entry in _read(path).get("goals", []):
         where = f"{path.name}: goal {entry.get('id')!r}"
         _require(entry, ("id", "title", "description", "lead_partner"), where)
+        if entry["id"] in goals:
+            raise CatalogueError(f"{where}: defined twice")
         goals[entry["id"]] = Goal(
             id=entry["id"],
             title=entry["title"],
@@ -188,6 +190,11 @@ def load_indicators(path: Path, measures: dict[str, Measure], goals: dict[str, G
                 parse_school_year(str(label))
             except ValueError as exc:
                 raise CatalogueError(f"{where}: {exc}") from exc
+        if parse_school_year(str(entry["baseline"])) > parse_school_year(str(target["year"])):
+            raise CatalogueError(f"{where}: the baseline {entry['baseline']} is after the target "
+                                 f"year {target['year']}")
+        if not isinstance(target["value"], int | float) or isinstance(target["value"], bool):
+            raise CatalogueError(f"{where}: target value {target['value']!r} is not a number")
         extra: dict[str, Any] = {}
         if entry["kind"] == "rate":
             _require(entry, ("numerator", "denominator", "scale"), where)
@@ -209,6 +216,11 @@ def load_indicators(path: Path, measures: dict[str, Measure], goals: dict[str, G
                 "minuend": _subgroup(entry["minuend"], where),
                 "subtrahend": _subgroup(entry["subtrahend"], where),
             }
+            if len(extra["minuend"]) != 1 or set(extra["minuend"]) != set(extra["subtrahend"]):
+                raise CatalogueError(
+                    f"{where}: minuend and subtrahend must name the same single subgroup "
+                    "dimension (sex or nationality), e.g. {sex: male} and {sex: female}"
+                )
         else:
             raise CatalogueError(f"{where}: kind must be 'rate' or 'gap', not {entry['kind']!r}")
         indicators[entry["id"]] = Indicator(

@@ -104,6 +104,8 @@ class RawArchive:
             temporary.write_bytes(payload.data)
             os.chmod(temporary, 0o444)
             os.replace(temporary, target)  # atomic: a half-written payload is never visible
+        sidecar_path = target.with_name(f"{sha}.json")
+        if not sidecar_path.exists():  # also after a crash between payload and sidecar
             sidecar = {
                 "sha256": sha,
                 "size_bytes": len(payload.data),
@@ -113,7 +115,7 @@ class RawArchive:
                 "received_at": received_at.isoformat(),
                 "run_id": run_id,
             }
-            target.with_name(f"{sha}.json").write_text(
+            sidecar_path.write_text(
                 json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
         if newly or not self._in_manifest(payload.source_id, sha):
@@ -134,9 +136,12 @@ class RawArchive:
     def _in_manifest(self, source_id: str, sha256: str) -> bool:
         if not self.manifest.exists():
             return False
-        needle = f'"sha256": "{sha256}", "source_id": "{source_id}"'
         with self.manifest.open(encoding="utf-8") as handle:
-            return any(needle in line for line in handle)
+            for line in handle:
+                entry = json.loads(line)
+                if entry["sha256"] == sha256 and entry["source_id"] == source_id:
+                    return True
+        return False
 
 
 def move_out_of_inbox(path: Path, verdict: str, message: str | None = None) -> Path | None:
@@ -151,6 +156,10 @@ def move_out_of_inbox(path: Path, verdict: str, message: str | None = None) -> P
     target_dir = path.parent / verdict
     target_dir.mkdir(exist_ok=True)
     target = target_dir / f"{stamp}_{path.name}"
+    counter = 1
+    while target.exists():  # the same name twice within a second
+        counter += 1
+        target = target_dir / f"{stamp}-{counter}_{path.name}"
     shutil.move(str(path), target)
     if message and verdict == "rejected":
         target.with_name(target.name + ".error.txt").write_text(message + "\n", encoding="utf-8")

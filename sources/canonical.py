@@ -175,7 +175,9 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
 
     year_cache: dict[str, tuple[int | None, str | None]] = {}
     value_columns = [(positions[v.column], v) for v in mapping.values]
-    lookups = [(name, positions[lk.column], lk.values) for name, lk in mapping.lookups.items()]
+    lookups = [
+        (name, lk.column, positions[lk.column], lk.values) for name, lk in mapping.lookups.items()
+    ]
     out: dict[str, list] = {c: [] for c in FRAME_COLUMNS}
 
     for row, (region_code, region_problem) in zip(rows, regions, strict=True):
@@ -202,13 +204,14 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
                 )
             subgroup.append(mapped)
         pieces: dict[str, str] = {}
-        for name, pos, values in lookups:
+        for name, column, pos, values in lookups:
             text = cells[pos].strip()
             if text in values:
                 pieces[name] = values[text]
             else:
                 row_problems.append(
-                    f"column {name!r}: {text!r} is not one of {', '.join(repr(k) for k in values)}"
+                    f"column {column!r}: {text!r} is not one of "
+                    f"{', '.join(repr(k) for k in values)} (lookup {name!r})"
                 )
         region_label = cells[region_pos].strip()
         school_number = region_label if school_grain else ""
@@ -226,14 +229,15 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
             sex = target.sex or subgroup[0]
             nationality = target.nationality or subgroup[1]
             problem = f"column {target.column!r}: {cell_problem}" if cell_problem else None
-            key = (measure, sex, nationality)
-            if key in merged and measure is not None:
+            # a failed lookup leaves no measure: keep such cells apart, one per column
+            key = (measure or f"?{target.column}", sex, nationality)
+            if key in merged:
                 _merge(merged[key], value, status, text, target.column, problem)
             else:
                 merged[key] = [value, status, text, target.column, problem]
         row_problem = "; ".join(row_problems) if row_problems else None
         for (measure, sex, nationality), (value, status, text, column, problem) in merged.items():
-            out["measure"].append(measure)
+            out["measure"].append(None if measure.startswith("?") else measure)
             out["region_code"].append(region_code)
             out["region_label"].append(region_label)
             out["school_number"].append(school_number)
@@ -288,13 +292,23 @@ def aggregate_school_grain(
         return records
     key = ["region_code", "school_year", "start_year", "sex", "nationality"]
     measures = sorted(records["measure"].dropna().unique())
-    grouped = records.groupby([*key, "measure"], dropna=False)
+    lines = records.assign(
+        symbol=records["status"].where(~records["status"].isin(NUMERIC_STATUSES)),
+        flag=records["status"].where(records["status"].isin(NUMERIC_STATUSES[1:])),
+    )
+    grouped = lines.groupby([*key, "measure"], dropna=False)
     agg = grouped.agg(
-        value=("value", lambda s: float(s.sum(min_count=1)) if s.notna().any() else None),
+        value=("value", "sum"),
         source_line=("source_line", "min"),
         lines=("source_line", "nunique"),
+        symbol=("symbol", "first"),
+        flag=("flag", "first"),
     ).reset_index()
-    agg["status"] = "ok"
+    # a school's symbol ('.') makes the municipality's sum that symbol, never a smaller sum;
+    # a provisional school figure makes the sum provisional
+    agg["status"] = agg["symbol"].fillna(agg["flag"]).fillna("ok")
+    agg.loc[agg["symbol"].notna(), "value"] = None
+    agg = agg.drop(columns=["symbol", "flag"])
     agg["raw_value"] = None
     agg["source_column"] = agg["lines"].map(lambda n: f"sum of {n} school line(s)")
     frames = [agg]

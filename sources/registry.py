@@ -156,10 +156,36 @@ def _dimension(spec: Any, allowed: tuple[str, ...], where: str) -> Dimension:
     return Dimension(column=str(spec["column"]), values=values)
 
 
+def _need(entry: Any, keys: tuple[str, ...], where: str) -> None:
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where}: expected a mapping with {', '.join(keys)}")
+    missing = [k for k in keys if k not in entry]
+    if missing:
+        raise RegistryError(f"{where}: needs {', '.join(f'`{k}`' for k in missing)}")
+
+
+def _number_format(fmt: dict[str, Any], where: str) -> tuple[str, str | None]:
+    decimal = str(fmt.get("decimal", ","))
+    thousands = fmt.get("thousands")
+    if decimal not in (",", "."):
+        raise RegistryError(f"{where}: format.decimal must be ',' or '.', not {decimal!r}")
+    if thousands is not None and (thousands not in (".", ",", " ", "'") or thousands == decimal):
+        raise RegistryError(
+            f"{where}: format.thousands must be '.', ',', ' ' or \"'\" and differ from the "
+            f"decimal separator, not {thousands!r}"
+        )
+    return decimal, thousands
+
+
 def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> MeasureMapping:
-    for key in ("region", "school_year", "values"):
-        if key not in spec:
-            raise RegistryError(f"{where}: mapping needs `{key}`")
+    _need(spec, ("region", "school_year", "values"), where)
+    _need(spec["region"], ("column",), f"{where}: region")
+    _need(spec["school_year"], ("column",), f"{where}: school_year")
+    for name, lookup in (spec.get("lookups") or {}).items():
+        _need(lookup, ("column", "values"), f"{where}: lookups.{name}")
+    for column, target in spec["values"].items():
+        if not isinstance(target, str):
+            _need(target, ("measure",), f"{where}: values[{column!r}]")
     region = spec["region"]
     if region.get("by", "key") not in REGION_BY:
         raise RegistryError(f"{where}: region.by must be one of {REGION_BY}")
@@ -260,6 +286,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         if not (EXPECTATIONS_DIR / f"{suite}.json").is_file():
             raise RegistryError(f"{where}: expectation suite expectations/{suite}.json not found")
     fmt = spec.get("format") or {}
+    decimal, thousands = _number_format(fmt, where)
     mapping = spec.get("mapping") or {}
     measures = None
     columns: dict[str, str] = {}
@@ -284,8 +311,8 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         synthetic=bool(spec.get("synthetic", False)),
         encoding=str(fmt.get("encoding", "auto")),
         delimiter=str(fmt.get("delimiter", "auto")),
-        decimal=str(fmt.get("decimal", ",")),
-        thousands=fmt.get("thousands"),
+        decimal=decimal,
+        thousands=thousands,
         expectations=suites,
         description=str(spec.get("description", "")).strip(),
         coverage=spec.get("coverage"),

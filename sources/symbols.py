@@ -52,27 +52,51 @@ class CellError(ValueError):
     """A cell that is neither a number nor a known symbol; the message says what was expected."""
 
 
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def _grouped(separator: str, decimal: str) -> re.Pattern[str]:
+    """1.234.567,8 — digits grouped by three with `separator`, optional decimal part."""
+    return re.compile(
+        rf"^[+-]?\d{{1,3}}({re.escape(separator)}\d{{3}})+({re.escape(decimal)}\d+)?$"
+    )
+
+
 def parse_number(text: str, fmt: NumberFormat) -> float:
-    s = text.strip().replace("\u00a0", "").replace(" ", "")
-    if fmt.thousands:
+    """A number as the source writes it. Strict: only digits, an optional sign, the declared
+    decimal separator and — if the source declares one — a thousands separator grouping
+    three digits. `nan`, `1e5`, `1_000` or a misplaced separator are errors, never values."""
+    s = text.strip().replace("\u00a0", " ").strip()
+    numeric_text = re.fullmatch(r"[+\-\d\s.,]+", s) is not None
+    if " " in s and numeric_text and fmt.thousands != " ":  # 1 234: spaces grouping digits
+        if not _grouped(" ", fmt.decimal).match(s):
+            raise CellError(
+                f"{text!r} has spaces inside; expected a number like 1234{fmt.decimal}5"
+            )
+        s = s.replace(" ", "")
+    if fmt.thousands and fmt.thousands in s:
+        if not _grouped(fmt.thousands, fmt.decimal).match(s):
+            raise CellError(
+                f"{text!r}: the thousands separator {fmt.thousands!r} must group three digits "
+                f"(expected e.g. 1{fmt.thousands}234{fmt.decimal}5)"
+            )
         s = s.replace(fmt.thousands, "")
     other = "." if fmt.decimal == "," else ","
     if other in s:
-        if fmt.decimal == "," and re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?", s):
+        if _grouped(other, fmt.decimal).match(s):
             raise CellError(
-                f"{text!r} has a thousands separator '.'; expected plain digits with decimal "
-                f'comma (declare `thousands: "."` in the source if the partner writes them)'
+                f"{text!r} has a thousands separator {other!r}; expected plain digits with a "
+                f"decimal {'comma' if fmt.decimal == ',' else 'point'} (declare "
+                f'`thousands: "{other}"` in the source if the partner writes them)'
             )
         raise CellError(f"{text!r} uses {other!r}; expected a number with decimal {fmt.decimal!r}")
-    if fmt.decimal == ",":
-        s = s.replace(",", ".")
-    try:
-        return float(s)
-    except ValueError:
+    candidate = s.replace(fmt.decimal, ".") if fmt.decimal != "." else s
+    if not _NUMBER.match(candidate):
         raise CellError(
             f"{text!r} is not a number or a statistical symbol "
             f"(expected e.g. 1234{fmt.decimal}5, '-', '.', 'x', '/', '...')"
-        ) from None
+        )
+    return float(candidate)
 
 
 def parse_cell(text: str | None, fmt: NumberFormat = NumberFormat()) -> tuple[float | None, str]:

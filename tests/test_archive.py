@@ -291,3 +291,26 @@ def test_archive_keeps_bytes_after_the_move(tmp_path: Path, verdict: str) -> Non
     )
     move_out_of_inbox(delivered, verdict, "why")
     assert archive.read(stored.sha256) == b"payload"
+
+
+def test_two_files_of_the_same_name_in_one_second_both_survive_the_move(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    first = inbox / "kita.csv"
+    first.write_bytes(b"first")
+    one = move_out_of_inbox(first, "processed")
+    first.write_bytes(b"second")
+    two = move_out_of_inbox(first, "processed")
+    assert one != two
+    assert {one.read_bytes(), two.read_bytes()} == {b"first", b"second"}
+
+
+def test_a_missing_sidecar_is_written_on_the_next_store(tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path)
+    now = dt.datetime(2026, 1, 1)
+    stored = archive.store(payload(), now, "run-1")
+    sidecar = archive.path_for(stored.sha256).with_name(f"{stored.sha256}.json")
+    sidecar.unlink()  # as after a crash between payload and sidecar
+    again = archive.store(payload(), now, "run-2")
+    assert not again.newly_stored
+    assert json.loads(sidecar.read_text())["run_id"] == "run-2"

@@ -308,7 +308,7 @@ def test_bad_school_year_format(tmp_path: Path) -> None:
 def test_mapping_needs_region_year_and_values(tmp_path: Path, key: str) -> None:
     content = spec(mapping=mapping())
     del content["mapping"][key]
-    assert error_of(write(tmp_path, content)) == f"test_source.yaml: mapping: mapping needs `{key}`"
+    assert error_of(write(tmp_path, content)) == f"test_source.yaml: mapping: needs `{key}`"
 
 
 def test_reference_dataset_needs_columns(tmp_path: Path) -> None:
@@ -331,23 +331,12 @@ def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a `region` without `column` (or a lookup without `column`, a value without "
-    "`measure`) raises a bare KeyError('column') instead of a RegistryError naming file and key",
-)
 def test_region_without_column_names_file_and_key(tmp_path: Path) -> None:
     content = spec(mapping=mapping(region={"by": "key"}))
     with pytest.raises(RegistryError, match=r"test_source\.yaml.*column"):
         load_source(write(tmp_path, content))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='BUG: format.decimal is not checked at load time (docs: \'"," or "."\'); '
-    "`decimal: \";\"` or `thousands` equal to `decimal` load silently (with decimal=thousands=',' "
-    "the cell '12,5' is read as 125)",
-)
 @pytest.mark.parametrize("fmt", [{"decimal": ";"}, {"decimal": ",", "thousands": ","}])
 def test_bad_number_format_is_rejected(tmp_path: Path, fmt: dict[str, str]) -> None:
     with pytest.raises(RegistryError, match=r"test_source\.yaml.*(decimal|thousands)"):
