@@ -64,8 +64,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …", flush=True
     )
     started = time.monotonic()
+    # the console shows the pipeline's own messages; every event is in the UI's run log
+    level = "DEBUG" if args.verbose else "INFO"
     result = job.execute_in_process(
-        instance=instance, raise_on_error=False, tags={"trigger": "cli"}
+        instance=instance,
+        raise_on_error=False,
+        tags={"trigger": "cli"},
+        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
     )
     summary = RunSummary.collect(paths, result, time.monotonic() - started)
     print(summary.render())
@@ -114,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", parents=[common], help="run the nightly job now, print a summary")
+    run.add_argument("-v", "--verbose", action="store_true", help="log every Dagster event")
     run.set_defaults(func=cmd_run)
     ui = sub.add_parser("ui", parents=[common], help="open the Dagster UI (dagster dev)")
     ui.add_argument("--host", default="127.0.0.1")
