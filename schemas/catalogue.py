@@ -191,8 +191,10 @@ def load_indicators(path: Path, measures: dict[str, Measure], goals: dict[str, G
             except ValueError as exc:
                 raise CatalogueError(f"{where}: {exc}") from exc
         if parse_school_year(str(entry["baseline"])) > parse_school_year(str(target["year"])):
-            raise CatalogueError(f"{where}: the baseline {entry['baseline']} is after the target "
-                                 f"year {target['year']}")
+            raise CatalogueError(
+                f"{where}: the baseline {entry['baseline']} is after the target "
+                f"year {target['year']}"
+            )
         if not isinstance(target["value"], int | float) or isinstance(target["value"], bool):
             raise CatalogueError(f"{where}: target value {target['value']!r} is not a number")
         extra: dict[str, Any] = {}
