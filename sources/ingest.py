@@ -54,7 +54,7 @@ def _ingest_payload(
         "SELECT state FROM meta.deliveries WHERE source_id = ? AND delivery_id = ?",
         [source.id, sha],
     ).fetchone()
-    log = partial(_log, conn, run_id, source.id, sha, payload.file_name)
+    log = partial(log_delivery, conn, run_id, source.id, sha, payload.file_name)
     if known:
         summary.unchanged.append(payload.file_name)
         log("skipped_unchanged", f"same bytes as a delivery already {known[0]}")
@@ -87,11 +87,9 @@ def _ingest_payload(
     log("archived", f"{len(payload.data)} bytes -> {archived.relative_path}")
 
 
-def _log(conn, run_id, source_id, delivery_id, file_name, action, detail) -> None:
+def log_delivery(conn, run_id, source_id, delivery_id, file_name, action, detail) -> None:
+    """One row of meta.delivery_log: what a run did with a payload."""
     conn.execute(
         "INSERT INTO meta.delivery_log VALUES (?, ?, ?, ?, ?, ?, ?)",
         [run_id, utc_now(), source_id, delivery_id, file_name, action, detail],
     )
-
-
-log_delivery = _log

@@ -24,7 +24,6 @@ import pandas as pd
 from expectations.runner import ROW_ID, CheckOutcome, suite_specs
 from expectations.validation import (
     RECORD_SUITE,
-    DeliveryValidation,
     validate_records,
     validate_rows,
 )
@@ -129,9 +128,17 @@ def stage_source(
     ).fetchall()
     for delivery_id, file_name, origin in pending:
         log(f"{source.id}: parsing {file_name} ({delivery_id[:12]}…)")
-        delivery = _stage_delivery(conn, source, archive, delivery_id, file_name, run_id)
+        # one transaction per delivery: its records, quarantine and state land together or
+        # not at all (a crash leaves it 'received', to be staged again by the next run)
+        conn.begin()
+        try:
+            delivery = _stage_delivery(conn, source, archive, delivery_id, file_name, run_id)
+            _record_delivery(conn, source, delivery, run_id)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
         result.deliveries.append(delivery)
-        _record_delivery(conn, source, delivery, run_id)
         if origin.startswith("inbox:"):
             verdict = "rejected" if delivery.state == "rejected" else "processed"
             move_out_of_inbox(
@@ -343,6 +350,3 @@ def outcome_for(delivery: DeliveryResult, check_name: str) -> CheckOutcome | Non
             f"{delivery.rows_read} data lines read",
         )
     return next((o for o in delivery.outcomes if o.name == check_name), None)
-
-
-__all__ = ["DeliveryValidation", "StagingResult", "check_names", "stage_source"]

@@ -345,3 +345,34 @@ def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
             "SELECT count(*) FROM marts.measure_values WHERE file_name = 'abgaenger_2025_neu.csv'"
         ).fetchone()[0]
         assert loaded == (90 - 1) * 7 + 6
+
+
+def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sources.staging as staging
+
+    paths = DataPaths(tmp_path / "data")
+    delivered = tmp_path / "abgaenger.csv"
+    delivered.write_bytes(leavers_file(demo_leaver_lines(45)))
+    source = dataclasses.replace(
+        load_registry()["schulabgaenger_abschlussart"], location=(str(delivered),)
+    )
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        ingest_source(conn, source, paths, "run-1")
+
+        def crash(*args, **kwargs):
+            raise RuntimeError("power cut")
+
+        monkeypatch.setattr(staging, "_record_delivery", crash)
+        with pytest.raises(RuntimeError, match="power cut"):
+            stage_source(conn, source, paths, "run-1")
+        assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 0
+        assert conn.execute("SELECT state FROM meta.deliveries").fetchone()[0] == "received"
+
+        monkeypatch.undo()
+        result = stage_source(conn, source, paths, "run-2")
+        assert [d.state for d in result.deliveries] == ["loaded"]
+        assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 45 * 7

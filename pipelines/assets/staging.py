@@ -11,8 +11,6 @@ from sources.registry import Source
 from sources.staging import check_names, source_suites, stage_source
 from warehouse.db import DATASET_TABLES, REFERENCE_TABLES
 
-SCHOOL_DIRECTORY_SOURCE = "nrw_schuldaten"
-
 
 def staging_table(source: Source) -> str:
     return "staging.records" if source.dataset == "measures" else DATASET_TABLES[source.dataset]
