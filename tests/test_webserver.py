@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from sources.registry import load_registry
-from tests.conftest import REPO
+from tests.conftest import REPO, DemoRuns, copy_data_dir
 
 pytestmark = pytest.mark.slow
 
@@ -54,11 +54,10 @@ def graphql(port: int, query: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    data = tmp_path_factory.mktemp("ui") / "data"
+def webserver(tmp_path_factory: pytest.TempPathFactory, demo_runs: DemoRuns) -> Iterator[int]:
+    """The UI backend on the instance the CLI runs of the demo went into."""
+    data = copy_data_dir(demo_runs, tmp_path_factory.mktemp("ui") / "data")
     home = data / "dagster_home"
-    home.mkdir(parents=True)
-    (home / "dagster.yaml").write_bytes((REPO / "dagster.yaml").read_bytes())
     port = free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "BILDUNGSMONITOR_DATA_DIR": str(data)}
     log = (data / "webserver.log").open("w")
@@ -170,3 +169,16 @@ def test_job_schedule_and_sensor_are_loaded(webserver: int) -> None:
         }
     ]
     assert repo["sensors"] == [{"name": "inbox_sensor"}]
+
+
+def test_cli_runs_show_in_the_ui(webserver: int, demo_runs: DemoRuns) -> None:
+    data = graphql(
+        webserver,
+        """
+    { runsOrError { ... on Runs { results { runId jobName status tags { key value } } } } }""",
+    )
+    runs = {r["runId"]: r for r in data["runsOrError"]["results"]}
+    for cli_run in (demo_runs.first, demo_runs.second):
+        run = runs[cli_run.run_id]
+        assert (run["jobName"], run["status"]) == ("nightly", "SUCCESS")
+        assert {"key": "trigger", "value": "cli"} in run["tags"]
