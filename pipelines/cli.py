@@ -20,9 +20,19 @@ import sys
 import time
 from pathlib import Path
 
+from sources.registry import PROFILES
 from warehouse.db import REPO_ROOT, DataPaths
 
 DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
+
+
+def select_registry(args: argparse.Namespace) -> None:
+    """--profile / --registry travel as environment variables, so that the UI started by
+    `bildungsmonitor ui` and the run started here load the same sources."""
+    if getattr(args, "profile", None):
+        os.environ["BILDUNGSMONITOR_PROFILE"] = args.profile
+    if getattr(args, "registry", None):
+        os.environ["BILDUNGSMONITOR_REGISTRY_DIR"] = str(Path(args.registry).resolve())
 
 
 def prepare_instance(paths: DataPaths) -> Path:
@@ -45,6 +55,7 @@ def _paths(args: argparse.Namespace) -> DataPaths:
 
 def cmd_run(args: argparse.Namespace) -> int:
     paths = _paths(args)
+    select_registry(args)
     prepare_instance(paths)
     # Dagster and the pipeline are imported only now: DAGSTER_HOME must be set first.
     import dagster as dg
@@ -79,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_ui(args: argparse.Namespace) -> int:
     paths = _paths(args)
+    select_registry(args)
     home = prepare_instance(paths)
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
     command = [
@@ -112,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     common.add_argument(
         "--data-dir", help="data directory (default ./data or $BILDUNGSMONITOR_DATA_DIR)"
     )
+    common.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="sources: demo (bundled files, the default) or production (live APIs, inboxes)",
+    )
+    common.add_argument("--registry", help="a folder of source YAML files instead of a profile")
     parser = argparse.ArgumentParser(
         prog="bildungsmonitor",
         description=__doc__,

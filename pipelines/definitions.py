@@ -9,6 +9,7 @@ source adds its ingest and staging assets and checks here, without code.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -20,13 +21,20 @@ from pipelines.assets.publish import published_warehouse
 from pipelines.assets.staging import staging_asset
 from pipelines.jobs import build_inbox_sensor, nightly_job, nightly_schedule
 from pipelines.resources import WarehouseResource
-from sources.registry import REGISTRY_DIR, load_registry
+from sources.registry import load_registry, registry_dir
 from warehouse.db import DataPaths
 
 
-def build_definitions(data_dir: Path | None = None, registry_dir: Path | None = None):
+def build_definitions(
+    data_dir: Path | None = None, registry: Path | None = None, profile: str | None = None
+) -> dg.Definitions:
+    """The code location. The registry is sources/registry/<profile>/ (profile from the
+    argument or BILDUNGSMONITOR_PROFILE, default demo), or any folder given as `registry` /
+    BILDUNGSMONITOR_REGISTRY_DIR."""
     paths = DataPaths(data_dir) if data_dir else DataPaths.from_env()
-    sources = load_registry(registry_dir or REGISTRY_DIR)
+    folder = registry or os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
+    profile = profile or os.environ.get("BILDUNGSMONITOR_PROFILE")
+    sources = load_registry(Path(folder).resolve() if folder else registry_dir(profile))
     assets = [ingest_asset(s) for s in sources.values()]
     assets += [staging_asset(s, sources) for s in sources.values()]
     assets += core_assets(sources)

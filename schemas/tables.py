@@ -144,6 +144,17 @@ DELIVERY_LOG_COLUMNS: tuple[Column, ...] = (
     Column("detail", "VARCHAR", "counts or the error message"),
 )
 
+# meta.api_state: what an API source's service said last time, to skip unchanged tables.
+API_STATE_COLUMNS: tuple[Column, ...] = (
+    Column("source_id", "VARCHAR", "registry id of the API source"),
+    Column("resource", "VARCHAR", "table code or URL fetched"),
+    Column("service_updated", "VARCHAR", "the service's own change stamp (GENESIS 'Updated')"),
+    Column("delivery_id", "VARCHAR", "SHA-256 of the last payload fetched"),
+    Column("checked_at", "TIMESTAMP", "last time the service was asked (UTC)"),
+    Column("fetched_at", "TIMESTAMP", "last time the table was downloaded (UTC)"),
+    Column("last_error", "VARCHAR", "the last fetch error (credentials masked); NULL if none"),
+)
+
 QUARANTINE_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "Dagster run that validated the delivery"),
     Column("source_id", "VARCHAR", "registry id of the source"),

@@ -105,10 +105,10 @@ def _school_year(text: str, fmt: str) -> int:
     cell = text.strip()
     if fmt == "school_year":
         return parse_school_year(cell)
-    if fmt == "start_year":
+    if fmt in ("start_year", "end_year"):  # 2022 -> 2022/23, or (end_year) 2023 -> 2022/23
         if not re.fullmatch(r"\d{4}", cell):
             raise ValueError(f"year {cell!r} is not a four-digit year")
-        return int(cell)
+        return int(cell) if fmt == "start_year" else int(cell) - 1
     pattern = _DATE if fmt == "date" else _ISO_DATE
     match = pattern.match(cell)
     if not match:
@@ -278,6 +278,73 @@ def _merge(into: list, value, status, text: str, column: str, problem: str | Non
     into[4] = "; ".join(p for p in (problems, problem) if p) or None
 
 
+RECORD_KEY = ["measure", "region_code", "school_year", "start_year", "sex", "nationality"]
+
+
+def sum_records(records: pd.DataFrame, key: list[str], what: str) -> pd.DataFrame:
+    """Add up the records sharing `key`. A symbol ('.', 'x') in any of them makes the sum that
+    symbol — never a smaller sum that silently leaves a part out; a flag such as provisional
+    carries over to the sum."""
+    lines = records.assign(
+        symbol=records["status"].where(~records["status"].isin(NUMERIC_STATUSES)),
+        flag=records["status"].where(records["status"].isin(NUMERIC_STATUSES[1:])),
+    )
+    agg = (
+        lines.groupby(key, dropna=False)
+        .agg(
+            value=("value", "sum"),
+            source_line=("source_line", "min"),
+            lines=("source_line", "nunique"),
+            symbol=("symbol", "first"),
+            flag=("flag", "first"),
+        )
+        .reset_index()
+    )
+    agg["status"] = agg["symbol"].fillna(agg["flag"]).fillna("ok")
+    agg.loc[agg["symbol"].notna(), "value"] = None
+    agg["raw_value"] = None
+    agg["source_column"] = agg["lines"].map(lambda n: f"sum of {n} {what}")
+    return agg.drop(columns=["symbol", "flag", "lines"])
+
+
+def combine_rows(records: pd.DataFrame) -> pd.DataFrame:
+    """Flat files list leaves: lines that differ only in dimensions the mapping ignores (e.g.
+    the protection status of 12531) become one record per canonical key, their sum. Records
+    with a problem stay as they are, to be quarantined with their reason."""
+    clean = records["problem"].isna() & records["measure"].notna() & records["region_code"].notna()
+    if not clean.any():
+        return records
+    summed = sum_records(records[clean], [*RECORD_KEY, "school_number"], "lines")
+    summed["region_label"] = (
+        records[clean].groupby([*RECORD_KEY, "school_number"], dropna=False)["region_label"]
+        .first().values
+    )  # fmt: skip
+    summed["problem"] = None
+    result = pd.concat([summed, records[~clean]], ignore_index=True)[list(FRAME_COLUMNS)]
+    return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
+
+
+def derive_totals(records: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.DataFrame:
+    """Add `total` over sex and/or nationality as the sum of the delivered subgroups, where the
+    delivery has no total of its own (GENESIS flat files list male and female, not the sum)."""
+    result = records
+    for dimension in dimensions:
+        others = [c for c in RECORD_KEY if c != dimension]
+        parts = result[result[dimension] != "total"]
+        if parts.empty:
+            continue
+        totals = sum_records(parts, others, f"{dimension} subgroups")
+        totals[dimension] = "total"
+        delivered = result[result[dimension] == "total"][others].drop_duplicates()
+        totals = totals.merge(delivered, on=others, how="left", indicator=True)
+        totals = totals[totals["_merge"] == "left_only"].drop(columns="_merge")
+        totals["region_label"] = None
+        totals["school_number"] = ""
+        totals["problem"] = None
+        result = pd.concat([result, totals[list(FRAME_COLUMNS)]], ignore_index=True)
+    return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
+
+
 def aggregate_school_grain(
     records: pd.DataFrame, source: Source, covered_regions: list[str]
 ) -> pd.DataFrame:
@@ -292,25 +359,7 @@ def aggregate_school_grain(
         return records
     key = ["region_code", "school_year", "start_year", "sex", "nationality"]
     measures = sorted(records["measure"].dropna().unique())
-    lines = records.assign(
-        symbol=records["status"].where(~records["status"].isin(NUMERIC_STATUSES)),
-        flag=records["status"].where(records["status"].isin(NUMERIC_STATUSES[1:])),
-    )
-    grouped = lines.groupby([*key, "measure"], dropna=False)
-    agg = grouped.agg(
-        value=("value", "sum"),
-        source_line=("source_line", "min"),
-        lines=("source_line", "nunique"),
-        symbol=("symbol", "first"),
-        flag=("flag", "first"),
-    ).reset_index()
-    # a school's symbol ('.') makes the municipality's sum that symbol, never a smaller sum;
-    # a provisional school figure makes the sum provisional
-    agg["status"] = agg["symbol"].fillna(agg["flag"]).fillna("ok")
-    agg.loc[agg["symbol"].notna(), "value"] = None
-    agg = agg.drop(columns=["symbol", "flag"])
-    agg["raw_value"] = None
-    agg["source_column"] = agg["lines"].map(lambda n: f"sum of {n} school line(s)")
+    agg = sum_records(records, [*key, "measure"], "school line(s)")
     frames = [agg]
     if mapping.count_rows_as:
         counts = records.groupby(key, dropna=False)["school_number"].nunique().reset_index()

@@ -8,13 +8,15 @@ between the two steps loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import duckdb
 
 from sources.archive import Payload, RawArchive, collect_payloads, move_out_of_inbox
-from sources.registry import Source
+from sources.registry import GenesisApi, Source
 from warehouse.db import DataPaths, utc_now
 
 
@@ -92,4 +94,84 @@ def log_delivery(conn, run_id, source_id, delivery_id, file_name, action, detail
     conn.execute(
         "INSERT INTO meta.delivery_log VALUES (?, ?, ?, ?, ?, ?, ?)",
         [run_id, utc_now(), source_id, delivery_id, file_name, action, detail],
+    )
+
+
+@dataclass
+class ApiIngest(IngestSummary):
+    resource: str = ""
+    service_updated: str | None = None
+    skipped_by_service: bool = False  # the service's change stamp said: nothing new
+    error: str | None = None  # the fetch failed (credentials masked); last good data stays
+
+
+def ingest_api_source(
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    paths: DataPaths,
+    run_id: str,
+    fetch: Callable[[str | None], tuple[str, bytes, str | None]],
+    service_updated: Callable[[], str | None] = lambda: None,
+) -> ApiIngest:
+    """Ingest one API table. `service_updated()` asks the service for its change stamp;
+    `fetch(previous_stamp)` downloads and returns (file name, payload, stamp). A fetch error is
+    recorded (meta.delivery_log 'fetch_failed', meta.api_state.last_error) and returned, not
+    raised: the source keeps its last good data and the run goes on."""
+    from sources.clients.http import FetchError  # the HTTP stack is only needed here
+
+    api = source.api
+    assert api is not None, f"{source.id} is not an API source"
+    resource = api_resource(source)
+    summary = ApiIngest(source.id, resource=resource)
+    now = utc_now()
+    state = conn.execute(
+        "SELECT service_updated, delivery_id, resource FROM meta.api_state WHERE source_id = ?",
+        [source.id],
+    ).fetchone()
+    if state and state[2] != resource:  # the selection changed in the YAML: fetch anew
+        state = None
+    try:
+        stamp = service_updated()
+        summary.service_updated = stamp
+        if stamp and state and state[0] == stamp and state[1]:
+            summary.skipped_by_service = True
+            summary.unchanged.append(resource)
+            detail = f"the service reports no change since {stamp}"
+            log_delivery(conn, run_id, source.id, state[1], resource, "skipped_unchanged", detail)
+            _save_state(conn, source.id, resource, stamp, state[1], now, fetched=False)
+            return summary
+        file_name, data, stamp = fetch(state[0] if state else None)
+        summary.service_updated = stamp or summary.service_updated
+    except FetchError as exc:
+        summary.error = str(exc)
+        log_delivery(conn, run_id, source.id, None, resource, "fetch_failed", summary.error)
+        stamp, delivery = (state[0], state[1]) if state else (None, None)
+        _save_state(conn, source.id, resource, stamp, delivery, now, False, summary.error)
+        return summary
+    payload = Payload(source.id, file_name, f"api:{resource}", Path(file_name), data)
+    _ingest_payload(conn, source, RawArchive(paths.root), payload, run_id, now, summary)
+    _save_state(conn, source.id, resource, summary.service_updated, payload.sha256, now, True)
+    return summary
+
+
+def api_resource(source: Source) -> str:
+    """What an API source fetches: the table with its selection, or the URL."""
+    api = source.api
+    if isinstance(api, GenesisApi):
+        selection = "&".join(f"{k}={v}" for k, v in sorted(api.parameters.items()) if v != "")
+        return f"{api.table}?{selection}" if selection else api.table
+    return api.url if api is not None else ""
+
+
+def _save_state(
+    conn, source_id, resource, stamp, delivery_id, now, fetched: bool, error: str | None = None
+) -> None:
+    previous = conn.execute(
+        "SELECT fetched_at FROM meta.api_state WHERE source_id = ?", [source_id]
+    ).fetchone()
+    fetched_at = now if fetched else (previous[0] if previous else None)
+    conn.execute("DELETE FROM meta.api_state WHERE source_id = ?", [source_id])
+    conn.execute(
+        "INSERT INTO meta.api_state VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [source_id, resource, stamp, delivery_id, now, fetched_at, error],
     )

@@ -7,6 +7,7 @@ is touched.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,13 +20,18 @@ from schemas.catalogue import Catalogue, load_catalogue
 from schemas.tables import NATIONALITIES, SEXES
 
 SOURCES_DIR = Path(__file__).resolve().parent
-REGISTRY_DIR = SOURCES_DIR / "registry"
+REGISTRIES = SOURCES_DIR / "registry"
+PROFILES = ("demo", "production")
+DEFAULT_PROFILE = "demo"
+REGISTRY_DIR = REGISTRIES / DEFAULT_PROFILE
 EXPECTATIONS_DIR = SOURCES_DIR.parent / "expectations"
 
-KINDS = ("csv", "genesis_table_csv", "genesis_ffcsv")
+FILE_KINDS = ("csv", "genesis_table_csv", "genesis_ffcsv")
+API_KINDS = ("genesis_api", "json_api")
+KINDS = FILE_KINDS + API_KINDS
 DATASETS = ("measures", "school_directory", "school_social_index")
 REGION_BY = ("key", "name", "school_number")
-YEAR_FORMATS = ("school_year", "start_year", "date", "iso_date")
+YEAR_FORMATS = ("school_year", "start_year", "end_year", "date", "iso_date")
 _ID = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -76,6 +82,42 @@ class MeasureMapping:
     filters: dict[str, str] = field(default_factory=dict)  # keep rows where column == value
     count_rows_as: str | None = None  # school-grain sources: measure = rows per region
     absent_means_zero: bool = False  # school-grain: a covered region without rows has 0
+    # flat files list leaves only: lines that differ only in dimensions the mapping ignores
+    # are added up, and totals over sex / nationality are derived as sums
+    combine_rows: bool = False
+    derive_totals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenesisApi:
+    """A table of a GENESIS-Online service (kind genesis_api)."""
+
+    base_url: str
+    table: str
+    parameters: dict[str, str]
+    username_env: str
+    password_env: str | None  # None: an API token in the username
+    timeout_seconds: float = 60.0
+    poll_interval_seconds: float = 10.0
+    time_budget_seconds: float = 1800.0
+    max_parallel: int = 5
+    attempts: int = 5
+
+
+@dataclass(frozen=True)
+class JsonApi:
+    """A paginated JSON API (kind json_api), {count, next, results} style."""
+
+    url: str
+    page_size: int = 500
+    page_size_param: str = "page_size"
+    results_key: str = "results"
+    next_key: str = "next"
+    count_key: str = "count"
+    token_env: str | None = None
+    timeout_seconds: float = 60.0
+    time_budget_seconds: float = 600.0
+    attempts: int = 5
 
 
 @dataclass(frozen=True)
@@ -103,6 +145,7 @@ class Source:
     columns: dict[str, str]  # reference datasets: canonical column -> delivered column
     constants: dict[str, str]  # reference datasets: canonical column -> fixed value
     path: Path  # the YAML file
+    api: GenesisApi | JsonApi | None = None  # the API kinds
 
     def measure_ids(self) -> set[str]:
         """Every measure id this source can produce (templates expanded over lookups)."""
@@ -177,6 +220,38 @@ def _number_format(fmt: dict[str, Any], where: str) -> tuple[str, str | None]:
     return decimal, thousands
 
 
+def _api(kind: str, spec: Any, where: str) -> GenesisApi | JsonApi:
+    where = f"{where}: api"
+    if kind == "genesis_api":
+        _need(spec, ("base_url", "table", "credentials"), where)
+        credentials = spec["credentials"]
+        _need(credentials, ("username_env",), f"{where}.credentials")
+        for key in ("username_env", "password_env"):
+            name = credentials.get(key)
+            if name is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(name)):
+                raise RegistryError(
+                    f"{where}.credentials.{key}: {name!r} must name an environment variable "
+                    "(upper case, e.g. REGIONALSTATISTIK_USERNAME) — never the credential itself"
+                )
+        options = {k: spec[k] for k in ("timeout_seconds", "poll_interval_seconds",
+                                         "time_budget_seconds", "max_parallel", "attempts")
+                   if k in spec}  # fmt: skip
+        return GenesisApi(
+            base_url=str(spec["base_url"]).rstrip("/"),
+            table=str(spec["table"]),
+            parameters={str(k): str(v) for k, v in (spec.get("parameters") or {}).items()},
+            username_env=str(credentials["username_env"]),
+            password_env=credentials.get("password_env"),
+            **options,
+        )
+    _need(spec, ("url",), where)
+    known = {f.name for f in dataclasses.fields(JsonApi)}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise RegistryError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    return JsonApi(**spec)
+
+
 def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> MeasureMapping:
     _need(spec, ("region", "school_year", "values"), where)
     _need(spec["region"], ("column",), f"{where}: region")
@@ -234,7 +309,12 @@ def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> 
         filters={str(k): str(v) for k, v in (spec.get("filters") or {}).items()},
         count_rows_as=spec.get("count_rows_as"),
         absent_means_zero=bool(spec.get("absent_means_zero", False)),
+        combine_rows=bool(spec.get("combine_rows", False)),
+        derive_totals=tuple(spec.get("derive_totals") or ()),
     )
+    bad = [d for d in mapping.derive_totals if d not in ("sex", "nationality")]
+    if bad:
+        raise RegistryError(f"{where}: derive_totals may name sex and nationality, not {bad}")
     produced: set[str] = set()
     for value in mapping.values:
         produced |= _expand(value.measure, lookups)
@@ -256,15 +336,34 @@ def _location(value: Any, where: str) -> tuple[str, ...]:
     return tuple(entries)
 
 
-def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
-    catalogue = catalogue or load_catalogue()
-    where = path.name
+def _read_spec(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML of a source; `extends: <file>` takes another source's file as the base and
+    overrides its top-level keys (`format` and `api` are merged key by key)."""
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RegistryError(f"{where}: not valid YAML: {exc}") from exc
+    except FileNotFoundError:
+        raise RegistryError(f"{where}: {path} not found") from None
     if not isinstance(spec, dict):
         raise RegistryError(f"{where}: expected a mapping at the top level")
+    base_name = spec.pop("extends", None)
+    if base_name is None:
+        return spec
+    base_path = (path.parent / str(base_name)).resolve()
+    if base_path in seen:
+        raise RegistryError(f"{where}: extends loops back to {base_path.name}")
+    base = _read_spec(base_path, f"{where}: extends {base_name}", (*seen, path.resolve()))
+    for key in ("format", "api"):
+        if isinstance(base.get(key), dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**base[key], **spec[key]}
+    return {**base, **spec}
+
+
+def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
+    catalogue = catalogue or load_catalogue()
+    where = path.name
+    spec = _read_spec(path, where)
     required = ("id", "title", "partner", "licence", "kind")
     missing = [k for k in required if k not in spec]
     if missing:
@@ -278,6 +377,11 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         raise RegistryError(f"{where}: the file must be named after its id ({source_id}.yaml)")
     if spec["kind"] not in KINDS:
         raise RegistryError(f"{where}: kind {spec['kind']!r} is not one of {KINDS}")
+    api = None
+    if spec["kind"] in API_KINDS:
+        api = _api(spec["kind"], spec.get("api"), where)
+    elif "api" in spec:
+        raise RegistryError(f"{where}: `api` only applies to the kinds {API_KINDS}")
     dataset = spec.get("dataset", "measures")
     if dataset not in DATASETS:
         raise RegistryError(f"{where}: dataset {dataset!r} is not one of {DATASETS}")
@@ -321,7 +425,17 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         columns=columns,
         constants=constants,
         path=path,
+        api=api,
     )
+
+
+def registry_dir(profile: str | None = None) -> Path:
+    """sources/registry/<profile>/: demo (bundled files, no network; the default) or
+    production (the live tables)."""
+    profile = profile or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise RegistryError(f"profile {profile!r} is not one of {PROFILES}")
+    return REGISTRIES / profile
 
 
 @cache

@@ -31,9 +31,15 @@ from schemas.catalogue import load_catalogue
 from schemas.regions import load_regions, match_region_names
 from schemas.tables import RECORD_COLUMNS
 from sources.archive import RawArchive, move_out_of_inbox
-from sources.canonical import RegionResolver, aggregate_school_grain, to_records
+from sources.canonical import (
+    RegionResolver,
+    aggregate_school_grain,
+    combine_rows,
+    derive_totals,
+    to_records,
+)
 from sources.ingest import log_delivery
-from sources.readers import read_csv, read_ffcsv, read_genesis_table
+from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_records
 from sources.readers.base import DeliveryFormatError, RawTable
 from sources.reference import to_reference_rows
 from sources.registry import Source
@@ -81,8 +87,10 @@ class StagingResult:
 def read_payload(source: Source, data: bytes, file_name: str) -> RawTable:
     if source.kind == "genesis_table_csv":
         return read_genesis_table(data, file_name, encoding=source.encoding)
-    if source.kind == "genesis_ffcsv":
+    if source.kind in ("genesis_ffcsv", "genesis_api"):  # the API delivers ffcsv in a zip
         return read_ffcsv(data, file_name)
+    if source.kind == "json_api":
+        return read_json_records(data, file_name)
     return read_csv(data, file_name, encoding=source.encoding, delimiter=source.delimiter)
 
 
@@ -106,6 +114,8 @@ def covered_municipalities(source: Source) -> list[str]:
 def records_frame(raw: RawTable, source: Source, conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     resolver = RegionResolver(match_names=match_region_names, school_regions=school_regions(conn))
     records = to_records(raw, source, resolver)
+    if source.measures is not None and source.measures.combine_rows:
+        records = combine_rows(records)
     units = {m.id: m.unit for m in load_catalogue().measures.values()}
     records["unit"] = records["measure"].map(units)
     records[ROW_ID] = range(len(records))
@@ -182,8 +192,11 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> De
         return delivery
     accepted = frame[~frame[ROW_ID].isin(list(validation.quarantine))]
     if source.dataset == "measures":
-        if source.measures is not None and source.measures.region_by == "school_number":
+        mapping = source.measures
+        if mapping is not None and mapping.region_by == "school_number":
             accepted = aggregate_school_grain(accepted, source, covered_municipalities(source))
+        if mapping is not None and mapping.derive_totals:
+            accepted = derive_totals(accepted, mapping.derive_totals)
         delivery.records_loaded = _load_records(conn, source, delivery_id, accepted)
     else:
         delivery.records_loaded = _replace_reference(conn, source, delivery_id, accepted)

@@ -329,11 +329,14 @@ def test_ffcsv_ai_n_01_2_5_recording():
             "time",
         ],
     ]
-    assert table.columns[-4:] == [
+    # the flat file's columns, then one pair per classifying variable, addressed by its code
+    assert table.columns[-6:] == [
         "value",
         "value_unit",
         "value_variable_code",
-        *["value_variable_label"],
+        "value_variable_label",
+        "variable:GEMEIN",
+        "variable:GEMEIN:label",
     ]
     assert len(table.rows) == 27_132
     essen = [row for row in table.rows if row.cells[7] == "05113000"]
@@ -344,6 +347,8 @@ def test_ffcsv_ai_n_01_2_5_recording():
         "Prozent",
         "AI0111",
         "Anteil Siedlungs- und Verkehrsfläche an Gesamtfläche",
+        "05113000",
+        "Essen, kreisfreie Stadt",
     )
     assert table.rows[-1].line == 27_133
 

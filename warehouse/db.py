@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from schemas.tables import (
+    API_STATE_COLUMNS,
     CHECK_RESULT_COLUMNS,
     DELIVERY_COLUMNS,
     DELIVERY_LOG_COLUMNS,
@@ -117,6 +118,7 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     conn.execute(ddl("meta.deliveries", DELIVERY_COLUMNS))
     conn.execute(ddl("meta.delivery_log", DELIVERY_LOG_COLUMNS))
+    conn.execute(ddl("meta.api_state", API_STATE_COLUMNS))
     conn.execute(ddl("staging.records", RECORD_COLUMNS))
     conn.execute(ddl("quality.quarantine", QUARANTINE_COLUMNS))
     conn.execute(ddl("quality.check_results", CHECK_RESULT_COLUMNS))

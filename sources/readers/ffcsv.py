@@ -14,7 +14,7 @@ import re
 import zipfile
 import zlib
 
-from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.base import DeliveryFormatError, RawRow, RawTable
 from sources.readers.csv import read_csv
 
 REQUIRED = ("time", "value", "value_variable_code")
@@ -113,4 +113,48 @@ def read_ffcsv(data: bytes, file_name: str) -> RawTable:
         )
     table.file_name = file_name
     table.metadata.update(metadata)
+    return _with_variable_columns(table)
+
+
+def _with_variable_columns(table: RawTable) -> RawTable:
+    """Add one column per classifying variable, named by its code: `variable:GES` holds the
+    attribute code (GESM, GESW), `variable:GES:label` its label (männlich, weiblich).
+
+    The position of a variable (1_, 2_, 3_ …) differs between tables and even between
+    selections of one table; mappings address it by its code instead. A line that lacks a
+    variable (flat files of mixed structure) gets "" there.
+    """
+    numbers = sorted(int(c.split("_", 1)[0]) for c in table.columns if _ATTRIBUTE.match(c))
+    index = {name: i for i, name in enumerate(table.columns)}
+    slots = [
+        (index[f"{n}_variable_code"], index[f"{n}_variable_attribute_code"],
+         index.get(f"{n}_variable_attribute_label"))
+        for n in numbers
+        if f"{n}_variable_code" in index
+    ]  # fmt: skip
+    codes: list[str] = []
+    for row in table.rows:
+        for code_at, _, _ in slots:
+            code = row.cells[code_at].strip()
+            if code and code not in codes:
+                codes.append(code)
+    if not codes:
+        return table
+    extra_names = [
+        name for code in codes for name in (f"variable:{code}", f"variable:{code}:label")
+    ]
+    position = {code: i for i, code in enumerate(codes)}
+    rows = []
+    for row in table.rows:
+        extra = [""] * (2 * len(codes))
+        for code_at, attribute_at, label_at in slots:
+            code = row.cells[code_at].strip()
+            if code:
+                extra[2 * position[code]] = row.cells[attribute_at].strip()
+                extra[2 * position[code] + 1] = (
+                    row.cells[label_at].strip() if label_at is not None else ""
+                )
+        rows.append(RawRow(row.line, (*row.cells, *extra)))
+    table.columns = [*table.columns, *extra_names]
+    table.rows = rows
     return table
