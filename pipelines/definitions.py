@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.assets.core import core_assets
-from pipelines.assets.ingest import ingest_asset
+from pipelines.assets.ingest import api_ingest_asset, ingest_asset
 from pipelines.assets.marts import mart_assets
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.staging import staging_asset
@@ -35,7 +35,7 @@ def build_definitions(
     folder = registry or os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
     profile = profile or os.environ.get("BILDUNGSMONITOR_PROFILE")
     sources = load_registry(Path(folder).resolve() if folder else registry_dir(profile))
-    assets = [ingest_asset(s) for s in sources.values()]
+    assets = [api_ingest_asset(s) if s.api else ingest_asset(s) for s in sources.values()]
     assets += [staging_asset(s, sources) for s in sources.values()]
     assets += core_assets(sources)
     assets += mart_assets(sources)

@@ -10,7 +10,9 @@ import duckdb
 
 from warehouse.db import DataPaths
 
-EXIT_PUBLISHED, EXIT_BLOCKED, EXIT_BROKEN = 0, 1, 2
+# 0 published; 1 a blocking check failed, nothing published; 2 the run broke otherwise;
+# 3 published, but a source could not be fetched (its last good data was used)
+EXIT_PUBLISHED, EXIT_BLOCKED, EXIT_BROKEN, EXIT_SOURCE_FAILED = 0, 1, 2, 3
 PUBLISH_KEY = dg.AssetKey(["publish", "bildungsmonitor"])
 
 
@@ -24,6 +26,7 @@ class SourceLine:
     rejected: int = 0
     records_loaded: int = 0
     records_quarantined: int = 0
+    fetch_failed: int = 0
 
 
 @dataclass
@@ -35,6 +38,7 @@ class RunSummary:
     checks_passed: int = 0
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: list[str] = field(default_factory=list)  # blocking (ERROR) failures
+    sources_failed: list[str] = field(default_factory=list)  # non-blocking ERROR failures
     quarantined: int = 0
     failed_steps: list[str] = field(default_factory=list)
     published: Path | None = None
@@ -44,7 +48,7 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         if self.success and self.published:
-            return EXIT_PUBLISHED
+            return EXIT_SOURCE_FAILED if self.sources_failed else EXIT_PUBLISHED
         return EXIT_BLOCKED if self.checks_failed else EXIT_BROKEN
 
     @classmethod
@@ -55,8 +59,10 @@ class RunSummary:
             text = evaluation.description or ""
             if evaluation.passed:
                 summary.checks_passed += 1
-            elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            elif evaluation.severity == dg.AssetCheckSeverity.ERROR and evaluation.blocking:
                 summary.checks_failed.append(f"{label} — {text}")
+            elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                summary.sources_failed.append(f"{label} — {text}")
             else:
                 summary.checks_warned.append(f"{label} — {text}")
         for event in result.all_events:
@@ -92,6 +98,7 @@ class RunSummary:
             lines.append(
                 f"{s.source_id:<36}{s.payloads:>9}{s.new:>5}{s.skipped:>8}{s.parsed:>7}"
                 f"{s.rejected:>9}{s.records_loaded:>10,}{s.records_quarantined:>9,}"
+                + ("  FETCH FAILED" if s.fetch_failed else "")
             )
         total_new = sum(s.new for s in self.sources)
         total_skipped = sum(s.skipped for s in self.sources)
@@ -103,6 +110,12 @@ class RunSummary:
             f"{len(self.checks_failed)} failed (blocking)",
         ]
         lines += [f"  FAIL {c}" for c in self.checks_failed]
+        if self.sources_failed:
+            lines.append(
+                f"Sources that could not be fetched: {len(self.sources_failed)} "
+                "(their last good data was used)"
+            )
+            lines += [f"  FAIL {c}" for c in self.sources_failed]
         lines += [f"  WARN {c}" for c in self.checks_warned[:20]]
         if len(self.checks_warned) > 20:
             lines.append(f"  … and {len(self.checks_warned) - 20} more warnings")
@@ -132,7 +145,8 @@ def _source_lines(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[SourceLi
                coalesce((SELECT sum(records_loaded) FROM meta.deliveries d
                          WHERE d.source_id = l.source_id AND d.parsed_run_id = ?), 0),
                coalesce((SELECT sum(records_quarantined) FROM meta.deliveries d
-                         WHERE d.source_id = l.source_id AND d.parsed_run_id = ?), 0)
+                         WHERE d.source_id = l.source_id AND d.parsed_run_id = ?), 0),
+               count(*) FILTER (WHERE action = 'fetch_failed')
            FROM meta.delivery_log l WHERE l.run_id = ?
            GROUP BY l.source_id ORDER BY l.source_id""",
         [run_id, run_id, run_id],

@@ -67,11 +67,12 @@ def test_sources_doc_worked_example_runs(tmp_path: Path) -> None:
     assert (inbox / "processed").is_dir() and not (inbox / "abgaenger_2024-25.csv").exists()
 
 
-def test_sources_doc_lists_every_registered_source() -> None:
-    from sources.registry import load_registry
+@pytest.mark.parametrize("profile", ["demo", "production"])
+def test_sources_doc_lists_every_registered_source(profile: str) -> None:
+    from sources.registry import load_registry, registry_dir
 
     text = (REPO / "docs/sources.md").read_text()
-    for source_id in load_registry():
+    for source_id in load_registry(registry_dir(profile)):
         assert f"`{source_id}`" in text, source_id
 
 
