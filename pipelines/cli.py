@@ -5,6 +5,7 @@
                                              (nothing published), 2 = the run broke otherwise
     bildungsmonitor ui [--port 3000]         dagster dev with the same instance (DAGSTER_HOME)
     bildungsmonitor docs                     regenerate the generated sections of docs/
+    bildungsmonitor genesis-metadata --source ID   a GENESIS table's variables and codes
 
 The run goes through the Dagster instance under <data>/dagster_home, so it shows in the UI with
 its lineage, logs and check results like a scheduled run.
@@ -119,6 +120,37 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_genesis_metadata(args: argparse.Namespace) -> int:
+    """What the GENESIS service says about a source's table: its variables with their codes
+    and labels, and the change stamp — to write or check a mapping."""
+    select_registry(args)
+    from sources.clients.genesis import GenesisCredentials
+    from sources.clients.http import FetchError
+    from sources.fetch import describe_genesis_table, genesis_client, missing_variable
+    from sources.registry import GenesisApi, load_registry, registry_dir
+
+    folder = os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
+    sources = load_registry(Path(folder) if folder else registry_dir(args.profile))
+    source = sources.get(args.source)
+    if source is None or not isinstance(source.api, GenesisApi):
+        genesis = sorted(s.id for s in sources.values() if isinstance(s.api, GenesisApi))
+        print(f"{args.source!r} is not a genesis_api source here; these are: {', '.join(genesis)}")
+        return 2
+    api = source.api
+    try:
+        username = os.environ.get(api.username_env)
+        if not username:
+            raise missing_variable(api.table, api.username_env, source.id)
+        password = os.environ.get(api.password_env, "") if api.password_env else ""
+        with genesis_client(source, GenesisCredentials(username, password), print) as client:
+            metadata = client.table_metadata(api.table, area=api.parameters.get("area", "all"))
+    except FetchError as exc:
+        print(exc)
+        return 1
+    print(describe_genesis_table(metadata))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -145,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     ui.set_defaults(func=cmd_ui)
     docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
     docs.set_defaults(func=cmd_docs)
+    metadata = sub.add_parser(
+        "genesis-metadata", parents=[common], help="show a genesis_api table's variables and codes"
+    )
+    metadata.add_argument("--source", required=True, help="id of a genesis_api source")
+    metadata.set_defaults(func=cmd_genesis_metadata)
     args = parser.parse_args(argv)
     return args.func(args)
 

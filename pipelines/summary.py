@@ -86,7 +86,7 @@ class RunSummary:
         return summary
 
     def render(self) -> str:
-        status = "published" if self.exit_code == EXIT_PUBLISHED else "NOT published"
+        status = "published" if self.published else "NOT published"
         lines = [
             f"Run {self.run_id} — {'success' if self.success else 'FAILED'}, {status} "
             f"({self.seconds:.1f} s)",

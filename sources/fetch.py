@@ -19,12 +19,12 @@ Progress = Callable[[str], None]
 Fetcher = Callable[[str | None], tuple[str, bytes, str | None]]
 
 
-def genesis_calls(
+def genesis_client(
     source: Source, credentials: GenesisCredentials, progress: Progress
-) -> tuple[Callable[[], str | None], Fetcher]:
+) -> GenesisClient:
     api = source.api
-    assert isinstance(api, GenesisApi)
-    client = GenesisClient(
+    assert isinstance(api, GenesisApi), f"{source.id} is not a genesis_api source"
+    return GenesisClient(
         GenesisSettings(
             base_url=api.base_url,
             timeout_seconds=api.timeout_seconds,
@@ -37,6 +37,14 @@ def genesis_calls(
         credentials,
         progress,
     )
+
+
+def genesis_calls(
+    source: Source, credentials: GenesisCredentials, progress: Progress
+) -> tuple[Callable[[], str | None], Fetcher]:
+    api = source.api
+    assert isinstance(api, GenesisApi)
+    client = genesis_client(source, credentials, progress)
 
     def service_updated() -> str | None:
         return client.table_updated(api.table, area=api.parameters.get("area", "all"))
@@ -90,3 +98,25 @@ def missing_variable(resource: str, variable: str, source_id: str) -> FetchError
         "credentials from it; see docs/sources.md)",
         kind="config",
     )
+
+
+def describe_genesis_table(metadata: dict) -> str:
+    """metadata/table's `Object` as text: the table, its period and change stamp, and every
+    variable with its code — the codes a mapping addresses as `variable:<CODE>`."""
+    lines = [
+        f"{metadata.get('Code', '?')}: {' '.join(str(metadata.get('Content', '')).split())}",
+        f"  period: {(metadata.get('Time') or {}).get('From')} – "
+        f"{(metadata.get('Time') or {}).get('To')}; updated: {metadata.get('Updated')}",
+    ]
+    structure = metadata.get("Structure") or {}
+    for part in ("Head", "Columns", "Rows", "Subtitel", "Subheading"):
+        entries = structure.get(part) or []
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, dict):
+                kind = (
+                    "value (value_variable_code)"
+                    if entry.get("Type") == "Merkmal" and part == "Columns"
+                    else part.lower()
+                )
+                lines.append(f"  {entry.get('Code')}: {entry.get('Content')} [{kind}]")
+    return "\n".join(lines)

@@ -145,6 +145,8 @@ def test_genesis_tables_load_with_their_values(first) -> None:
     data, result = first
     # published, but one source could not be fetched: exit code 3
     assert result.returncode == 3, result.output
+    assert "success, published" in result.output
+    assert "Sources that could not be fetched: 1 (their last good data was used)" in result.output
     with published(data) as conn:
         value = dict(conn.execute(
             "SELECT region_code, value FROM marts.measure_values WHERE measure = "
@@ -282,3 +284,25 @@ def test_wrong_credentials_keep_the_last_good_data(first, registry) -> None:
             "check_name = 'fetch' AND NOT passed", [night.run_id]).fetchone()[0]  # fmt: skip
     assert kept == (7.0,)
     assert failures == 5  # four GENESIS tables and the JSON API (same variable for its token)
+
+
+def test_genesis_metadata_shows_the_codes_a_mapping_needs(
+    registry: Path, servers, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from pipelines.cli import main
+
+    monkeypatch.setenv("BILDUNGSMONITOR_REGISTRY_DIR", str(registry))
+    monkeypatch.setenv("TEST_GENESIS_USERNAME", USER)
+    monkeypatch.setenv("TEST_GENESIS_PASSWORD", SECRET)
+    code = main(["genesis-metadata", "--registry", str(registry), "--source", "rs_gemeinden"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "11111-02-01-4: Zahl der Gemeinden - Stichtag 31.12. - regionale Tiefe:" in out
+    assert "updated: 21.11.2023 13:47:55h" in out
+    assert "KREISE: Kreise und kreisfreie Städte [rows]" in out
+    assert "GEM001: Zahl der Gemeinden [value (value_variable_code)]" in out
+    assert USER not in out and SECRET not in out
+
+    monkeypatch.delenv("TEST_GENESIS_USERNAME")
+    assert main(["genesis-metadata", "--registry", str(registry), "--source", "rs_gemeinden"]) == 1
+    assert "environment variable TEST_GENESIS_USERNAME is not set" in capsys.readouterr().out
