@@ -7,9 +7,17 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
+from expectations.cross_checks import CHECKS as CROSS_CHECKS
 from expectations.runner import CheckOutcome, suite_specs
 from sources.registry import Source
-from sources.staging import STRUCTURE_CHECK, StagingResult, outcome_for, source_suites
+from sources.staging import (
+    CROSS_CHECK_DESCRIPTIONS,
+    STRUCTURE_CHECK,
+    StagingResult,
+    cross_outcome,
+    outcome_for,
+    source_suites,
+)
 
 RANK = {"PASS": 0, "WARNING": 1, "FAIL": 2}
 
@@ -30,6 +38,16 @@ def staging_check_specs(source: Source, asset_key: dg.AssetKey) -> list[dg.Asset
     ]
     for suite in source_suites(source):
         specs += suite_check_specs(suite, asset_key)
+    if source.dataset == "measures":
+        specs += [
+            dg.AssetCheckSpec(
+                name,
+                asset=asset_key,
+                blocking=False,
+                description=f"{text} (WARNING only; details in quality.findings)",
+            )
+            for name, text in CROSS_CHECK_DESCRIPTIONS.items()
+        ]
     return specs
 
 
@@ -85,6 +103,28 @@ def staging_check_results(
                 description=f"No new delivery; current data from {result.current_delivery}.",
                 metadata={"outcome": "PASS", "new_deliveries": 0},
             )
+            continue
+        if name in CROSS_CHECKS:
+            outcome = cross_outcome(result, name)
+            if outcome is None:
+                yield dg.AssetCheckResult(
+                    asset_key=asset_key,
+                    check_name=name,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description="Not evaluated: no delivery of this run was loaded.",
+                    metadata={"outcome": "NOT_EVALUATED"},
+                )
+            else:
+                check = next(c for c in result.cross_checks if c.name == name)
+                yield to_check_result(
+                    outcome,
+                    asset_key,
+                    {
+                        "findings": len(check.findings),
+                        "details": "quality.findings (check_name = '" + name + "')",
+                    },
+                )
             continue
         evaluated = [(d, outcome_for(d, name)) for d in result.deliveries]
         ran = [(d, o) for d, o in evaluated if o is not None]

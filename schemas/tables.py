@@ -155,6 +155,31 @@ API_STATE_COLUMNS: tuple[Column, ...] = (
     Column("last_error", "VARCHAR", "the last fetch error (credentials masked); NULL if none"),
 )
 
+# quality.findings: what the checks across time, levels and deliveries flagged
+FINDING_COLUMNS: tuple[Column, ...] = (
+    Column("run_id", "VARCHAR", "run that found it (NULL when screened before delivery)"),
+    Column("source_id", "VARCHAR", "registry id of the source"),
+    Column("delivery_id", "VARCHAR", "the delivery the finding is about, if one"),
+    Column(
+        "check_name",
+        "VARCHAR",
+        "year_over_year | completeness | level_consistency | subgroups | revisions",
+    ),
+    Column("measure", "VARCHAR", "measure"),
+    Column("region_code", "VARCHAR", "region"),
+    Column("school_year", "VARCHAR", "school year"),
+    Column("sex", "VARCHAR", "sex subgroup"),
+    Column("nationality", "VARCHAR", "nationality subgroup"),
+    Column("value", "DOUBLE", "the value found (new value, delivered total, …)"),
+    Column(
+        "reference", "DOUBLE", "what it was compared with (previous year, sum of parts, old value)"
+    ),
+    Column("tolerance", "DOUBLE", "allowed difference (rounding), if any"),
+    Column("source_line", "INTEGER", "line in the delivered file, if known"),
+    Column("message", "VARCHAR", "plain English"),
+    Column("message_de", "VARCHAR", "plain German"),
+)
+
 QUARANTINE_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "Dagster run that validated the delivery"),
     Column("source_id", "VARCHAR", "registry id of the source"),

@@ -3,8 +3,8 @@
 Structural problems (a mapped column missing, row labels that do not fit) raise
 DeliveryFormatError: the whole delivery is unusable. Problems of single cells (a value that is
 not a number, an unknown region name, a malformed school year) do not: the record keeps the
-problem text in its `problem` column, validation quarantines it with that reason, and the rest
-of the delivery loads.
+problem text in its `problem` column (and in German in `problem_de`, for partners),
+validation quarantines it with that reason, and the rest of the delivery loads.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ FRAME_COLUMNS = (
     "source_line",
     "source_column",
     "problem",
+    "problem_de",
 )
 
+_DIMENSIONS_DE = {"sex": "Geschlecht", "nationality": "Staatsangehörigkeit"}
 _DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
@@ -75,6 +77,12 @@ def _column_positions(raw: RawTable, mapping: MeasureMapping) -> dict[str, int]:
                 line=raw.header_line,
                 expected=f"{len(mapping.labels)} row-label columns ({', '.join(mapping.labels)})",
                 found=f"{raw.label_columns}",
+                stage="columns",
+                problem_de="die Zeilenbeschriftungen der Tabelle passen nicht zur Zuordnung "
+                "(mapping) der Quelle",
+                expected_de=f"{len(mapping.labels)} Spalten mit Zeilenbeschriftungen "
+                f"({', '.join(mapping.labels)})",
+                found_de=f"{raw.label_columns}",
             )
         names[: raw.label_columns] = mapping.labels
     return {name: i for i, name in enumerate(names)}
@@ -86,19 +94,33 @@ def _require_columns(raw: RawTable, positions: dict[str, int], required: list[st
         return
     available = [c for c in positions if c]
     hints = []
+    hints_de = []
     for column in missing:
         close = difflib.get_close_matches(column, available, n=1, cutoff=0.6)
         hints.append(f"{column!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        hints_de.append(f"{column!r}" + (f" (meinten Sie {close[0]!r}?)" if close else ""))
+    listed = "; ".join(repr(c) for c in available[:12]) + (" …" if len(available) > 12 else "")
     raise DeliveryFormatError(
         raw.file_name,
         f"missing column{'s' if len(missing) > 1 else ''} {', '.join(hints)}",
         line=raw.header_line,
         column=missing[0],
         expected="the columns named in the source's mapping",
-        found=f"{len(available)} column(s): "
-        + "; ".join(repr(c) for c in available[:12])
-        + (" …" if len(available) > 12 else ""),
+        found=f"{len(available)} column(s): " + listed,
+        stage="columns",
+        problem_de=f"{'Spalten fehlen' if len(missing) > 1 else 'Spalte fehlt'}: "
+        + ", ".join(hints_de),
+        expected_de="die Spalten, die in der Zuordnung (mapping) der Quelle genannt sind",
+        found_de=f"{len(available)} {'Spalte' if len(available) == 1 else 'Spalten'}: " + listed,
     )
+
+
+class _YearError(ValueError):
+    """A school year, year or date cell that cannot be read, in English and German."""
+
+    def __init__(self, message_en: str, message_de: str) -> None:
+        super().__init__(message_en)
+        self.message_de = message_de
 
 
 def _school_year(text: str, fmt: str) -> int:
@@ -107,19 +129,121 @@ def _school_year(text: str, fmt: str) -> int:
         return parse_school_year(cell)
     if fmt in ("start_year", "end_year"):  # 2022 -> 2022/23, or (end_year) 2023 -> 2022/23
         if not re.fullmatch(r"\d{4}", cell):
-            raise ValueError(f"year {cell!r} is not a four-digit year")
+            raise _YearError(
+                f"year {cell!r} is not a four-digit year",
+                f"Jahr {cell!r} ist keine vierstellige Jahreszahl",
+            )
         return int(cell) if fmt == "start_year" else int(cell) - 1
     pattern = _DATE if fmt == "date" else _ISO_DATE
     match = pattern.match(cell)
     if not match:
         expected = "a date like 01.03.2024" if fmt == "date" else "a date like 2023-12-31"
-        raise ValueError(f"date {cell!r} is not {expected}")
+        expected_de = "ein Datum wie 01.03.2024" if fmt == "date" else "ein Datum wie 2023-12-31"
+        raise _YearError(
+            f"date {cell!r} is not {expected}", f"Datum {cell!r} ist nicht {expected_de}"
+        )
     parts = [int(p) for p in match.groups()]
     day, month, year = parts if fmt == "date" else (parts[2], parts[1], parts[0])
     try:
         return school_year_of_date(dt.date(year, month, day))
     except ValueError:
-        raise ValueError(f"date {cell!r} does not exist") from None
+        raise _YearError(f"date {cell!r} does not exist", f"Datum {cell!r} gibt es nicht") from None
+
+
+# The English messages of schemas.tables.parse_school_year and of the region matcher
+# (schemas/regions.py), in German. A message none of them fits keeps its English text behind a
+# German prefix.
+_YEAR_MESSAGES_DE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"school year (?P<cell>.+) is not of the form 2022/23"),
+        "Schuljahr {cell} hat nicht die Form 2022/23",
+    ),
+    (
+        re.compile(
+            r"school year (?P<cell>.+): the second year must follow the first "
+            r"\(expected (?P<label>[^)]+)\)"
+        ),
+        "Schuljahr {cell}: das zweite Jahr muss auf das erste folgen (erwartet {label})",
+    ),
+)
+_REGION_MESSAGES_DE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"region key is empty"), "Gebietsschlüssel ist leer"),
+    (re.compile(r"empty region name"), "Gebietsname ist leer"),
+    (
+        re.compile(r"unknown parent region (?P<parent>.+)"),
+        "unbekanntes übergeordnetes Gebiet {parent}",
+    ),
+    (
+        re.compile(
+            r"unknown region name (?P<name>.+) in scope (?P<scope>\S+) "
+            r"\(outside it: (?P<codes>.*)\)"
+        ),
+        "unbekannter Gebietsname {name} innerhalb von {scope} (passt außerhalb: {codes})",
+    ),
+    (re.compile(r"unknown region name (?P<name>.+)"), "unbekannter Gebietsname {name}"),
+    (
+        re.compile(r"no (?P<what>.+?) named (?P<name>.+); the name fits (?P<codes>.*)"),
+        "keine Übereinstimmung für {name} als {what}; der Name passt zu {codes}",
+    ),
+    (
+        re.compile(
+            r"(?P<name>.+) names only historical regions \((?P<codes>.*)\); "
+            r"use include_historical=True"
+        ),
+        "{name} bezeichnet nur ehemalige Gebiete ({codes}); include_historical=True verwenden",
+    ),
+    (
+        re.compile(
+            r"no region named (?P<name>.+) below (?P<parent>\S+) \(elsewhere: (?P<codes>.*)\)"
+        ),
+        "kein Gebiet namens {name} unterhalb von {parent} (anderswo: {codes})",
+    ),
+    (
+        re.compile(
+            r"ambiguous: (?P<name>.+) matches (?P<n>\d+) regions \((?P<codes>.*)\); (?P<hint>.*)"
+        ),
+        "mehrdeutig: {name} passt zu {n} Gebieten ({codes}); {hint}",
+    ),
+)
+_WORDS_DE = {
+    # region kinds and levels in the matcher's messages
+    "region": "Gebiet",
+    "kreisfreie Stadt": "kreisfreie Stadt",
+    "land": "Land",
+    "kreis": "Kreis",
+    "gemeinde": "Gemeinde",
+    "regierungsbezirk": "Regierungsbezirk",
+    "verband": "Verband",
+    # the matcher's hints for ambiguous names
+    "the name does not tell them apart": "der Name unterscheidet sie nicht",
+    "give a Land scope or a parent": "bitte ein Land als Bereich (scope) oder ein "
+    "übergeordnetes Gebiet angeben",
+    "give a parent": "bitte ein übergeordnetes Gebiet angeben",
+}
+
+
+def _translate(
+    message: str, patterns: tuple[tuple[re.Pattern[str], str], ...], fallback: str
+) -> str:
+    for pattern, template in patterns:
+        match = pattern.fullmatch(message)
+        if match:
+            parts = {k: _WORDS_DE.get(v, v) for k, v in match.groupdict().items()}
+            return template.format(**parts)
+    return f"{fallback}: {message}"
+
+
+def region_problem_de(reason: str) -> str:
+    """A region reason (empty key, the region matcher's English reasons) in German."""
+    return _translate(reason, _REGION_MESSAGES_DE, "Gebiet")
+
+
+def year_problem_de(exc: ValueError) -> str:
+    """A school-year/date error in German (ours carry it; parse_school_year's are mapped)."""
+    german = getattr(exc, "message_de", None)
+    if german is not None:
+        return german
+    return _translate(str(exc), _YEAR_MESSAGES_DE, "Schuljahr")
 
 
 def _resolve_regions(
@@ -138,6 +262,13 @@ def _resolve_regions(
         reason = None if region else f"Schulnummer {number!r} is not in the school directory"
         results.append((region, reason))
     return results
+
+
+def _school_problem_de(reason: str) -> str:
+    match = re.fullmatch(r"Schulnummer (?P<number>.+) is not in the school directory", reason)
+    if match:
+        return f"Schulnummer {match.group('number')} steht nicht im Schulverzeichnis"
+    return region_problem_de(reason)
 
 
 def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.DataFrame:
@@ -161,35 +292,45 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
     region_pos = positions[mapping.region_column]
     regions = _resolve_regions(raw, [r.cells[region_pos] for r in rows], mapping, resolver)
     school_grain = mapping.region_by == "school_number"
+    to_german = _school_problem_de if school_grain else region_problem_de
+    regions_de = [to_german(reason) if reason else None for _, reason in regions]
     number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
-    cell_cache: dict[str, tuple[float | None, str | None, str | None]] = {}
+    # cell text -> (value, status, problem, problem in German)
+    cell_cache: dict[str, tuple[float | None, str | None, str | None, str | None]] = {}
 
-    def cell_value(text: str) -> tuple[float | None, str | None, str | None]:
+    def cell_value(text: str) -> tuple[float | None, str | None, str | None, str | None]:
         if text not in cell_cache:
             try:
                 value, status = parse_cell(text, number_format)
-                cell_cache[text] = (value, status, None)
+                cell_cache[text] = (value, status, None, None)
             except CellError as exc:
-                cell_cache[text] = (None, None, str(exc))
+                cell_cache[text] = (None, None, str(exc), exc.message_de)
         return cell_cache[text]
 
-    year_cache: dict[str, tuple[int | None, str | None]] = {}
+    year_cache: dict[str, tuple[int | None, str | None, str | None]] = {}
     value_columns = [(positions[v.column], v) for v in mapping.values]
     lookups = [
         (name, lk.column, positions[lk.column], lk.values) for name, lk in mapping.lookups.items()
     ]
     out: dict[str, list] = {c: [] for c in FRAME_COLUMNS}
 
-    for row, (region_code, region_problem) in zip(rows, regions, strict=True):
+    for row, (region_code, region_problem), region_problem_german in zip(
+        rows, regions, regions_de, strict=True
+    ):
         cells = row.cells
         year_text = cells[positions[mapping.year_column]]
         if year_text not in year_cache:
             try:
-                year_cache[year_text] = (_school_year(year_text, mapping.year_format), None)
+                year_cache[year_text] = (_school_year(year_text, mapping.year_format), None, None)
             except ValueError as exc:
-                year_cache[year_text] = (None, f"column {mapping.year_column!r}: {exc}")
-        start_year, year_problem = year_cache[year_text]
+                year_cache[year_text] = (
+                    None,
+                    f"column {mapping.year_column!r}: {exc}",
+                    f"Spalte {mapping.year_column!r}: {year_problem_de(exc)}",
+                )
+        start_year, year_problem, year_problem_german = year_cache[year_text]
         row_problems = [p for p in (region_problem, year_problem) if p]
+        row_problems_de = [p for p in (region_problem_german, year_problem_german) if p]
         subgroup: list[str | None] = []
         for dim, name in zip(dims, ("sex", "nationality"), strict=True):
             if dim.constant is not None:
@@ -198,9 +339,13 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
             text = cells[positions[dim.column]].strip()
             mapped = dim.values.get(text)
             if mapped is None:
+                allowed = ", ".join(repr(k) for k in dim.values)
                 row_problems.append(
-                    f"column {dim.column!r}: {name} {text!r} is not one of "
-                    f"{', '.join(repr(k) for k in dim.values)}"
+                    f"column {dim.column!r}: {name} {text!r} is not one of {allowed}"
+                )
+                row_problems_de.append(
+                    f"Spalte {dim.column!r}: {_DIMENSIONS_DE[name]} {text!r} ist keiner der "
+                    f"Werte {allowed}"
                 )
             subgroup.append(mapped)
         pieces: dict[str, str] = {}
@@ -209,9 +354,13 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
             if text in values:
                 pieces[name] = values[text]
             else:
+                allowed = ", ".join(repr(k) for k in values)
                 row_problems.append(
-                    f"column {column!r}: {text!r} is not one of "
-                    f"{', '.join(repr(k) for k in values)} (lookup {name!r})"
+                    f"column {column!r}: {text!r} is not one of {allowed} (lookup {name!r})"
+                )
+                row_problems_de.append(
+                    f"Spalte {column!r}: {text!r} ist keiner der Werte {allowed} "
+                    f"(Zuordnung {name!r})"
                 )
         region_label = cells[region_pos].strip()
         school_number = region_label if school_grain else ""
@@ -221,7 +370,7 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
         merged: dict[tuple, list] = {}
         for pos, target in value_columns:
             text = cells[pos]
-            value, status, cell_problem = cell_value(text)
+            value, status, cell_problem, cell_problem_de = cell_value(text)
             try:
                 measure = target.measure.format(**pieces)
             except KeyError:
@@ -229,14 +378,17 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
             sex = target.sex or subgroup[0]
             nationality = target.nationality or subgroup[1]
             problem = f"column {target.column!r}: {cell_problem}" if cell_problem else None
+            problem_de = f"Spalte {target.column!r}: {cell_problem_de}" if cell_problem else None
             # a failed lookup leaves no measure: keep such cells apart, one per column
             key = (measure or f"?{target.column}", sex, nationality)
             if key in merged:
-                _merge(merged[key], value, status, text, target.column, problem)
+                _merge(merged[key], value, status, text, target.column, problem, problem_de)
             else:
-                merged[key] = [value, status, text, target.column, problem]
+                merged[key] = [value, status, text, target.column, problem, problem_de]
         row_problem = "; ".join(row_problems) if row_problems else None
-        for (measure, sex, nationality), (value, status, text, column, problem) in merged.items():
+        row_problem_de = "; ".join(row_problems_de) if row_problems_de else None
+        for (measure, sex, nationality), record in merged.items():
+            value, status, text, column, problem, problem_de = record
             out["measure"].append(None if measure.startswith("?") else measure)
             out["region_code"].append(region_code)
             out["region_label"].append(region_label)
@@ -253,6 +405,11 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
             out["problem"].append(
                 "; ".join(p for p in (row_problem, problem) if p) if problem else row_problem
             )
+            out["problem_de"].append(
+                "; ".join(p for p in (row_problem_de, problem_de) if p)
+                if problem_de
+                else row_problem_de
+            )
 
     frame = pd.DataFrame(out, columns=list(FRAME_COLUMNS))
     frame["start_year"] = frame["start_year"].astype("Int64")
@@ -261,10 +418,18 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
     return frame
 
 
-def _merge(into: list, value, status, text: str, column: str, problem: str | None) -> None:
+def _merge(
+    into: list,
+    value,
+    status,
+    text: str,
+    column: str,
+    problem: str | None,
+    problem_de: str | None,
+) -> None:
     """Add a further column's cell to a record of the same line and measure: numbers add up
     (keeping a flag such as provisional); a symbol ('.', 'x') makes the sum that symbol."""
-    total, total_status, total_text, columns, problems = into
+    total, total_status, total_text, columns, problems, problems_de = into
     if total_status is None or status is None:  # an unreadable part: the problem says why
         into[0], into[1] = None, None
     elif total_status in NUMERIC_STATUSES and status in NUMERIC_STATUSES:
@@ -276,6 +441,7 @@ def _merge(into: list, value, status, text: str, column: str, problem: str | Non
     into[2] = f"{total_text} + {text}"
     into[3] = f"{columns} + {column}"
     into[4] = "; ".join(p for p in (problems, problem) if p) or None
+    into[5] = "; ".join(p for p in (problems_de, problem_de) if p) or None
 
 
 RECORD_KEY = ["measure", "region_code", "school_year", "start_year", "sex", "nationality"]
@@ -320,6 +486,7 @@ def combine_rows(records: pd.DataFrame) -> pd.DataFrame:
         .first().values
     )  # fmt: skip
     summed["problem"] = None
+    summed["problem_de"] = None
     result = pd.concat([summed, records[~clean]], ignore_index=True)[list(FRAME_COLUMNS)]
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
 
@@ -341,6 +508,7 @@ def derive_totals(records: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.Data
         totals["region_label"] = None
         totals["school_number"] = ""
         totals["problem"] = None
+        totals["problem_de"] = None
         result = pd.concat([result, totals[list(FRAME_COLUMNS)]], ignore_index=True)
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
 
@@ -400,5 +568,6 @@ def aggregate_school_grain(
     result["region_label"] = None
     result["school_number"] = ""
     result["problem"] = None
+    result["problem_de"] = None
     result = result[list(FRAME_COLUMNS)]
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})

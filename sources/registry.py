@@ -146,6 +146,8 @@ class Source:
     constants: dict[str, str]  # reference datasets: canonical column -> fixed value
     path: Path  # the YAML file
     api: GenesisApi | JsonApi | None = None  # the API kinds
+    # overrides of expectations/quality.yaml for this source's cross checks
+    quality: dict[str, Any] = field(default_factory=dict)
 
     def measure_ids(self) -> set[str]:
         """Every measure id this source can produce (templates expanded over lookups)."""
@@ -426,6 +428,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         constants=constants,
         path=path,
         api=api,
+        quality=dict(spec.get("quality") or {}),
     )
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
+from expectations.cross_checks import CHECKS as CROSS_CHECKS
+from expectations.cross_checks import CrossCheck, run_all
 from expectations.runner import ROW_ID, CheckOutcome, suite_specs
 from expectations.validation import (
     RECORD_SUITE,
@@ -47,12 +49,24 @@ from warehouse.db import DATASET_TABLES, DataPaths, utc_now
 from warehouse.quality import CheckRow, insert_check_rows
 
 STRUCTURE_CHECK = "structure"
+CROSS_CHECK_DESCRIPTIONS = {
+    "year_over_year": "no value jumps against the school year before beyond the threshold "
+    "(expectations/quality.yaml)",
+    "completeness": "every region and school year the source covers is present",
+    "level_consistency": "municipalities add up to their Kreis, Kreise to higher levels, "
+    "within the rounding the source declares",
+    "subgroups": "female + male and german + foreign add up to the total",
+    "revisions": "the new delivery does not change values an earlier delivery loaded",
+}
 
 
 def check_names(source: Source) -> list[str]:
     """The Dagster checks of a source's staging asset, in order."""
     suites = source_suites(source)
-    return [STRUCTURE_CHECK] + [spec.name for suite in suites for spec in suite_specs(suite)]
+    names = [STRUCTURE_CHECK] + [spec.name for suite in suites for spec in suite_specs(suite)]
+    if source.dataset == "measures":
+        names += list(CROSS_CHECKS)
+    return names
 
 
 def source_suites(source: Source) -> tuple[str, ...]:
@@ -78,6 +92,7 @@ class StagingResult:
     source_id: str
     deliveries: list[DeliveryResult] = field(default_factory=list)
     current_delivery: str | None = None  # file name of the newest loaded delivery
+    cross_checks: list[CrossCheck] = field(default_factory=list)  # on this run's new data
 
     @property
     def rejected(self) -> list[DeliveryResult]:
@@ -161,8 +176,43 @@ def stage_source(
         [source.id],
     ).fetchone()
     result.current_delivery = current[0] if current else None
+    if source.dataset == "measures" and any(d.state != "rejected" for d in result.deliveries):
+        result.cross_checks = cross_check(conn, source, run_id)
     _record_check_results(conn, source, result, run_id)
     return result
+
+
+_CURRENT = """
+    SELECT r.*, d.file_name FROM staging.records r
+    JOIN meta.deliveries d ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id
+    WHERE r.source_id = ? AND d.state IN ('loaded', 'loaded_with_quarantine') AND {where}
+    QUALIFY row_number() OVER (
+        PARTITION BY r.measure, r.region_code, r.school_year, r.sex, r.nationality
+        ORDER BY d.delivery_seq DESC) = 1
+"""
+
+
+def cross_check(conn: duckdb.DuckDBPyConnection, source: Source, run_id: str) -> list[CrossCheck]:
+    """The checks across time, levels and deliveries on what this run loaded for the source;
+    their findings go to quality.findings."""
+    new = conn.execute(_CURRENT.format(where="d.parsed_run_id = ?"), [source.id, run_id]).df()
+    previous = conn.execute(
+        _CURRENT.format(where="coalesce(d.parsed_run_id, '') <> ?"), [source.id, run_id]
+    ).df()
+    checks = run_all(source, new, previous, previous)
+    findings = pd.concat(
+        [c.findings for c in checks if not c.findings.empty]
+        or [pd.DataFrame(columns=checks[0].findings.columns)],
+        ignore_index=True,
+    )
+    findings["run_id"] = run_id
+    if not findings.empty:
+        conn.register("new_findings", findings)
+        try:
+            conn.execute("INSERT INTO quality.findings BY NAME SELECT * FROM new_findings")
+        finally:
+            conn.unregister("new_findings")
+    return checks
 
 
 def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> DeliveryResult:
@@ -316,6 +366,19 @@ def _record_check_results(conn, source: Source, result: StagingResult, run_id: s
             rows.append(
                 CheckRow(asset_key, nothing, suite=_suite_of(source, name), source_id=source.id)
             )
+        if name in CROSS_CHECKS:
+            outcome = cross_outcome(result, name)
+            if outcome is not None:
+                rows.append(
+                    CheckRow(
+                        asset_key,
+                        outcome,
+                        suite="cross_checks",
+                        expectation_type=name,
+                        source_id=source.id,
+                    )
+                )
+            continue
         for delivery in result.deliveries:
             outcome = outcome_for(delivery, name)
             if outcome is not None:
@@ -332,10 +395,29 @@ def _record_check_results(conn, source: Source, result: StagingResult, run_id: s
 
 
 def _suite_of(source: Source, check_name: str) -> str:
+    if check_name in CROSS_CHECKS:
+        return "cross_checks"
     for suite in source_suites(source):
         if any(spec.name == check_name for spec in suite_specs(suite)):
             return suite
     return STRUCTURE_CHECK
+
+
+def cross_outcome(result: StagingResult, check_name: str) -> CheckOutcome | None:
+    """A cross check's outcome as a CheckOutcome (WARNING: never blocking)."""
+    check = next((c for c in result.cross_checks if c.name == check_name), None)
+    if check is None:
+        return None
+    return CheckOutcome(
+        check.name,
+        "cross_checks",
+        "",
+        CROSS_CHECK_DESCRIPTIONS[check.name],
+        check.outcome,
+        len(check.findings),
+        len(check.findings),
+        check.message,
+    )
 
 
 def outcome_for(delivery: DeliveryResult, check_name: str) -> CheckOutcome | None:

@@ -49,7 +49,15 @@ class NumberFormat:
 
 
 class CellError(ValueError):
-    """A cell that is neither a number nor a known symbol; the message says what was expected."""
+    """A cell that is neither a number nor a known symbol; the message says what was expected.
+
+    `CellError(message_en, message_de)`: `str(exc)` is the English message, `message_de` the
+    same in German for partners (the English one if none is given)."""
+
+    def __init__(self, message_en: str, message_de: str | None = None) -> None:
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_de = message_en if message_de is None else message_de
 
 
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
@@ -71,14 +79,17 @@ def parse_number(text: str, fmt: NumberFormat) -> float:
     if " " in s and numeric_text and fmt.thousands != " ":  # 1 234: spaces grouping digits
         if not _grouped(" ", fmt.decimal).match(s):
             raise CellError(
-                f"{text!r} has spaces inside; expected a number like 1234{fmt.decimal}5"
+                f"{text!r} has spaces inside; expected a number like 1234{fmt.decimal}5",
+                f"{text!r} enthält Leerzeichen; erwartet wird eine Zahl wie 1234{fmt.decimal}5",
             )
         s = s.replace(" ", "")
     if fmt.thousands and fmt.thousands in s:
         if not _grouped(fmt.thousands, fmt.decimal).match(s):
             raise CellError(
                 f"{text!r}: the thousands separator {fmt.thousands!r} must group three digits "
-                f"(expected e.g. 1{fmt.thousands}234{fmt.decimal}5)"
+                f"(expected e.g. 1{fmt.thousands}234{fmt.decimal}5)",
+                f"{text!r}: das Tausendertrennzeichen {fmt.thousands!r} muss jeweils drei Ziffern "
+                f"gruppieren (erwartet z. B. 1{fmt.thousands}234{fmt.decimal}5)",
             )
         s = s.replace(fmt.thousands, "")
     other = "." if fmt.decimal == "," else ","
@@ -87,14 +98,23 @@ def parse_number(text: str, fmt: NumberFormat) -> float:
             raise CellError(
                 f"{text!r} has a thousands separator {other!r}; expected plain digits with a "
                 f"decimal {'comma' if fmt.decimal == ',' else 'point'} (declare "
-                f'`thousands: "{other}"` in the source if the partner writes them)'
+                f'`thousands: "{other}"` in the source if the partner writes them)',
+                f"{text!r} enthält ein Tausendertrennzeichen {other!r}; erwartet werden Ziffern "
+                f"mit Dezimal{'komma' if fmt.decimal == ',' else 'punkt'} (in der Quelle "
+                f'`thousands: "{other}"` angeben, wenn der Partner es so schreibt)',
             )
-        raise CellError(f"{text!r} uses {other!r}; expected a number with decimal {fmt.decimal!r}")
+        raise CellError(
+            f"{text!r} uses {other!r}; expected a number with decimal {fmt.decimal!r}",
+            f"{text!r} enthält {other!r}; erwartet wird eine Zahl mit dem Dezimaltrennzeichen "
+            f"{fmt.decimal!r}",
+        )
     candidate = s.replace(fmt.decimal, ".") if fmt.decimal != "." else s
     if not _NUMBER.match(candidate):
         raise CellError(
             f"{text!r} is not a number or a statistical symbol "
-            f"(expected e.g. 1234{fmt.decimal}5, '-', '.', 'x', '/', '...')"
+            f"(expected e.g. 1234{fmt.decimal}5, '-', '.', 'x', '/', '...')",
+            f"{text!r} ist keine Zahl und kein statistisches Zeichen "
+            f"(erwartet z. B. 1234{fmt.decimal}5, '-', '.', 'x', '/', '...')",
         )
     return float(candidate)
 
@@ -105,7 +125,10 @@ def parse_cell(text: str | None, fmt: NumberFormat = NumberFormat()) -> tuple[fl
     if cell in SYMBOL_STATUS:
         return SYMBOL_STATUS[cell]
     if cell.startswith("=") or cell.startswith("@"):
-        raise CellError(f"{cell[:40]!r} is a spreadsheet formula, not a value")
+        raise CellError(
+            f"{cell[:40]!r} is a spreadsheet formula, not a value",
+            f"{cell[:40]!r} ist eine Tabellenformel, kein Wert",
+        )
     parens = _PARENS.match(cell)
     if parens:
         return parse_number(parens.group("number"), fmt), "unreliable"

@@ -107,6 +107,7 @@ def test_records_by_region_key() -> None:
             "source_line": 2,
             "source_column": KITA_U3,
             "problem": None,
+            "problem_de": None,
         },
         {
             "measure": "daycare_children_3_6",
@@ -123,6 +124,7 @@ def test_records_by_region_key() -> None:
             "source_line": 2,
             "source_column": KITA_3_6,
             "problem": None,
+            "problem_de": None,
         },
     ]
     assert str(frame["start_year"].dtype) == "Int64"

@@ -11,6 +11,7 @@ from schemas.tables import (
     CHECK_RESULT_COLUMNS,
     DELIVERY_COLUMNS,
     DELIVERY_LOG_COLUMNS,
+    FINDING_COLUMNS,
     QUARANTINE_COLUMNS,
     Column,
 )
@@ -195,6 +196,7 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
     "quality.check_results": CHECK_RESULT_COLUMNS,
     "quality.quarantine": QUARANTINE_COLUMNS,
+    "quality.findings": FINDING_COLUMNS,
     "meta.deliveries": DELIVERY_COLUMNS,
     "meta.delivery_log": DELIVERY_LOG_COLUMNS,
 }

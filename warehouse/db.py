@@ -28,6 +28,7 @@ from schemas.tables import (
     CHECK_RESULT_COLUMNS,
     DELIVERY_COLUMNS,
     DELIVERY_LOG_COLUMNS,
+    FINDING_COLUMNS,
     QUARANTINE_COLUMNS,
     RECORD_COLUMNS,
     Column,
@@ -122,6 +123,7 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(ddl("staging.records", RECORD_COLUMNS))
     conn.execute(ddl("quality.quarantine", QUARANTINE_COLUMNS))
     conn.execute(ddl("quality.check_results", CHECK_RESULT_COLUMNS))
+    conn.execute(ddl("quality.findings", FINDING_COLUMNS))
     for table, columns in REFERENCE_TABLES.items():
         conn.execute(ddl(table, columns))
 

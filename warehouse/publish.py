@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.db import DataPaths, utc_now
+from warehouse.db import DataPaths, run_sql_file, utc_now
 
 STORAGE_VERSION = os.environ.get("BILDUNGSMONITOR_STORAGE_VERSION", "v1.0.0")
 
@@ -34,10 +34,14 @@ PUBLISHED_TABLES: dict[str, str] = {
     "marts.schools": "marts.schools",
     "quality.check_results": "quality.check_results",
     "quality.quarantine": "quality.quarantine",
+    "quality.findings": "quality.findings",
     "meta.deliveries": "meta.deliveries",
     "meta.delivery_log": "meta.delivery_log",
     "meta.sources": "core.sources",
 }
+
+
+PUBLISHED_VIEWS: tuple[str, ...] = ("quality/source_health.sql",)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,15 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
             "? AS storage_version",
             [run_id, utc_now(), STORAGE_VERSION],
         )
+        # views live in the publication and name its tables without a catalogue, so they
+        # resolve wherever the file is opened
+        home = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute("USE publication")
+        try:
+            for view in PUBLISHED_VIEWS:
+                run_sql_file(conn, view)
+        finally:
+            conn.execute(f'USE "{home}"')
         conn.execute("CHECKPOINT publication")
     except BaseException:
         conn.execute("DETACH publication")

@@ -35,9 +35,18 @@ class RawTable:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+#: The screening stages a structural problem can belong to, in the order a delivery passes them:
+#: "file" (bytes, encoding, file type, truncation), "columns" (delimiter, header, required
+#: columns, rows that do not line up with the header), "values" (single cells).
+STAGES: tuple[str, ...] = ("file", "columns", "values")
+
+
 class DeliveryFormatError(ValueError):
     """A delivery whose structure cannot be read. The message names the file and, where known,
-    the line and column, what was expected and what was found."""
+    the line and column, what was expected and what was found.
+
+    `str(exc)` is the English message; `message_de` the same in German for partners. `stage`
+    says where a delivery screener groups the problem (one of `STAGES`)."""
 
     def __init__(
         self,
@@ -48,24 +57,65 @@ class DeliveryFormatError(ValueError):
         column: str | None = None,
         expected: str | None = None,
         found: str | None = None,
+        stage: str = "file",
+        problem_de: str | None = None,
+        expected_de: str | None = None,
+        found_de: str | None = None,
     ) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}: expected one of {', '.join(STAGES)}")
         self.file_name = file_name
         self.problem = problem
         self.line = line
         self.column = column
         self.expected = expected
         self.found = found
-        where = file_name
-        if line is not None:
-            where += f", line {line}"
-        if column is not None:
-            where += f", column {column!r}"
-        detail = []
-        if expected is not None:
-            detail.append(f"expected {expected}")
-        if found is not None:
-            detail.append(f"found {found}")
-        message = f"{where}: {problem}"
-        if detail:
-            message += f" ({'; '.join(detail)})"
-        super().__init__(message)
+        self.stage = stage
+        self.problem_de = problem_de
+        self.expected_de = expected_de
+        self.found_de = found_de
+        super().__init__(_render(file_name, line, column, problem, expected, found, _WORDS_EN))
+
+    @property
+    def message_de(self) -> str:
+        """The message in German; a part without a German text falls back to the English."""
+        return _render(
+            self.file_name,
+            self.line,
+            self.column,
+            self.problem if self.problem_de is None else self.problem_de,
+            self.expected if self.expected_de is None else self.expected_de,
+            self.found if self.found_de is None else self.found_de,
+            _WORDS_DE,
+        )
+
+
+_WORDS_EN = ("line", "column", "expected", "found")
+_WORDS_DE = ("Zeile", "Spalte", "erwartet", "gefunden")
+
+
+def _render(
+    file_name: str,
+    line: int | None,
+    column: str | None,
+    problem: str,
+    expected: str | None,
+    found: str | None,
+    words: tuple[str, str, str, str],
+) -> str:
+    """`file, line 3, column 'x': problem (expected …; found …)`, omitting what is None."""
+    line_word, column_word, expected_word, found_word = words
+    where = file_name
+    if line is not None:
+        where += f", {line_word} {line}"
+    if column is not None:
+        where += f", {column_word} {column!r}"
+    detail = []
+    if expected is not None:
+        detail.append(f"{expected_word} {expected}")
+    if found is not None:
+        detail.append(f"{found_word} {found}")
+    message = f"{where}: {problem}"
+    if detail:
+        message += f" ({'; '.join(detail)})"
+    return message

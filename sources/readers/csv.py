@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from sources.readers.base import DeliveryFormatError, RawRow, RawTable
-from sources.readers.text import DELIMITERS, decode, describe, detect_delimiter, sep_hint
+from sources.readers.text import (
+    DELIMITERS,
+    decode,
+    describe,
+    describe_de,
+    detect_delimiter,
+    sep_hint,
+)
 
 _SAMPLE_LINES = 20
 _HEADER_JUNK = " \t\ufeff\u00a0\u200b"  # whitespace, BOM remnants, no-break and zero-width space
@@ -35,21 +43,48 @@ def _is_blank(cells: list[str]) -> bool:
     return all(not c.strip() for c in cells)
 
 
+def csv_error_de(message: str) -> str:
+    """The messages of Python's csv module in German (the common ones; others as they are)."""
+    after_quote = re.fullmatch(r"'(.+)' expected after '\"'", message)
+    if after_quote:
+        return (
+            f"nach einem schließenden Anführungszeichen muss {describe_de(after_quote.group(1))} "
+            "oder das Zeilenende folgen"
+        )
+    if "line contains NUL" in message:
+        return "die Zeile enthält ein NUL-Byte"
+    if "new-line character seen in unquoted field" in message:
+        return "Zeilenumbruch in einer Zelle ohne Anführungszeichen"
+    if "end of data" in message:
+        return "unerwartetes Dateiende"
+    return message
+
+
 def _quoting_error(file_name: str, line: int, err: csv.Error) -> DeliveryFormatError:
     message = str(err)
     if "end of data" in message or "field larger than field limit" in message:
+        end = "end of data" in message
         return DeliveryFormatError(
             file_name,
             "a quoted cell starting on this line is never closed",
             line=line,
             expected='a closing quote (")',
-            found="the end of the file" if "end of data" in message else "a runaway cell",
+            found="the end of the file" if end else "a runaway cell",
+            stage="columns",
+            problem_de="eine Zelle in Anführungszeichen, die in dieser Zeile beginnt, wird nie "
+            "geschlossen",
+            expected_de='ein schließendes Anführungszeichen (")',
+            found_de="das Dateiende" if end else "eine Zelle, die nicht mehr endet",
         )
     return DeliveryFormatError(
         file_name,
         f"malformed quoting: {message}",
         line=line,
         expected="a quoted cell to end with a quote followed by the delimiter or the line end",
+        stage="columns",
+        problem_de=f"fehlerhafte Anführungszeichen: {csv_error_de(message)}",
+        expected_de="eine Zelle in Anführungszeichen, die mit einem Anführungszeichen endet, "
+        "auf das das Trennzeichen oder das Zeilenende folgt",
     )
 
 
@@ -91,6 +126,10 @@ def read_csv(
                 "the file has no header line",
                 expected="a header line after the 'sep=' line",
                 found="nothing",
+                stage="columns",
+                problem_de="die Datei hat keine Kopfzeile",
+                expected_de="eine Kopfzeile nach der Zeile 'sep='",
+                found_de="nichts",
             )
     else:
         if header_line < 1 or header_line > len(lines):
@@ -99,6 +138,10 @@ def read_csv(
                 f"the header is declared on line {header_line}, "
                 f"but the file has {len(lines)} lines",
                 expected=f"a header on line {header_line}",
+                stage="columns",
+                problem_de=f"die Kopfzeile ist für Zeile {header_line} angegeben, "
+                f"aber die Datei hat {len(lines)} Zeilen",
+                expected_de=f"eine Kopfzeile in Zeile {header_line}",
             )
         start = header_line - 1
         if not lines[start].strip():
@@ -107,6 +150,9 @@ def read_csv(
                 "the declared header line is empty",
                 line=header_line,
                 expected="the column names",
+                stage="columns",
+                problem_de="die angegebene Kopfzeile ist leer",
+                expected_de="die Spaltennamen",
             )
 
     # --- the delimiter ---------------------------------------------------------------------
@@ -123,6 +169,11 @@ def read_csv(
                     line=start + 1,
                     expected="columns separated by ';', ',', tab or '|'",
                     found=f"{lines[start][:60]!r}",
+                    stage="columns",
+                    problem_de="nur eine Spalte in der Kopfzeile gefunden – kein Trennzeichen "
+                    "erkannt",
+                    expected_de="Spalten getrennt durch ';', ',', Tabulator oder '|'",
+                    found_de=f"{lines[start][:60]!r}",
                 )
     else:
         delim = delimiter
@@ -134,6 +185,11 @@ def read_csv(
                 line=1,
                 expected=f"columns separated by {describe(delim)}",
                 found=f"sep={hint}",
+                stage="columns",
+                problem_de=f"die erste Zeile sagt sep={hint}, für die Quelle ist aber das "
+                f"Trennzeichen {describe_de(delim)} angegeben",
+                expected_de=f"Spalten getrennt durch {describe_de(delim)}",
+                found_de=f"sep={hint}",
             )
 
     # --- split -------------------------------------------------------------------------------
@@ -165,6 +221,11 @@ def read_csv(
                         line=line,
                         expected=f"at most {width} cells",
                         found=f"{cells[position - 1][:40]!r} in cell {position}",
+                        stage="columns",
+                        problem_de=f"die Zeile hat {n} Zellen, die Kopfzeile aber nur "
+                        f"{width} Spalten",
+                        expected_de=f"höchstens {width} Zellen",
+                        found_de=f"{cells[position - 1][:40]!r} in Zelle {position}",
                     )
                 cells = cells[:width]
             elif n < width:
@@ -183,6 +244,10 @@ def read_csv(
                 line=rows[0].line,
                 expected=f"cells separated by {describe(delim)} as in the header",
                 found=f"{describe(other[0])} — wrong delimiter?",
+                stage="columns",
+                problem_de="jede Datenzeile besteht aus nur einer Zelle – falsches Trennzeichen?",
+                expected_de=f"Zellen getrennt durch {describe_de(delim)} wie in der Kopfzeile",
+                found_de=f"{describe_de(other[0])} in den Datenzeilen",
             )
 
     return RawTable(
@@ -214,6 +279,12 @@ def _header(cells: list[str], file_name: str, line: int, delim: str, raw: str) -
             line=line,
             expected=f"columns separated by {describe(delim)}",
             found=found,
+            stage="columns",
+            problem_de="nur eine Spalte gefunden" + (" – falsches Trennzeichen?" if others else ""),
+            expected_de=f"Spalten getrennt durch {describe_de(delim)}",
+            found_de=f"{describe_de(others[0])} in der Kopfzeile"
+            if others
+            else f"{raw[:60]!r} – eine einzige Spalte",
         )
     for position, name in enumerate(names, start=1):
         if not name:
@@ -225,6 +296,12 @@ def _header(cells: list[str], file_name: str, line: int, delim: str, raw: str) -
                 found="an empty first cell"
                 if position == 1
                 else f"an empty cell after the column {names[position - 2]!r}",
+                stage="columns",
+                problem_de=f"Zelle {position} der Kopfzeile ist leer",
+                expected_de="einen Namen für jede Spalte",
+                found_de="eine leere erste Zelle"
+                if position == 1
+                else f"eine leere Zelle nach der Spalte {names[position - 2]!r}",
             )
     seen: dict[str, int] = {}
     for position, name in enumerate(names, start=1):
@@ -235,6 +312,9 @@ def _header(cells: list[str], file_name: str, line: int, delim: str, raw: str) -
                 line=line,
                 column=name,
                 expected="unique column names",
+                stage="columns",
+                problem_de=f"die Spalten {seen[name]} und {position} haben denselben Namen",
+                expected_de="eindeutige Spaltennamen",
             )
         seen[name] = position
     return names

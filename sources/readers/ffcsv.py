@@ -43,6 +43,10 @@ def unzip_single_csv(data: bytes, file_name: str) -> tuple[bytes, str]:
             "the zip archive is corrupt or truncated",
             expected="a complete zip archive holding one .csv file",
             found=f"{len(data)} bytes that do not form a readable archive ({err})",
+            stage="file",
+            problem_de="das zip-Archiv ist beschädigt oder abgeschnitten",
+            expected_de="ein vollständiges zip-Archiv mit einer .csv-Datei",
+            found_de=f"{len(data)} Bytes, die kein lesbares Archiv ergeben ({err})",
         ) from None
     with archive:
         members = _csv_members(archive)
@@ -55,6 +59,12 @@ def unzip_single_csv(data: bytes, file_name: str) -> tuple[bytes, str]:
                 else f"the zip archive holds {len(members)} .csv files",
                 expected="exactly one .csv file",
                 found=names,
+                stage="file",
+                problem_de="das zip-Archiv enthält keine .csv-Datei"
+                if not members
+                else f"das zip-Archiv enthält {len(members)} .csv-Dateien",
+                expected_de="genau eine .csv-Datei",
+                found_de=names if archive.infolist() else "nichts",
             )
         info = members[0]
         if info.file_size > _MAX_MEMBER:
@@ -63,6 +73,10 @@ def unzip_single_csv(data: bytes, file_name: str) -> tuple[bytes, str]:
                 f"{info.filename} is too large to unpack",
                 expected=f"at most {_MAX_MEMBER} bytes",
                 found=f"{info.file_size} bytes",
+                stage="file",
+                problem_de=f"{info.filename} ist zu groß zum Entpacken",
+                expected_de=f"höchstens {_MAX_MEMBER} Bytes",
+                found_de=f"{info.file_size} Bytes",
             )
         try:
             return archive.read(info), info.filename
@@ -72,6 +86,10 @@ def unzip_single_csv(data: bytes, file_name: str) -> tuple[bytes, str]:
                 f"{info.filename} in the zip archive is corrupt or truncated",
                 expected="a complete zip archive holding one .csv file",
                 found=str(err),
+                stage="file",
+                problem_de=f"{info.filename} im zip-Archiv ist beschädigt oder abgeschnitten",
+                expected_de="ein vollständiges zip-Archiv mit einer .csv-Datei",
+                found_de=str(err),
             ) from None
 
 
@@ -110,6 +128,13 @@ def read_ffcsv(data: bytes, file_name: str) -> RawTable:
             expected="the ffcsv header statistics_code;…;time;1_variable_code;…;"
             "1_variable_attribute_code;…;value;value_unit;value_variable_code;…",
             found="columns " + ";".join(table.columns)[:120],
+            stage="columns",
+            problem_de="keine GENESIS-Flatfile: "
+            + ("es fehlen die Spalten " if len(missing) > 1 else "es fehlt die Spalte ")
+            + ", ".join(missing),
+            expected_de="die ffcsv-Kopfzeile statistics_code;…;time;1_variable_code;…;"
+            "1_variable_attribute_code;…;value;value_unit;value_variable_code;…",
+            found_de="die Spalten " + ";".join(table.columns)[:120],
         )
     table.file_name = file_name
     table.metadata.update(metadata)

@@ -22,6 +22,7 @@ import io
 import re
 
 from sources.readers.base import DeliveryFormatError, RawRow, RawTable
+from sources.readers.csv import csv_error_de
 from sources.readers.text import decode
 
 DELIMITER = ";"
@@ -52,15 +53,22 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
     match = _TITLE.match(lines[first]) if first < len(lines) else None
     if match is None:
         found = lines[first][:60] if first < len(lines) else ""
-        hint = ""
+        hint = hint_de = ""
         if _FFCSV_HEADER.match(found):
             hint = " — this is a GENESIS flat file (ffcsv), read it as kind genesis_ffcsv"
+            hint_de = (
+                " – das ist eine GENESIS-Flatfile (ffcsv), sie ist als kind genesis_ffcsv zu lesen"
+            )
         raise DeliveryFormatError(
             file_name,
             "not a GENESIS table: the first line does not name the table",
             line=first + 1,
             expected="'GENESIS-Tabelle: <code>'",
             found=f"{found!r}{hint}",
+            stage="file",
+            problem_de="keine GENESIS-Tabelle: die erste Zeile nennt keine Tabelle",
+            expected_de="'GENESIS-Tabelle: <Code>'",
+            found_de=f"{found!r}{hint_de}",
         )
     table_code = match.group("code").strip()
 
@@ -72,6 +80,10 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
             line=len(lines),
             expected="a line '__________' followed by notes, © licence and 'Stand:'",
             found="the end of the file",
+            stage="file",
+            problem_de="der GENESIS-Tabellenfuß fehlt – die Datei ist vielleicht abgeschnitten",
+            expected_de="eine Zeile '__________', danach Fußnoten, ©-Lizenz und 'Stand:'",
+            found_de="das Dateiende",
         )
 
     title: list[str] = []
@@ -93,14 +105,7 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
                 continue
             if in_data:
                 if len(cells) != width:
-                    raise DeliveryFormatError(
-                        file_name,
-                        f"the data row has {len(cells)} cells but the header has {width}",
-                        line=line,
-                        expected=f"{width} cells ({label_columns} labels and "
-                        f"{width - label_columns} values)",
-                        found=f"{len(cells)} cells",
-                    )
+                    raise _width_error(file_name, line, len(cells), width, label_columns)
                 rows.append(RawRow(line, tuple(cells)))
             elif cells[0] == "":
                 header_rows.append((line, cells))
@@ -108,14 +113,7 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
                 width, label_columns, columns = _columns(header_rows, file_name)
                 in_data = True
                 if len(cells) != width:
-                    raise DeliveryFormatError(
-                        file_name,
-                        f"the data row has {len(cells)} cells but the header has {width}",
-                        line=line,
-                        expected=f"{width} cells ({label_columns} labels and "
-                        f"{width - label_columns} values)",
-                        found=f"{len(cells)} cells",
-                    )
+                    raise _width_error(file_name, line, len(cells), width, label_columns)
                 rows.append(RawRow(line, tuple(cells)))
             else:
                 texts = [c.strip() for c in cells if c.strip()]
@@ -127,6 +125,11 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
                         expected="rows starting with ';' (the empty row-label cells) that name "
                         "the value columns",
                         found=f"a data row {DELIMITER.join(cells)[:60]!r}",
+                        stage="columns",
+                        problem_de="keine Kopfzeilen nach dem Titel gefunden",
+                        expected_de="Zeilen, die mit ';' beginnen (den leeren Zellen der "
+                        "Zeilenbeschriftungen) und die Wertspalten benennen",
+                        found_de=f"eine Datenzeile {DELIMITER.join(cells)[:60]!r}",
                     )
                 title.append(" ".join(texts))
     except csv.Error as err:
@@ -135,6 +138,9 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
             f"malformed quoting: {err}",
             line=next_line,
             expected="GENESIS table rows separated by ';'",
+            stage="columns",
+            problem_de=f"fehlerhafte Anführungszeichen: {csv_error_de(str(err))}",
+            expected_de="Zeilen einer GENESIS-Tabelle, getrennt durch ';'",
         ) from None
 
     if not header_rows:
@@ -145,6 +151,11 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
             expected="rows starting with ';' (the empty row-label cells) that name the value "
             "columns",
             found="the footer",
+            stage="columns",
+            problem_de="keine Kopfzeilen nach dem Titel gefunden",
+            expected_de="Zeilen, die mit ';' beginnen (den leeren Zellen der "
+            "Zeilenbeschriftungen) und die Wertspalten benennen",
+            found_de="den Tabellenfuß",
         )
     if not in_data:
         width, label_columns, columns = _columns(header_rows, file_name)
@@ -163,6 +174,23 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
     )
 
 
+def _width_error(
+    file_name: str, line: int, cells: int, width: int, label_columns: int
+) -> DeliveryFormatError:
+    return DeliveryFormatError(
+        file_name,
+        f"the data row has {cells} cells but the header has {width}",
+        line=line,
+        expected=f"{width} cells ({label_columns} labels and {width - label_columns} values)",
+        found=f"{cells} cells",
+        stage="columns",
+        problem_de=f"die Datenzeile hat {cells} Zellen, die Kopfzeilen aber {width}",
+        expected_de=f"{width} Zellen ({label_columns} Beschriftungen und "
+        f"{width - label_columns} Werte)",
+        found_de=f"{cells} Zellen",
+    )
+
+
 def _columns(
     header_rows: list[tuple[int, list[str]]], file_name: str
 ) -> tuple[int, int, list[str]]:
@@ -176,6 +204,10 @@ def _columns(
             "the header rows name no value column",
             line=last_line,
             expected="value-column headers after the empty row-label cells",
+            stage="columns",
+            problem_de="die Kopfzeilen benennen keine Wertspalte",
+            expected_de="Überschriften der Wertspalten nach den leeren Zellen der "
+            "Zeilenbeschriftungen",
         )
     columns = [""] * label_columns
     first_position: dict[str, int] = {}
@@ -193,6 +225,10 @@ def _columns(
                 line=last_line,
                 expected="a header for every value column",
                 found="empty cells in every header row",
+                stage="columns",
+                problem_de=f"die Wertspalte {position + 1} hat keine Überschrift",
+                expected_de="eine Überschrift für jede Wertspalte",
+                found_de="leere Zellen in allen Kopfzeilen",
             )
         if name in first_position:
             raise DeliveryFormatError(
@@ -201,6 +237,10 @@ def _columns(
                 line=last_line,
                 column=name,
                 expected="unique column headers",
+                stage="columns",
+                problem_de=f"die Wertspalten {first_position[name] + 1} und {position + 1} haben "
+                "dieselbe Überschrift",
+                expected_de="eindeutige Spaltenüberschriften",
             )
         first_position[name] = position
         columns.append(name)

@@ -35,6 +35,19 @@ def describe(delimiter: str) -> str:
     return "tab" if delimiter == "\t" else repr(delimiter)
 
 
+def describe_de(delimiter: str) -> str:
+    """A delimiter as people say it in a German message: ';' ',' '|' or 'Tabulator'."""
+    return "Tabulator" if delimiter == "\t" else repr(delimiter)
+
+
+def encoding_de(name: str) -> str:
+    """An encoding as written in a German message: UTF-8, UTF-16 … upper case, code pages as
+    they are (cp1252), and the phrases of `looks_like` in German."""
+    name = name.replace(" after a UTF-8 BOM", " (hinter einer UTF-8-Byte-Order-Mark)")
+    name = name.replace(" with BOM", " mit Byte-Order-Mark")
+    return re.sub(r"\butf-(8|16|32)(-sig|-le|-be)?\b", lambda m: m.group(0).upper(), name)
+
+
 def _line_of(data: bytes | str, offset: int) -> int:
     """1-based line of a byte/char offset, counting CRLF, LF and lone CR as one line end each."""
     head = data[:offset]
@@ -57,6 +70,10 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
             "the file is empty",
             expected="a text file with a header line",
             found="0 bytes",
+            stage="file",
+            problem_de="die Datei ist leer",
+            expected_de="eine Textdatei mit einer Kopfzeile",
+            found_de="0 Bytes",
         )
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         head = data[:2048]
@@ -66,12 +83,21 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
                 "the file is an Excel workbook (.xlsx), not a CSV text file",
                 expected="CSV text — save the sheet as 'CSV (Trennzeichen-getrennt)'",
                 found="an xlsx (zip) archive",
+                stage="file",
+                problem_de="die Datei ist eine Excel-Arbeitsmappe (.xlsx), keine CSV-Textdatei",
+                expected_de="CSV-Text – das Tabellenblatt in Excel unter 'Speichern unter' als "
+                "'CSV (Trennzeichen-getrennt)' speichern",
+                found_de="ein xlsx-Archiv (zip)",
             )
         raise DeliveryFormatError(
             file_name,
             "the file is a zip archive, not a CSV text file",
             expected="CSV text — unzip the delivery first",
             found="the zip signature 'PK'",
+            stage="file",
+            problem_de="die Datei ist ein zip-Archiv, keine CSV-Textdatei",
+            expected_de="CSV-Text – die Lieferung bitte zuerst entpacken",
+            found_de="die zip-Kennung 'PK' am Dateianfang",
         )
     if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         raise DeliveryFormatError(
@@ -79,6 +105,11 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
             "the file is an old Excel workbook (.xls), not a CSV text file",
             expected="CSV text — save the sheet as 'CSV (Trennzeichen-getrennt)'",
             found="an OLE2/xls file",
+            stage="file",
+            problem_de="die Datei ist eine alte Excel-Arbeitsmappe (.xls), keine CSV-Textdatei",
+            expected_de="CSV-Text – das Tabellenblatt in Excel unter 'Speichern unter' als "
+            "'CSV (Trennzeichen-getrennt)' speichern",
+            found_de="eine OLE2-/xls-Datei",
         )
     if data.startswith(b"\x1f\x8b"):
         raise DeliveryFormatError(
@@ -86,10 +117,21 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
             "the file is gzip-compressed, not a CSV text file",
             expected="CSV text — decompress the delivery first",
             found="the gzip signature 0x1f 0x8b",
+            stage="file",
+            problem_de="die Datei ist gzip-komprimiert, keine CSV-Textdatei",
+            expected_de="CSV-Text – die Lieferung bitte zuerst entpacken",
+            found_de="die gzip-Kennung 0x1f 0x8b am Dateianfang",
         )
     if data.startswith(b"%PDF"):
         raise DeliveryFormatError(
-            file_name, "the file is a PDF, not a CSV text file", expected="CSV text", found="%PDF"
+            file_name,
+            "the file is a PDF, not a CSV text file",
+            expected="CSV text",
+            found="%PDF",
+            stage="file",
+            problem_de="die Datei ist ein PDF, keine CSV-Textdatei",
+            expected_de="CSV-Text",
+            found_de="die PDF-Kennung %PDF am Dateianfang",
         )
     nul = data.find(b"\x00")
     if nul >= 0:
@@ -100,6 +142,10 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
                 "the file looks like UTF-16 text without a byte order mark",
                 expected="UTF-8, cp1252 or cp850 text (or UTF-16 with a byte order mark)",
                 found="a NUL byte in every other position",
+                stage="file",
+                problem_de="die Datei sieht aus wie UTF-16-Text ohne Byte-Order-Mark",
+                expected_de="Text in UTF-8, cp1252 oder cp850 (oder UTF-16 mit Byte-Order-Mark)",
+                found_de="an jeder zweiten Stelle ein NUL-Byte",
             )
         raise DeliveryFormatError(
             file_name,
@@ -107,6 +153,10 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
             line=_line_of(data, nul),
             expected="CSV text",
             found=f"a NUL byte at byte offset {nul}",
+            stage="file",
+            problem_de="die Datei ist eine Binärdatei, kein Text",
+            expected_de="CSV-Text",
+            found_de=f"ein NUL-Byte an Byte-Position {nul}",
         )
     sample = data[:_BINARY_SAMPLE]
     controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
@@ -119,6 +169,11 @@ def _reject_non_text(data: bytes, file_name: str) -> None:
             expected="CSV text",
             found=f"{controls} control bytes in the first {len(sample)} bytes, "
             f"the first is 0x{sample[first]:02x} at byte offset {first}",
+            stage="file",
+            problem_de="die Datei ist eine Binärdatei, kein Text",
+            expected_de="CSV-Text",
+            found_de=f"{controls} Steuerzeichen in den ersten {len(sample)} Bytes, "
+            f"das erste ist 0x{sample[first]:02x} an Byte-Position {first}",
         )
 
 
@@ -204,6 +259,11 @@ def decode(data: bytes, file_name: str, encoding: str = "auto") -> tuple[str, st
                 "the file starts with a UTF-16 byte order mark but is not valid UTF-16",
                 expected="UTF-16 text",
                 found=f"undecodable bytes at offset {err.start}",
+                stage="file",
+                problem_de="die Datei beginnt mit einer UTF-16-Byte-Order-Mark, "
+                "ist aber kein gültiges UTF-16",
+                expected_de="UTF-16-Text",
+                found_de=f"nicht lesbare Bytes ab Byte-Position {err.start}",
             ) from None
         return _checked_text(normalize_newlines(text), file_name), "utf-16"
 
@@ -251,12 +311,23 @@ def _strict(data: bytes, encoding: str, file_name: str, *, declared: bool) -> st
         expected = (
             f"{label} as declared for this source" if declared else f"{label} (the file has a BOM)"
         )
+        label_de = encoding_de(label)
+        expected_de = (
+            f"{label_de}, wie für diese Quelle angegeben"
+            if declared
+            else f"{label_de} (die Datei beginnt mit einer Byte-Order-Mark)"
+        )
+        seems = looks_like(data)
         raise DeliveryFormatError(
             file_name,
             f"byte 0x{data[err.start]:02x} is not valid {label}",
             line=_line_of(data, err.start),
             expected=expected,
-            found=f"text that looks like {looks_like(data)}",
+            found=f"text that looks like {seems}",
+            stage="file",
+            problem_de=f"Byte 0x{data[err.start]:02x} ist kein gültiges {label_de}",
+            expected_de=expected_de,
+            found_de=f"Text, der nach {encoding_de(seems)} aussieht",
         ) from None
 
 
@@ -302,6 +373,11 @@ def _garbled(file_name: str, used: str, guess: str, text: str, i: int) -> Delive
         line=_line_of(text, i),
         expected=f"{used} as declared for this source",
         found=f"text that looks like {guess}",
+        stage="file",
+        problem_de=f"der als {encoding_de(used)} gelesene Text ist verstümmelt, "
+        f"z. B. {_word_at(text, i)!r}",
+        expected_de=f"{encoding_de(used)}, wie für diese Quelle angegeben",
+        found_de=f"Text, der nach {encoding_de(guess)} aussieht",
     )
 
 
@@ -312,6 +388,10 @@ def _checked_text(text: str, file_name: str) -> str:
             "the file is empty",
             expected="a text file with a header line",
             found="only whitespace",
+            stage="file",
+            problem_de="die Datei ist leer",
+            expected_de="eine Textdatei mit einer Kopfzeile",
+            found_de="nur Leerzeichen und Leerzeilen",
         )
     return text
 

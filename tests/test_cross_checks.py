@@ -1,0 +1,189 @@
+"""Checks across time, levels, subgroups and deliveries: each with data that trips it and data
+that does not."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from expectations.cross_checks import (
+    completeness,
+    level_consistency,
+    revisions,
+    settings,
+    subgroups,
+    year_over_year,
+)
+from sources.registry import load_registry
+
+RECKLINGHAUSEN = "05562"
+TOWNS = [f"05562{n}" for n in ("004", "008", "012", "014", "016", "020", "024", "028", "032",
+                               "036")]  # fmt: skip
+
+
+def source(source_id: str = "schulabgaenger_abschlussart", **changes):
+    return dataclasses.replace(load_registry()[source_id], **changes)
+
+
+def records(rows: list[tuple]) -> pd.DataFrame:
+    """rows: (measure, region, school year, value[, sex, nationality, status])"""
+    out = []
+    for line, (measure, region, year, value, *rest) in enumerate(rows, start=2):
+        sex = rest[0] if rest else "total"
+        nationality = rest[1] if len(rest) > 1 else "total"
+        status = rest[2] if len(rest) > 2 else "ok"
+        out.append({"measure": measure, "region_code": region, "school_year": year,
+                    "start_year": int(year[:4]), "sex": sex, "nationality": nationality,
+                    "value": value, "status": status, "source_line": line, "file_name": "f.csv",
+                    "delivery_id": "d1"})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+EMPTY = records([("leavers_total", "05513000", "2020/21", 1.0)]).iloc[0:0]
+
+
+# --- year over year ---------------------------------------------------------------------------
+
+
+def test_a_jump_against_the_year_before_is_flagged_with_both_values() -> None:
+    src = source()
+    history = records([("leavers_total", "05513000", "2021/22", 2400.0)])
+    new = records([("leavers_total", "05513000", "2022/23", 4100.0),
+                   ("leavers_total", "05112000", "2022/23", 3000.0)])  # fmt: skip
+    check = year_over_year(src, new, history, settings(src))
+    assert check.outcome == "WARNING"
+    (finding,) = check.findings.to_dict("records")
+    assert (finding["region_code"], finding["value"], finding["reference"]) == (
+        "05513000", 4100.0, 2400.0)  # fmt: skip
+    assert finding["message"] == "leavers_total 05513000 2022/23: 2 400 in 2021/22 → 4 100 (+71 %)"
+    assert finding["message_de"] == (
+        "leavers_total 05513000 2022/23: 2 400 im Schuljahr 2021/22 → 4 100 (+71 %)"
+    )
+
+
+def test_ordinary_changes_small_numbers_and_symbols_are_not_jumps() -> None:
+    src = source()
+    history = records([("leavers_total", "05513000", "2021/22", 2400.0),
+                       ("leavers_total", "05562004", "2021/22", 20.0),
+                       ("leavers_total", "05562008", "2021/22", 500.0)])  # fmt: skip
+    new = records([("leavers_total", "05513000", "2022/23", 2520.0),  # +5 %
+                   ("leavers_total", "05562004", "2022/23", 45.0),  # +125 % but only +25
+                   ("leavers_total", "05562008", "2022/23", None, "total", "total",
+                    "suppressed")])  # fmt: skip
+    check = year_over_year(src, new, history, settings(src))
+    assert check.outcome == "PASS" and check.findings.empty
+
+
+def test_the_threshold_is_configurable_per_source() -> None:
+    history = records([("leavers_total", "05513000", "2021/22", 2400.0)])
+    new = records([("leavers_total", "05513000", "2022/23", 4100.0)])
+    lenient = source(quality={"year_over_year": {"relative": 1.0}})
+    assert year_over_year(lenient, new, history, settings(lenient)).outcome == "PASS"
+
+
+# --- completeness -----------------------------------------------------------------------------
+
+
+def test_a_missing_municipality_is_a_gap() -> None:
+    src = source(coverage="05562")
+    present = [("leavers_total", town, "2022/23", 100.0) for town in TOWNS[:-1]]
+    check = completeness(src, records(present), settings(src))
+    assert check.outcome == "WARNING"
+    (finding,) = check.findings.to_dict("records")
+    assert (finding["region_code"], finding["school_year"]) == (TOWNS[-1], "2022/23")
+    assert "05562036 is missing (gemeinde level of coverage 05562)" in finding["message"]
+    assert "05562036 fehlt" in finding["message_de"]
+
+
+def test_complete_coverage_and_kreisfreie_staedte_under_either_key() -> None:
+    src = source(coverage="05562")
+    full = [("leavers_total", town, "2022/23", 100.0) for town in TOWNS]
+    assert completeness(src, records(full), settings(src)).outcome == "PASS"
+    # the Ruhr's 15 Kreise: kreisfreie Städte may come as Gemeinde keys (05513000)
+    ruhr = source("regionalstatistik_21111_01_03_4", coverage="RVR")
+    kreise = ["05112000", "05113000", "05117000", "05119000", "05512000", "05513000",
+              "05911000", "05913000", "05914000", "05915000", "05916000", "05170", "05562",
+              "05954", "05978"]  # fmt: skip
+    rows = [("pupils_total", code, "2023/24", 1000.0) for code in kreise]
+    assert completeness(ruhr, records(rows), settings(ruhr)).outcome == "PASS"
+
+
+# --- level consistency ------------------------------------------------------------------------
+
+
+def test_towns_that_do_not_add_up_to_their_kreis_within_rounding() -> None:
+    src = source(rounding=5)
+    towns = [("pupils_total", town, "2022/23", 1000.0) for town in TOWNS]
+    within = records([*towns, ("pupils_total", RECKLINGHAUSEN, "2022/23", 10_025.0)])
+    assert level_consistency(src, within, settings(src)).outcome == "PASS"  # ±27.5 allowed
+    beyond = records([*towns, ("pupils_total", RECKLINGHAUSEN, "2022/23", 10_060.0)])
+    check = level_consistency(src, beyond, settings(src))
+    assert check.outcome == "WARNING"
+    (finding,) = check.findings.to_dict("records")
+    assert finding["message"] == (
+        "pupils_total 05562 2022/23: delivered 10 060, its 10 gemeinde parts add up to 10 000 "
+        "(difference +60, allowed ±27.5)"
+    )
+
+
+def test_without_declared_rounding_totals_must_add_up_exactly() -> None:
+    src = source(rounding=None)
+    towns = [("pupils_total", town, "2022/23", 1000.0) for town in TOWNS]
+    check = level_consistency(src, records([*towns, ("pupils_total", RECKLINGHAUSEN, "2022/23",
+                                                     10_001.0)]), settings(src))  # fmt: skip
+    assert check.outcome == "WARNING"
+    incomplete = records([*towns[:-1], ("pupils_total", RECKLINGHAUSEN, "2022/23", 5.0)])
+    assert level_consistency(src, incomplete, settings(src)).outcome == "PASS"  # not all parts
+
+
+def test_subgroups_must_add_up_to_the_total() -> None:
+    src = source()
+    good = records([("leavers_total", "05513000", "2022/23", 100.0),
+                    ("leavers_total", "05513000", "2022/23", 48.0, "female", "total"),
+                    ("leavers_total", "05513000", "2022/23", 52.0, "male", "total")])  # fmt: skip
+    assert subgroups(src, good, settings(src)).outcome == "PASS"
+    bad = good.copy()
+    bad.loc[2, "value"] = 57.0
+    check = subgroups(src, bad, settings(src))
+    assert check.outcome == "WARNING"
+    assert check.findings.iloc[0]["message"] == (
+        "leavers_total 05513000 2022/23: total 100 but female + male = 105"
+    )
+
+
+# --- revisions ---------------------------------------------------------------------------------
+
+
+def test_a_delivery_that_changes_loaded_values_is_flagged_with_old_and_new() -> None:
+    src = source("kita_betreuung")
+    previous = records([("daycare_children_u3", "05113000", "2023/24", 4200.0, "total", "total",
+                         "provisional"),
+                        ("daycare_children_u3", "05112000", "2023/24", 3100.0)])  # fmt: skip
+    previous["file_name"] = "kita_2024.csv"
+    new = records([("daycare_children_u3", "05113000", "2023/24", 4312.0),
+                   ("daycare_children_u3", "05112000", "2023/24", 3100.0)])  # fmt: skip
+    check = revisions(src, new, previous, settings(src))
+    assert check.outcome == "WARNING"
+    (finding,) = check.findings.to_dict("records")
+    assert finding["message"] == (
+        "daycare_children_u3 05113000 2023/24: 4 200 provisional (from kita_2024.csv) → 4 312"
+    )
+    assert (finding["value"], finding["reference"]) == (4312.0, 4200.0)
+
+
+def test_new_years_and_unchanged_values_are_no_revisions() -> None:
+    src = source("kita_betreuung")
+    previous = records([("daycare_children_u3", "05113000", "2022/23", 4100.0)])
+    new = records([("daycare_children_u3", "05113000", "2022/23", 4100.0),
+                   ("daycare_children_u3", "05113000", "2023/24", 4300.0)])  # fmt: skip
+    assert revisions(src, new, previous, settings(src)).outcome == "PASS"
+    assert revisions(src, new, EMPTY, settings(src)).outcome == "PASS"
+
+
+@pytest.mark.parametrize("check", ["completeness", "level_consistency", "subgroups",
+                                   "revisions"])  # fmt: skip
+def test_each_check_can_be_switched_off_per_source(check: str) -> None:
+    src = source(quality={check: False})
+    assert settings(src)[check]["enabled"] is False
