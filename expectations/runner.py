@@ -59,6 +59,9 @@ class CheckOutcome:
     message: str
     observed: dict[str, Any] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)  # row id -> reason (to quarantine)
+    reasons_de: dict[int, str] = field(default_factory=dict)  # the same in German
+    description_de: str = ""
+    message_de: str = ""
 
     @property
     def passed(self) -> bool:
@@ -165,22 +168,32 @@ def validate(suite: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> lis
         unexpected = int(info.get("unexpected_count") or 0)
         exception = (item.exception_info or {}).get("exception_message")
         reasons: dict[int, str] = {}
+        reasons_de: dict[int, str] = {}
         template = meta.get("reason", meta["description"])
+        template_de = meta.get("reason_de", meta.get("description_de", template))
+        description_de = meta.get("description_de", meta["description"])
         for entry in info.get("unexpected_index_list") or []:
             row_id = int(entry[ROW_ID])
-            reasons[row_id] = _fill(template, rows_by_id.loc[row_id].to_dict())
+            row = rows_by_id.loc[row_id].to_dict()
+            reasons[row_id] = _fill(template, row)
+            reasons_de[row_id] = _fill(
+                template_de, {**row, "problem": row.get("problem_de") or row.get("problem")}
+            )
         if exception:
             outcome = "FAIL" if critical else "WARNING"
             message = f"{meta['description']}: could not be evaluated: {exception}"
-        elif not item.success:
-            outcome = "FAIL" if critical else "WARNING"
+            message_de = f"{description_de}: konnte nicht geprüft werden: {exception}"
+        elif unexpected or not item.success:
+            # within `mostly` a failure is a WARNING: quarantined, the rest loads
+            outcome = "FAIL" if not item.success and critical else "WARNING"
             message = _summary(meta["description"], unexpected, element_count, reasons, info)
-        elif unexpected:
-            outcome = "WARNING"  # within `mostly`: quarantined, the rest loads
-            message = _summary(meta["description"], unexpected, element_count, reasons, info)
+            message_de = _summary(
+                description_de, unexpected, element_count, reasons_de, info, german=True
+            )
         else:
             outcome = "PASS"
             message = f"{meta['description']}: all {element_count} passed"
+            message_de = f"{description_de}: alle {element_count} in Ordnung"
         observed = {
             k: _jsonable(info[k])
             for k in ("observed_value", "unexpected_percent", "partial_unexpected_list")
@@ -200,18 +213,27 @@ def validate(suite: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> lis
                 message=message,
                 observed=observed,
                 reasons=reasons,
+                reasons_de=reasons_de,
+                description_de=description_de,
+                message_de=message_de,
             )
         )
     return outcomes
 
 
 def _summary(
-    description: str, unexpected: int, total: int, reasons: dict[int, str], info: dict[str, Any]
+    description: str,
+    unexpected: int,
+    total: int,
+    reasons: dict[int, str],
+    info: dict[str, Any],
+    german: bool = False,
 ) -> str:
     if not reasons and "observed_value" in info:
-        return f"{description}: observed {info['observed_value']!r}"
+        return f"{description}: {'beobachtet' if german else 'observed'} {info['observed_value']!r}"
     examples = list(dict.fromkeys(reasons.values()))[:MAX_EXAMPLES]
+    if german:
+        text = f"{description}: {unexpected} von {total} nicht erfüllt"
+        return text + (" — z. B. " + "; ".join(examples) if examples else "")
     text = f"{description}: {unexpected} of {total} failed"
-    if examples:
-        text += " — e.g. " + "; ".join(examples)
-    return text
+    return text + (" — e.g. " + "; ".join(examples) if examples else "")

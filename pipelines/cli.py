@@ -4,6 +4,8 @@
                                              exit 0 = published, 1 = a blocking check failed
                                              (nothing published), 2 = the run broke otherwise
     bildungsmonitor ui [--port 3000]         dagster dev with the same instance (DAGSTER_HOME)
+    bildungsmonitor screen FILE --source ID  check a delivery before sending it; exit 0 pass,
+                                             1 warnings only, 2 fail ([--json])
     bildungsmonitor docs                     regenerate the generated sections of docs/
     bildungsmonitor genesis-metadata --source ID   a GENESIS table's variables and codes
 
@@ -151,6 +153,33 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_screen(args: argparse.Namespace) -> int:
+    """Check a delivery before sending it: nothing is loaded. Exit 0 pass, 1 warnings, 2 fail."""
+    select_registry(args)
+    from sources.registry import load_registry, registry_dir
+    from sources.screening import school_directory, screen
+
+    folder = os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
+    sources = load_registry(Path(folder) if folder else registry_dir(args.profile))
+    source = sources.get(args.source)
+    if source is None:
+        print(f"unknown source {args.source!r}; known: {', '.join(sorted(sources))}")
+        return 2
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{args.file}: no such file / Datei nicht gefunden")
+        return 2
+    published = _paths(args).published_db
+    schools = (
+        school_directory(published, sources)
+        if source.measures and source.measures.region_by == "school_number"
+        else None
+    )
+    report = screen(path.read_bytes(), path.name, source, schools=schools, published=published)
+    print(report.to_json() if args.json else report.render(args.language))
+    return report.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -175,6 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
+    screen = sub.add_parser(
+        "screen", parents=[common], help="check a delivery before sending it (nothing is loaded)"
+    )
+    screen.add_argument("file", help="the file to check")
+    screen.add_argument("--source", required=True, help="the source id it is delivered for")
+    screen.add_argument("--json", action="store_true", help="machine-readable output")
+    screen.add_argument("--language", choices=("both", "de", "en"), default="both")
+    screen.set_defaults(func=cmd_screen)
     docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
     docs.set_defaults(func=cmd_docs)
     metadata = sub.add_parser(

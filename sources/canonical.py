@@ -271,18 +271,41 @@ def _school_problem_de(reason: str) -> str:
     return region_problem_de(reason)
 
 
-def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.DataFrame:
-    """The delivery as canonical records (FRAME_COLUMNS), one row per delivered value."""
+def mapped_columns(raw: RawTable, source: Source) -> tuple[list[str], list[str]]:
+    """(the columns the mapping needs, the delivered columns it does not use); raises
+    DeliveryFormatError naming a missing column."""
     mapping = source.measures
     assert mapping is not None, f"{source.id} is not a measure source"
     positions = _column_positions(raw, mapping)
+    required = _required(mapping)
+    _require_columns(raw, positions, required)
+    if source.kind in ("genesis_ffcsv", "genesis_api"):
+        return list(dict.fromkeys(required)), []  # a fixed format: its other columns are known
+    unused = [
+        c
+        for c in raw.columns[raw.label_columns :]
+        if c and c not in required and c not in mapping.ignore_columns
+    ]
+    return list(dict.fromkeys(required)), unused
+
+
+def _required(mapping: MeasureMapping) -> list[str]:
     dims = [mapping.sex, mapping.nationality]
     required = [mapping.region_column, mapping.year_column]
     required += [d.column for d in dims if d.column]
     required += [lk.column for lk in mapping.lookups.values()]
     required += list(mapping.filters)
     required += [v.column for v in mapping.values]
-    _require_columns(raw, positions, required)
+    return required
+
+
+def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.DataFrame:
+    """The delivery as canonical records (FRAME_COLUMNS), one row per delivered value."""
+    mapping = source.measures
+    assert mapping is not None, f"{source.id} is not a measure source"
+    positions = _column_positions(raw, mapping)
+    dims = [mapping.sex, mapping.nationality]
+    _require_columns(raw, positions, _required(mapping))
 
     rows = raw.rows
     if mapping.filters:
@@ -482,9 +505,11 @@ def combine_rows(records: pd.DataFrame) -> pd.DataFrame:
         return records
     summed = sum_records(records[clean], [*RECORD_KEY, "school_number"], "lines")
     summed["region_label"] = (
-        records[clean].groupby([*RECORD_KEY, "school_number"], dropna=False)["region_label"]
-        .first().values
-    )  # fmt: skip
+        records[clean]
+        .groupby([*RECORD_KEY, "school_number"], dropna=False)["region_label"]
+        .first()
+        .values
+    )
     summed["problem"] = None
     summed["problem_de"] = None
     result = pd.concat([summed, records[~clean]], ignore_index=True)[list(FRAME_COLUMNS)]

@@ -86,6 +86,8 @@ class MeasureMapping:
     # are added up, and totals over sex / nationality are derived as sums
     combine_rows: bool = False
     derive_totals: tuple[str, ...] = ()
+    # delivered columns the mapping knowingly leaves unused (e.g. the municipality's name)
+    ignore_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,7 @@ def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> 
         absent_means_zero=bool(spec.get("absent_means_zero", False)),
         combine_rows=bool(spec.get("combine_rows", False)),
         derive_totals=tuple(spec.get("derive_totals") or ()),
+        ignore_columns=tuple(str(c) for c in spec.get("ignore_columns") or ()),
     )
     bad = [d for d in mapping.derive_totals if d not in ("sex", "nationality")]
     if bad:

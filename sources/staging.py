@@ -15,7 +15,7 @@ Check outcomes of every run are written to quality.check_results, including "no 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -126,8 +126,12 @@ def covered_municipalities(source: Source) -> list[str]:
     return sorted(c for c in gemeinden["region_code"] if c.startswith(prefix))
 
 
-def records_frame(raw: RawTable, source: Source, conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    resolver = RegionResolver(match_names=match_region_names, school_regions=school_regions(conn))
+def records_frame(
+    raw: RawTable, source: Source, schools: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The delivery's canonical records, ready for validation (unit and row id added).
+    `schools` maps Schulnummer -> AGS for sources placed by school number."""
+    resolver = RegionResolver(match_names=match_region_names, school_regions=schools or {})
     records = to_records(raw, source, resolver)
     if source.measures is not None and source.measures.combine_rows:
         records = combine_rows(records)
@@ -220,7 +224,7 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> De
     try:
         raw = read_payload(source, data, file_name)
         if source.dataset == "measures":
-            frame = records_frame(raw, source, conn)
+            frame = records_frame(raw, source, school_regions(conn))
         else:
             frame = to_reference_rows(raw, source)
             frame[ROW_ID] = range(len(frame))

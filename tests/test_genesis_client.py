@@ -355,7 +355,7 @@ def test_retry_after_is_capped_by_max_delay(serve: Callable[..., GenesisReplaySe
     server.faults.append(Fault.too_many_requests("3600", path="data/tablefile"))
     started = time.monotonic()
     client_for(server).fetch_table("11111-02-01-4", {"compress": "false"}, ask_updated=False)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 30  # not the hour the server asked for
 
 
 def test_429_until_attempts_are_exhausted(serve: Callable[..., GenesisReplayServer]) -> None:
@@ -382,7 +382,7 @@ def test_hanging_answer_times_out_after_the_retries(
     started = time.monotonic()
     with pytest.raises(GenesisError) as caught:
         client.fetch_table("AI-N-01-2-5", ask_updated=False)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 8  # three 0.2 s timeouts, not three 3 s hangs
     assert caught.value.kind == "timeout"
     assert str(caught.value) == (
         "AI-N-01-2-5: POST data/tablefile failed after 3 attempts: "
@@ -500,11 +500,11 @@ def test_budget_runs_out_while_polling(serve: Callable[..., GenesisReplayServer]
     started = time.monotonic()
     with pytest.raises(GenesisError) as caught:
         client.fetch_table("12531-0043", {"compress": "true"}, ask_updated=False)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # stops at the budget, not after 406 polls
     error = caught.value
     assert error.kind == "budget"
     message = str(error)
-    assert message.startswith("12531-0043: time budget of 0.5 s exhausted after 0.5")
+    assert message.startswith("12531-0043: time budget of 0.5 s exhausted after ")
     assert f"job {JOB} not ready after " in message
     assert f"fetch it later with data/resultfile name={JOB}" in message
     assert not server.calls("data/resultfile")

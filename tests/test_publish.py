@@ -19,8 +19,10 @@ def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
     paths.work_db.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(str(paths.work_db))
     init_schema(conn)
-    conn.execute("CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR, partner VARCHAR, "
-                 "kind VARCHAR, synthetic BOOLEAN)")  # the views of the publication read it
+    conn.execute(
+        "CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR, partner VARCHAR, "
+        "kind VARCHAR, synthetic BOOLEAN)"
+    )  # the views of the publication read it
     for working in PUBLISHED_TABLES.values():
         if not conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || "

@@ -1,0 +1,421 @@
+"""The delivery screener: check a file against its source's rules before sending it.
+
+`bildungsmonitor screen FILE --source ID` runs the same reader, mapping, expectation suites and
+cross checks the nightly pipeline runs — but loads nothing. Like a data screener it works in
+stages and stops at the first stage that fails:
+
+    1 file          can it be read at all: not empty, not binary, not a zip, the encoding
+    2 columns       delimiter, header, every column the source's mapping needs
+    3 values        every cell: numbers and symbols, region keys, school years, duplicates, …
+    4 cross-checks  across lines: parts and totals, levels, the year before, coverage
+
+Every finding is PASS, WARNING or FAIL with a plain message in German and English that names
+the line and column, what was found and what was expected. The verdict is the worst finding:
+exit code 0 = PASS, 1 = WARNING (the file loads; the flagged lines would be held back or
+looked at), 2 = FAIL (the file would be rejected).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from expectations.cross_checks import run_all
+from expectations.runner import ROW_ID, CheckOutcome
+from expectations.validation import validate_records
+from sources.canonical import aggregate_school_grain, derive_totals, mapped_columns
+from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.text import decode
+from sources.registry import Source
+from sources.staging import covered_municipalities, read_payload, records_frame
+
+STAGES = ("file", "columns", "values", "cross-checks")
+STAGE_DE = {
+    "file": "Datei",
+    "columns": "Spalten",
+    "values": "Werte",
+    "cross-checks": "Quervergleiche",
+}
+OUTCOME_DE = {"PASS": "OK", "WARNING": "WARNUNG", "FAIL": "FEHLER"}
+RANK = {"PASS": 0, "WARNING": 1, "FAIL": 2}
+MAX_LINES_PER_CHECK = 200  # findings listed per check; the count is always complete
+
+
+@dataclass
+class Finding:
+    stage: str
+    check: str
+    outcome: str  # PASS | WARNING | FAIL
+    message: str  # English
+    message_de: str
+    line: int | None = None
+    column: str | None = None
+    found: str | None = None
+    expected: str | None = None
+
+
+@dataclass
+class Report:
+    file: str
+    source_id: str
+    findings: list[Finding] = field(default_factory=list)
+    stopped_at: str | None = None  # the stage that failed; later stages did not run
+
+    @property
+    def verdict(self) -> str:
+        return max((f.outcome for f in self.findings), key=RANK.__getitem__, default="PASS")
+
+    @property
+    def exit_code(self) -> int:
+        return RANK[self.verdict]
+
+    def add(self, stage: str, check: str, outcome: str, en: str, de: str, **where: Any) -> None:
+        self.findings.append(Finding(stage, check, outcome, en, de, **where))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "source": self.source_id,
+            "verdict": self.verdict,
+            "exit_code": self.exit_code,
+            "stopped_at": self.stopped_at,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str)
+
+    def render(self, language: str = "both") -> str:
+        """Plain text for partners: German first, English below (or one language)."""
+        de, en = language in ("de", "both"), language in ("en", "both")
+        head = []
+        if de:
+            head.append(
+                f"Prüfbericht für {self.file} (Quelle {self.source_id}): {OUTCOME_DE[self.verdict]}"
+            )
+        if en:
+            head.append(
+                f"Screening report for {self.file} (source {self.source_id}): {self.verdict}"
+            )
+        lines = [*head, ""]
+        for number, stage in enumerate(STAGES, start=1):
+            found = [f for f in self.findings if f.stage == stage]
+            title = f"{number}/4 {STAGE_DE[stage]} · {stage}"
+            if not found:
+                skipped = self.stopped_at and STAGES.index(stage) > STAGES.index(self.stopped_at)
+                note_de = "nicht geprüft (vorherige Stufe fehlgeschlagen)" if skipped else "–"
+                note_en = "not checked (an earlier stage failed)" if skipped else "–"
+                lines.append(
+                    f"[{title}] " + " / ".join(t for t, on in ((note_de, de), (note_en, en)) if on)
+                )
+                continue
+            lines.append(f"[{title}]")
+            for f in found:
+                tag = f"  {f.outcome:<7}"
+                if de:
+                    lines.append(f"{tag} {f.message_de}")
+                if en:
+                    lines.append(f"{' ' * len(tag) if de else tag} {f.message}")
+        return "\n".join(lines)
+
+
+def _where(line: int | None, column: str | None) -> tuple[str, str]:
+    parts_en, parts_de = [], []
+    if line is not None:
+        parts_en.append(f"line {line}")
+        parts_de.append(f"Zeile {line}")
+    if column:
+        parts_en.append(f"column {column!r}")
+        parts_de.append(f"Spalte {column!r}")
+    return ", ".join(parts_en), ", ".join(parts_de)
+
+
+def _format_error(report: Report, stage: str, exc: DeliveryFormatError) -> None:
+    report.add(
+        stage,
+        "structure",
+        "FAIL",
+        str(exc),
+        getattr(exc, "message_de", None) or str(exc),
+        line=exc.line,
+        column=exc.column,
+        found=exc.found,
+        expected=exc.expected,
+    )
+    report.stopped_at = stage
+
+
+def screen(
+    data: bytes,
+    file_name: str,
+    source: Source,
+    *,
+    schools: Mapping[str, str] | None = None,
+    published: Path | None = None,
+) -> Report:
+    """Screen one delivery of `source`. `schools` (Schulnummer -> AGS) places school-level
+    lines; `published` (the analysts' DuckDB) gives the history for the year-over-year and
+    revision checks."""
+    report = Report(file_name, source.id)
+    raw = _file_stage(report, data, file_name, source)
+    if raw is None:
+        return report
+    if not _columns_stage(report, raw, source):
+        return report
+    accepted = _values_stage(report, raw, source, schools)
+    if accepted is None:
+        return report
+    _cross_stage(report, accepted, source, published)
+    return report
+
+
+def _file_stage(report: Report, data: bytes, file_name: str, source: Source) -> RawTable | None:
+    try:
+        text_bytes = data
+        if source.kind in ("genesis_ffcsv", "genesis_api") and data[:4] == b"PK\x03\x04":
+            from sources.readers.ffcsv import unzip_single_csv
+
+            text_bytes, _ = unzip_single_csv(data, file_name)  # the API's zip around the CSV
+        declared = "auto" if source.kind == "json_api" else source.encoding
+        _, encoding = decode(text_bytes, file_name, declared)
+    except DeliveryFormatError as exc:
+        _format_error(report, "file", exc)
+        return None
+    try:
+        raw = read_payload(source, data, file_name)
+    except DeliveryFormatError as exc:
+        stage = getattr(exc, "stage", "file") or "file"
+        if stage != "file":
+            _file_ok(report, data, encoding)
+        _format_error(report, "columns" if stage == "values" else stage, exc)
+        return None
+    _file_ok(report, data, encoding)
+    return raw
+
+
+def _file_ok(report: Report, data: bytes, encoding: str) -> None:
+    size = f"{len(data):,}"
+    report.add(
+        "file",
+        "readable",
+        "PASS",
+        f"the file can be read ({size} bytes, encoding {encoding})",
+        f"die Datei ist lesbar ({size.replace(',', '.')} Bytes, Zeichenkodierung {encoding})",
+    )
+
+
+def _columns_stage(report: Report, raw: RawTable, source: Source) -> bool:
+    if source.dataset != "measures":
+        missing = [c for c in source.columns.values() if c not in raw.columns]
+        if missing:
+            column = missing[0]
+            report.add(
+                "columns",
+                "structure",
+                "FAIL",
+                f"line {raw.header_line}, column {column!r}: missing column {column!r}",
+                f"Zeile {raw.header_line}, Spalte {column!r}: Spalte {column!r} fehlt",
+                line=raw.header_line,
+                column=column,
+            )
+            report.stopped_at = "columns"
+            return False
+        return True
+    try:
+        required, unused = mapped_columns(raw, source)
+    except DeliveryFormatError as exc:
+        _format_error(report, "columns", exc)
+        return False
+    report.add(
+        "columns",
+        "mapped_columns",
+        "PASS",
+        f"all {len(required)} columns the mapping needs are there",
+        f"alle {len(required)} benötigten Spalten sind vorhanden",
+    )
+    for column in unused:
+        report.add(
+            "columns",
+            "unused_column",
+            "WARNING",
+            f"line {raw.header_line}, column {column!r}: not used by the source's mapping "
+            "— its content will not be loaded",
+            f"Zeile {raw.header_line}, Spalte {column!r}: wird von der Quelle nicht "
+            "verwendet — ihr Inhalt wird nicht geladen",
+            line=raw.header_line,
+            column=column,
+        )
+    if not raw.rows:
+        report.add(
+            "columns",
+            "data_lines",
+            "FAIL",
+            f"the file has a header but no data lines (expected at least one line "
+            f"after line {raw.header_line})",
+            f"die Datei hat eine Kopfzeile, aber keine Datenzeilen (erwartet mindestens "
+            f"eine Zeile nach Zeile {raw.header_line})",
+            line=raw.header_line,
+        )
+        report.stopped_at = "columns"
+        return False
+    return True
+
+
+def _values_stage(
+    report: Report, raw: RawTable, source: Source, schools: Mapping[str, str] | None
+) -> pd.DataFrame | None:
+    if source.dataset != "measures":
+        from expectations.validation import validate_rows
+        from sources.reference import to_reference_rows
+
+        frame = to_reference_rows(raw, source)
+        frame[ROW_ID] = range(len(frame))
+        outcomes = validate_rows(frame, source.expectations).outcomes
+        _record_outcomes(report, outcomes, frame, source)
+        return None
+    records = records_frame(raw, source, schools)
+    validation = validate_records(records, source.expectations)
+    _record_outcomes(report, validation.outcomes, records, source)
+    if validation.blocking_failures:
+        report.stopped_at = "values"
+        return None
+    return records[~records[ROW_ID].isin(list(validation.quarantine))]
+
+
+# checks about a line's key name the key's column rather than the value's
+KEY_COLUMN = {
+    "known_region_keys": "region_column",
+    "plausible_school_years": "year_column",
+}
+
+
+def _record_outcomes(
+    report: Report, outcomes: list[CheckOutcome], frame: pd.DataFrame, source: Source
+) -> None:
+    by_id = frame.set_index(ROW_ID)
+    for outcome in outcomes:
+        if outcome.outcome == "PASS":
+            report.add(
+                "values",
+                outcome.name,
+                "PASS",
+                outcome.message,
+                outcome.message_de or outcome.message,
+            )
+            continue
+        key = next((v for k, v in KEY_COLUMN.items() if outcome.name.endswith(k)), None)
+        seen: set[tuple[Any, str]] = set()
+        for row_id, reason in outcome.reasons.items():
+            row = by_id.loc[row_id].to_dict() if row_id in by_id.index else {}
+            line = _int(row.get("source_line"))
+            if (line, reason) in seen:
+                continue  # one finding per line, not one per value of the line
+            seen.add((line, reason))
+            if len(seen) > MAX_LINES_PER_CHECK:
+                break
+            if key and source.measures is not None:
+                column = getattr(source.measures, key)
+            else:
+                column = row.get("source_column")
+            report.add(
+                "values",
+                outcome.name,
+                outcome.outcome,
+                reason,
+                outcome.reasons_de.get(row_id, reason),
+                line=line,
+                column=column if isinstance(column, str) else None,
+                found=None if key else _text(row.get("raw_value")),
+                expected=outcome.description,
+            )
+        if len(seen) > MAX_LINES_PER_CHECK or not outcome.reasons:
+            report.add(
+                "values",
+                outcome.name,
+                outcome.outcome,
+                outcome.message,
+                outcome.message_de or outcome.message,
+            )
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
+
+def _cross_stage(
+    report: Report, accepted: pd.DataFrame, source: Source, published: Path | None
+) -> None:
+    mapping = source.measures
+    if mapping is not None and mapping.region_by == "school_number":
+        accepted = aggregate_school_grain(accepted, source, covered_municipalities(source))
+    if mapping is not None and mapping.derive_totals:
+        accepted = derive_totals(accepted, mapping.derive_totals)
+    history = _published_values(published, source)
+    for check in run_all(source, accepted, history, history):
+        if check.passed:
+            report.add("cross-checks", check.name, "PASS", check.message, check.message_de)
+            continue
+        for finding in check.findings.head(MAX_LINES_PER_CHECK).to_dict("records"):
+            report.add(
+                "cross-checks",
+                check.name,
+                "WARNING",
+                finding["message"],
+                finding["message_de"],
+                line=_int(finding.get("source_line")),
+                found=_text(finding.get("value")),
+                expected=_text(finding.get("reference")),
+            )
+        if len(check.findings) > MAX_LINES_PER_CHECK:
+            report.add("cross-checks", check.name, "WARNING", check.message, check.message_de)
+
+
+def _published_values(published: Path | None, source: Source) -> pd.DataFrame:
+    """The source's current values in the analysts' file, if there is one (never locked:
+    a read-only connection, closed at once)."""
+    columns = [
+        "measure",
+        "region_code",
+        "school_year",
+        "start_year",
+        "sex",
+        "nationality",
+        "value",
+        "status",
+        "file_name",
+    ]
+    if published is None or not published.exists():
+        return pd.DataFrame(columns=columns)
+    with duckdb.connect(str(published), read_only=True) as conn:
+        return conn.execute(
+            f"SELECT {', '.join(columns)} FROM marts.measure_values WHERE source_id = ?",
+            [source.id],
+        ).df()
+
+
+def school_directory(published: Path | None, registry: dict[str, Source]) -> dict[str, str]:
+    """Schulnummer -> AGS: from the published marts.schools, else from the directory file the
+    registry bundles (so that a partner can screen without a warehouse)."""
+    if published is not None and published.exists():
+        with duckdb.connect(str(published), read_only=True) as conn:
+            return dict(
+                conn.execute("SELECT school_number, region_code FROM marts.schools").fetchall()
+            )
+    directory = next((s for s in registry.values() if s.dataset == "school_directory"), None)
+    if directory is None or not directory.location_paths():
+        return {}
+    from sources.reference import to_reference_rows
+
+    path = directory.location_paths()[-1]
+    rows = to_reference_rows(read_payload(directory, path.read_bytes(), path.name), directory)
+    return dict(zip(rows["school_number"], rows["region_code"], strict=True))
