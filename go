@@ -25,6 +25,17 @@ command=${1:-run}
 case "$command" in
   run)  exec "$UV" run --frozen --no-sync bildungsmonitor run "$@" ;;
   test)
+    # the tests of the HTML reports look at them in a real browser: Debian's chromium
+    if ! command -v chromium >/dev/null 2>&1; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "installing chromium (Debian package) for the report tests ..."
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q chromium >/dev/null 2>&1 ||
+          { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }
+      else
+        echo "note: the report tests need Chromium (Debian package 'chromium')" >&2
+      fi
+    fi
     "$UV" run --frozen --no-sync ruff check .
     "$UV" run --frozen --no-sync ruff format --check .
     exec "$UV" run --frozen --no-sync pytest "$@" ;;

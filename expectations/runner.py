@@ -101,13 +101,19 @@ def _gx():
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    asset = context.data_sources.add_pandas("bildungsmonitor").add_dataframe_asset("frame")
-    return gx, context, asset.add_batch_definition_whole_dataframe("whole_frame")
+    return gx, context, context.data_sources.add_pandas("bildungsmonitor")
 
 
 @cache
-def _validation_definition(suite: str):
-    gx, context, batch_definition = _gx()
+def _batch_definition(dataset: str):
+    """One GX data asset per dataset (a source, a mart), so Data Docs show them apart."""
+    _, _, datasource = _gx()
+    return datasource.add_dataframe_asset(dataset).add_batch_definition_whole_dataframe("whole")
+
+
+@cache
+def _suite(suite: str):
+    _, context, _ = _gx()
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
@@ -123,10 +129,22 @@ def _validation_definition(suite: str):
         ).to_domain_obj()
         for e in spec["expectations"]
     ]
-    saved = context.suites.add(ExpectationSuite(name=suite, expectations=expectations))
+    return context.suites.add(ExpectationSuite(name=suite, expectations=expectations))
+
+
+@cache
+def _validation_definition(suite: str, dataset: str):
+    gx, context, _ = _gx()
     return context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"validate_{suite}", data=batch_definition, suite=saved)
+        gx.ValidationDefinition(
+            name=f"{dataset}__{suite}", data=_batch_definition(dataset), suite=_suite(suite)
+        )
     )
+
+
+def gx_context():
+    """The process's GX context, or None if Great Expectations never ran in this process."""
+    return _gx()[1] if _gx.cache_info().currsize else None
 
 
 def _fill(template: str, row: dict[str, Any]) -> str:
@@ -147,14 +165,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def validate(suite: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> list[CheckOutcome]:
-    """Run one suite over `frame` (which must have a unique integer column `row_id`)."""
+def validate(
+    suite: str,
+    frame: pd.DataFrame,
+    parameters: dict[str, Any],
+    dataset: str = "frame",
+    run_name: str | None = None,
+) -> list[CheckOutcome]:
+    """Run one suite over `frame` (which must have a unique integer column `row_id`);
+    `dataset` and `run_name` (the Dagster run id) name it in the Data Docs."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
     spec = load_suite(suite)
-    definition = _validation_definition(suite)
+    definition = _validation_definition(suite, dataset)
     result = definition.run(
         batch_parameters={"dataframe": frame},
         expectation_parameters=parameters,
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
+        run_id=RunIdentifier(run_name=run_name) if run_name else None,
     )
     rows_by_id = frame.set_index(ROW_ID, drop=False)
     outcomes = []

@@ -84,11 +84,16 @@ def wide_frame(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[int]
     return wide, row_map
 
 
-def validate_records(records: pd.DataFrame, suites: tuple[str, ...]) -> DeliveryValidation:
+def validate_records(
+    records: pd.DataFrame,
+    suites: tuple[str, ...],
+    dataset: str = "frame",
+    run_name: str | None = None,
+) -> DeliveryValidation:
     """Canonical records (with `row_id` and `unit`) against the record suite and `suites`."""
     result = DeliveryValidation()
     params = suite_parameters(records)
-    _collect(result, validate(RECORD_SUITE, records, params))
+    _collect(result, validate(RECORD_SUITE, records, params, dataset, run_name))
     wide_suites = [s for s in suites if applies_to(s) == "wide"]
     if wide_suites:
         wide, row_map = wide_frame(records)
@@ -96,15 +101,20 @@ def validate_records(records: pd.DataFrame, suites: tuple[str, ...]) -> Delivery
             for column in _suite_columns(suite):
                 if column not in wide.columns:
                     wide[column] = pd.Series(dtype="float64")
-            _collect(result, validate(suite, wide, params), row_map)
+            _collect(result, validate(suite, wide, params, f"{dataset}_wide", run_name), row_map)
     return result
 
 
-def validate_rows(rows: pd.DataFrame, suites: tuple[str, ...]) -> DeliveryValidation:
+def validate_rows(
+    rows: pd.DataFrame,
+    suites: tuple[str, ...],
+    dataset: str = "frame",
+    run_name: str | None = None,
+) -> DeliveryValidation:
     result = DeliveryValidation()
     params = suite_parameters(rows)
     for suite in suites:
-        _collect(result, validate(suite, rows, params))
+        _collect(result, validate(suite, rows, params, dataset, run_name))
     return result
 
 

@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 
 from schemas.tables import Column
+from warehouse.db import DataPaths
 
 
 def column_schema(columns: tuple[Column, ...]) -> dg.TableSchema:
@@ -26,3 +27,14 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, where: str = "")
         "dagster/column_schema": schema,
         "table": table,
     }
+
+
+def data_docs_metadata(paths: DataPaths, run_id: str) -> dict:
+    """Build this run's Great Expectations Data Docs and link them (nothing if GX did not run
+    in this process)."""
+    from expectations.data_docs import build
+
+    index = build(paths.data_docs(run_id))
+    if index is None:
+        return {}
+    return {"data_docs": dg.MetadataValue.url(index.as_uri())}

@@ -24,6 +24,7 @@ from schemas.tables import (
     school_year_of_date,
 )
 from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.csv import looks_like_data, missing_header_error
 from sources.registry import MeasureMapping, Source
 from sources.symbols import CellError, NumberFormat, parse_cell
 
@@ -92,6 +93,14 @@ def _require_columns(raw: RawTable, positions: dict[str, int], required: list[st
     missing = [c for c in dict.fromkeys(required) if c not in positions]
     if not missing:
         return
+    wanted = list(dict.fromkeys(required))
+    if (
+        len(missing) == len(wanted)
+        and not raw.label_columns
+        and raw.header_line >= 1
+        and looks_like_data(raw.columns)
+    ):  # not one expected name, but numbers and keys: the header line was left out
+        raise missing_header_error(raw.file_name, raw.header_line, raw.columns, wanted)
     available = [c for c in positions if c]
     hints = []
     hints_de = []

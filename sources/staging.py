@@ -233,9 +233,9 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> De
             delivery_id, file_name, "rejected", message=str(exc), structure_error=str(exc)
         )
     if source.dataset == "measures":
-        validation = validate_records(frame, source.expectations)
+        validation = validate_records(frame, source.expectations, source.id, run_id)
     else:
-        validation = validate_rows(frame, source.expectations)
+        validation = validate_rows(frame, source.expectations, source.id, run_id)
     delivery = DeliveryResult(delivery_id, file_name, "loaded", rows_read=len(raw.rows))
     delivery.outcomes = validation.outcomes
     _write_quarantine(conn, source, delivery_id, file_name, frame, validation, run_id)

@@ -83,7 +83,9 @@ def parse_number(text: str, fmt: NumberFormat) -> float:
                 f"{text!r} enthält Leerzeichen; erwartet wird eine Zahl wie 1234{fmt.decimal}5",
             )
         s = s.replace(" ", "")
-    if fmt.thousands and fmt.thousands in s:
+    # separator diagnoses only for cells made of digits and separators: 'k. A.' is text, not a
+    # number with a misplaced decimal point
+    if fmt.thousands and fmt.thousands in s and numeric_text:
         if not _grouped(fmt.thousands, fmt.decimal).match(s):
             raise CellError(
                 f"{text!r}: the thousands separator {fmt.thousands!r} must group three digits "
@@ -93,7 +95,7 @@ def parse_number(text: str, fmt: NumberFormat) -> float:
             )
         s = s.replace(fmt.thousands, "")
     other = "." if fmt.decimal == "," else ","
-    if other in s:
+    if other in s and numeric_text:
         if _grouped(other, fmt.decimal).match(s):
             raise CellError(
                 f"{text!r} has a thousands separator {other!r}; expected plain digits with a "

@@ -135,5 +135,5 @@ def test_every_suite_is_valid_and_names_its_checks(suite: str) -> None:
 def test_every_suite_builds_in_great_expectations(suite: str) -> None:
     from expectations.runner import _validation_definition
 
-    definition = _validation_definition(suite)
+    definition = _validation_definition(suite, "frame")
     assert len(definition.suite.expectations) == len(suite_specs(suite))

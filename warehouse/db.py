@@ -7,6 +7,7 @@ Everything generated lives under one data directory (default ./data, env BILDUNG
     warehouse/work.duckdb   the working warehouse: only the pipeline opens it
     published/bildungsmonitor.duckdb   the analysts' file, replaced atomically by publish
     dagster_home/           Dagster instance: run and event storage, compute logs
+    reports/data_docs/<run>/ Great Expectations Data Docs of each run
 
 The pipeline never writes into the published file (analysts may hold it open): it builds a new
 file beside it and renames it over the old one (warehouse/publish.py).
@@ -100,6 +101,10 @@ class DataPaths:
     @property
     def raw(self) -> Path:
         return self.root / "raw"
+
+    def data_docs(self, run_id: str) -> Path:
+        """Great Expectations Data Docs of one run (HTML)."""
+        return self.root / "reports" / "data_docs" / run_id
 
     @property
     def dagster_home(self) -> Path:

@@ -4,7 +4,7 @@ import dagster as dg
 
 from expectations.validation import validate_rows
 from pipelines.checks import suite_check_specs, to_check_result
-from pipelines.metadata import column_schema, table_metadata
+from pipelines.metadata import column_schema, data_docs_metadata, table_metadata
 from pipelines.resources import WarehouseResource
 from sources.registry import Source
 from warehouse.build import build_sql_table, sql_description
@@ -73,11 +73,13 @@ def indicator_values_asset() -> dg.AssetsDefinition:
             build_sql_table(conn, sql_path)
             metadata = table_metadata(conn, table)
             frame = conn.execute(f"SELECT row_number() OVER () - 1 AS row_id, * FROM {table}").df()
-            outcomes = validate_rows(frame, (INDICATOR_SUITE,)).outcomes
+            dataset = "marts_indicator_values"
+            outcomes = validate_rows(frame, (INDICATOR_SUITE,), dataset, context.run_id).outcomes
             record_check_outcomes(conn, context.run_id, "marts/indicator_values", outcomes)
             metadata["indicators"] = frame["indicator_id"].nunique()
             metadata["regions"] = frame["region_code"].nunique()
             metadata["school_years"] = frame["school_year"].nunique()
+        metadata.update(data_docs_metadata(warehouse.paths, context.run_id))
         yield dg.MaterializeResult(metadata=metadata)
         for outcome in outcomes:
             yield to_check_result(outcome, key)

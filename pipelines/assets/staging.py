@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.assets.ingest import source_metadata, source_tags
 from pipelines.checks import staging_check_results, staging_check_specs
-from pipelines.metadata import column_schema
+from pipelines.metadata import column_schema, data_docs_metadata
 from pipelines.resources import WarehouseResource
 from schemas.tables import RECORD_COLUMNS
 from sources.registry import Source
@@ -55,8 +55,10 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
             result = stage_source(conn, source, warehouse.paths, context.run_id, context.log.info)
             where = f"WHERE source_id = '{source.id}'" if source.dataset == "measures" else ""
             rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
+        docs = data_docs_metadata(warehouse.paths, context.run_id) if result.deliveries else {}
         yield dg.MaterializeResult(
             metadata={
+                **docs,
                 "new_deliveries": len(result.deliveries),
                 "rejected_deliveries": len(result.rejected),
                 "records_loaded": sum(d.records_loaded for d in result.deliveries),

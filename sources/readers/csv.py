@@ -60,8 +60,27 @@ def csv_error_de(message: str) -> str:
     return message
 
 
-def _quoting_error(file_name: str, line: int, err: csv.Error) -> DeliveryFormatError:
+def _quoting_error(
+    file_name: str, line: int, err: csv.Error, text: str | None = None
+) -> DeliveryFormatError:
+    """`text`: the physical line the failing record starts on (to tell a runaway quoted cell
+    from a cell that is simply too long)."""
     message = str(err)
+    if "field larger than field limit" in message and text is not None and '"' not in text:
+        limit = csv.field_size_limit()
+        return DeliveryFormatError(
+            file_name,
+            f"a cell on this line is longer than {limit:,} characters",
+            line=line,
+            expected=f"cells of at most {limit:,} characters",
+            found=f"a line of {len(text):,} characters",
+            stage="columns",
+            problem_de=f"eine Zelle in dieser Zeile ist länger als {limit:,} Zeichen".replace(
+                ",", "."
+            ),
+            expected_de=f"Zellen mit höchstens {limit:,} Zeichen".replace(",", "."),
+            found_de=f"eine Zeile mit {len(text):,} Zeichen".replace(",", "."),
+        )
     if "end of data" in message or "field larger than field limit" in message:
         end = "end of data" in message
         return DeliveryFormatError(
@@ -199,6 +218,7 @@ def read_csv(
     header_at = start + 1
     rows: list[RawRow] = []
     width = 0
+    last_short: tuple[int, int] | None = None  # (line, cells) of a short last row
     next_line = start + 1
     try:
         for cells in reader:
@@ -230,9 +250,26 @@ def read_csv(
                 cells = cells[:width]
             elif n < width:
                 cells = cells + [""] * (width - n)
+            last_short = (line, n) if n < width else None
             rows.append(RawRow(line, tuple(cells)))
     except csv.Error as err:
-        raise _quoting_error(file_name, next_line, err) from None
+        text_line = lines[next_line - 1] if 0 < next_line <= len(lines) else None
+        raise _quoting_error(file_name, next_line, err, text_line) from None
+
+    # a short last row without a line end: the file was cut off in the middle of that line
+    if last_short and rows and rows[-1].line == last_short[0] and not text.endswith("\n"):
+        line, n = last_short
+        raise DeliveryFormatError(
+            file_name,
+            "the file ends in the middle of a line — it may be truncated",
+            line=line,
+            expected=f"{width} cells and a line end",
+            found=f"{n} cells and the end of the file",
+            stage="file",
+            problem_de="die Datei endet mitten in einer Zeile – sie ist vielleicht abgeschnitten",
+            expected_de=f"{width} Zellen und ein Zeilenende",
+            found_de=f"{n} Zellen und das Dateiende",
+        )
 
     assert header is not None
     if width > 1 and rows and all(not any(c for c in r.cells[1:]) for r in rows):
@@ -262,10 +299,43 @@ def read_csv(
     )
 
 
+_DATA_CELL = re.compile(r"^[+-]?\d[\d.,/ :-]*$")  # 1234, 7,6, 2022/23, 01.03.2024, 05111000
+
+
+def looks_like_data(cells: list[str]) -> bool:
+    """A header line that is really a data line: at least half of its non-empty cells are
+    numbers, keys, school years or dates (a header names its columns in words)."""
+    filled = [c.strip() for c in cells if c.strip()]
+    return bool(filled) and 2 * sum(1 for c in filled if _DATA_CELL.match(c)) >= len(filled)
+
+
+def missing_header_error(
+    file_name: str, line: int, cells: list[str], columns: list[str] | None = None
+) -> DeliveryFormatError:
+    """The line read as the header holds data: the partner left out the header line.
+    `cells`: that line's cells; `columns`: the names the source expects (for the message)."""
+    found = "; ".join(repr(c.strip()[:40]) for c in cells[:5]) + (" …" if len(cells) > 5 else "")
+    names = "; ".join(repr(c) for c in (columns or [])[:3]) + (" …" if columns else "")
+    return DeliveryFormatError(
+        file_name,
+        "this line holds data, not column names — the header line is missing",
+        line=line,
+        expected="a header line with the column names" + (f", e.g. {names}" if columns else ""),
+        found=found,
+        stage="columns",
+        problem_de="diese Zeile enthält Daten statt Spaltennamen – die Kopfzeile fehlt",
+        expected_de="eine Kopfzeile mit den Spaltennamen" + (f", z. B. {names}" if columns else ""),
+        found_de=found,
+    )
+
+
 def _header(cells: list[str], file_name: str, line: int, delim: str, raw: str) -> list[str]:
     names = [_clean_header(c) for c in cells]
     while names and not names[-1]:
         names.pop()
+    empty_or_repeated = any(not n for n in names) or len(set(names)) < len(names)
+    if len(names) >= 2 and empty_or_repeated and looks_like_data(names):
+        raise missing_header_error(file_name, line, names)
     if len(names) < 2:
         others = [d for d in DELIMITERS if d != delim and d in raw]
         found = (

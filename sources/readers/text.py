@@ -268,6 +268,26 @@ def decode(data: bytes, file_name: str, encoding: str = "auto") -> tuple[str, st
         return _checked_text(normalize_newlines(text), file_name), "utf-16"
 
     declared = None if encoding == "auto" else _canonical(encoding)
+    if (
+        declared
+        and not declared.startswith(("utf-16", "utf-32"))
+        and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    ):
+        # Excel's "Unicode text": the BOM says what it is — not "UTF-16 without a BOM"
+        raise DeliveryFormatError(
+            file_name,
+            f"the file is UTF-16 text (it starts with a UTF-16 byte order mark), not {declared}",
+            line=1,
+            expected=f"{declared} as declared for this source — in Excel save as "
+            "'CSV (Trennzeichen-getrennt)', not as 'Unicode-Text'",
+            found="the UTF-16 byte order mark 0x" + data[:2].hex(),
+            stage="file",
+            problem_de=f"die Datei ist UTF-16-Text (sie beginnt mit einer UTF-16-Byte-Order-Mark), "
+            f"kein {encoding_de(declared)}",
+            expected_de=f"{encoding_de(declared)}, wie für diese Quelle angegeben – in Excel als "
+            "'CSV (Trennzeichen-getrennt)' speichern, nicht als 'Unicode-Text'",
+            found_de="die UTF-16-Byte-Order-Mark 0x" + data[:2].hex(),
+        )
     if declared and declared.startswith(("utf-16", "utf-32")):
         if not data:
             _reject_non_text(data, file_name)
