@@ -342,6 +342,18 @@ def _record_outcomes(
                 outcome.message,
                 outcome.message_de or outcome.message,
             )
+        if outcome.outcome == "FAIL" and outcome.reasons:
+            # the lines say where; this says why the whole file is rejected
+            share = len(outcome.reasons) / max(len(frame), 1)
+            report.add(
+                "values",
+                outcome.name,
+                "FAIL",
+                f"{len(outcome.reasons)} values ({share:.0%}) fail this check — more than a "
+                "delivery may have: the file would be rejected",
+                f"{len(outcome.reasons)} Werte ({share:.0%}) verletzen diese Prüfung – mehr "
+                "als eine Lieferung haben darf: die Datei würde abgelehnt",
+            )
 
 
 def _int(value: Any) -> int | None:

@@ -82,3 +82,22 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
     assert commands[0].strip() == "./go"
     assert commands[1].strip() == "./go test"
     assert "exec ./go test" in (REPO / ".ci/run").read_text()
+
+
+def test_screening_doc_example_prints_what_the_doc_shows(tmp_path: Path) -> None:
+    """The worked example of docs/screening.md, screened for real (the CLI, in a subprocess)."""
+    import subprocess
+    import sys
+
+    (delivery,) = blocks("screening.md", "csv")
+    (shown,) = blocks("screening.md", "text")
+    path = tmp_path / "abgaenger_2024-25.csv"
+    path.write_bytes(delivery.replace("\n", "\r\n").encode("cp1252"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "screen", str(path), "--source",
+         "schulabgaenger_abschlussart", "--language", "de", "--data-dir", str(tmp_path / "d")],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr  # warnings only
+    for line in shown.strip().splitlines():
+        assert line.strip() in done.stdout, line

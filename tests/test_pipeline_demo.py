@@ -485,7 +485,9 @@ def test_docs_queries_run_in_the_duckdb_1_5_cli(demo_runs: DemoRuns, tmp_path: P
     assert version.startswith("v1.5."), version
     blocks = re.findall(r"```sql\n(.*?)```", (REPO / "docs/analysts.md").read_text(), re.S)
     assert len(blocks) >= 8
-    for sql in blocks:
+    tour = re.findall(r"```sql\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    assert len(tour) >= 4
+    for sql in [*blocks, *tour]:
         done = subprocess.run(
             [cli, "-readonly", str(demo_runs.published), "-c", sql],
             capture_output=True,
