@@ -58,15 +58,13 @@ def applies_to(suite: str) -> str:
     return load_suite(suite).get("meta", {}).get("applies_to", "records")
 
 
-def _collect(result: DeliveryValidation, outcomes: list[CheckOutcome], row_map=None) -> None:
+def _collect(result: DeliveryValidation, outcomes: list[CheckOutcome]) -> None:
     result.outcomes.extend(outcomes)
     for outcome in outcomes:
         if outcome.outcome == "PASS":
             continue
         for row_id, reason in outcome.reasons.items():
-            targets = row_map[row_id] if row_map is not None else [row_id]
-            for target in targets:
-                result.quarantine.setdefault(target, (outcome.name, reason))
+            result.quarantine.setdefault(row_id, (outcome.name, reason))
 
 
 def wide_frame(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[int]]]:
@@ -101,8 +99,16 @@ def validate_records(
             for column in _suite_columns(suite):
                 if column not in wide.columns:
                     wide[column] = pd.Series(dtype="float64")
-            _collect(result, validate(suite, wide, params, f"{dataset}_wide", run_name), row_map)
+            outcomes = validate(suite, wide, params, f"{dataset}_wide", run_name)
+            for outcome in outcomes:  # a wide row's reason is the reason of each of its records
+                outcome.reasons = _spread(outcome.reasons, row_map)
+                outcome.reasons_de = _spread(outcome.reasons_de, row_map)
+            _collect(result, outcomes)
     return result
+
+
+def _spread(reasons: dict[int, str], row_map: dict[int, list[int]]) -> dict[int, str]:
+    return {record: reason for wide_id, reason in reasons.items() for record in row_map[wide_id]}
 
 
 def validate_rows(

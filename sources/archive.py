@@ -60,10 +60,16 @@ def inbox_files(inbox_dir: Path) -> list[Path]:
         for p in inbox_dir.iterdir()
         if p.is_file()
         and not p.is_symlink()
-        and not p.name.startswith(".")
+        and not _hidden(p.name)
         and not p.name.endswith(PARTIAL_SUFFIXES)
     ]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _hidden(name: str) -> bool:
+    """Dot files (.DS_Store, .~lock…) are not deliveries; a Windows path kept in the name
+    (`..\\..\\file.csv`) is one — its base name is used, so it cannot leave the inbox."""
+    return name.startswith(".") and not name.startswith("..\\")
 
 
 def collect_payloads(source: Source, inbox_dir: Path) -> list[Payload]:

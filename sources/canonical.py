@@ -548,17 +548,25 @@ def derive_totals(records: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.Data
 
 
 def aggregate_school_grain(
-    records: pd.DataFrame, source: Source, covered_regions: list[str]
+    records: pd.DataFrame,
+    source: Source,
+    covered_regions: list[str],
+    held_back: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """School-level lines -> one record per municipality, measure and school year.
 
     `count_rows_as` counts the schools; with `absent_means_zero` a covered municipality without
     any line in a school year the delivery reports gets 0 (the programme was not there).
+    `held_back` are the school records quarantined: a municipality sum that would leave one of
+    them out is `not_available` — a smaller sum (or a 0) would look complete and be wrong.
     """
     mapping = source.measures
     assert mapping is not None
-    if records.empty:
+    held = _placed(held_back)
+    if records.empty and held.empty:
         return records
+    if not held.empty:
+        records = pd.concat([records, held], ignore_index=True)
     key = ["region_code", "school_year", "start_year", "sex", "nationality"]
     measures = sorted(records["measure"].dropna().unique())
     agg = sum_records(records, [*key, "measure"], "school line(s)")
@@ -599,9 +607,38 @@ def aggregate_school_grain(
         ]
         if zeros:
             result = pd.concat([result, pd.DataFrame(zeros)], ignore_index=True)
+    if not held.empty:
+        _name_held_back_lines(result, held, key)
     result["region_label"] = None
     result["school_number"] = ""
     result["problem"] = None
     result["problem_de"] = None
     result = result[list(FRAME_COLUMNS)]
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
+
+
+def _placed(held_back: pd.DataFrame | None) -> pd.DataFrame:
+    """Quarantined school records whose municipality, year and measure are known, as
+    `not_available` parts of their municipality's sum."""
+    if held_back is None or held_back.empty:
+        return pd.DataFrame(columns=list(FRAME_COLUMNS))
+    placed = held_back.dropna(subset=["measure", "region_code", "school_year"])
+    return placed.assign(value=float("nan"), status="not_available", raw_value=None)
+
+
+def _name_held_back_lines(result: pd.DataFrame, held: pd.DataFrame, key: list[str]) -> None:
+    """Say in the sum's `source_column` which school lines are missing from it and why."""
+    lines = (
+        held.groupby([*key, "measure"], dropna=False)["source_line"]
+        .agg(lambda s: ", ".join(str(int(n)) for n in sorted(set(s.dropna()))))
+        .rename("held_lines")
+        .reset_index()
+    )
+    merged = result[[*key, "measure"]].merge(lines, on=[*key, "measure"], how="left")
+    hit = merged["held_lines"].notna().to_numpy()
+    result.loc[hit, "source_column"] = (
+        result.loc[hit, "source_column"]
+        + "; not available: line(s) "
+        + merged.loc[hit, "held_lines"].to_numpy()
+        + " held back in quarantine"
+    )

@@ -18,6 +18,7 @@ looked at), 2 = FAIL (the file would be rejected).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,12 +29,12 @@ import pandas as pd
 
 from expectations.cross_checks import run_all
 from expectations.runner import ROW_ID, CheckOutcome
-from expectations.validation import validate_records
-from sources.canonical import aggregate_school_grain, derive_totals, mapped_columns
-from sources.readers.base import DeliveryFormatError, RawTable
+from expectations.validation import applies_to, validate_records
+from sources.canonical import mapped_columns
+from sources.readers.base import DeliveryFormatError, RawTable, require_data_lines
 from sources.readers.text import decode
 from sources.registry import Source
-from sources.staging import covered_municipalities, read_payload, records_frame
+from sources.staging import loadable_records, read_payload, records_frame
 
 STAGES = ("file", "columns", "values", "cross-checks")
 STAGE_DE = {
@@ -136,10 +137,12 @@ def _where(line: int | None, column: str | None) -> tuple[str, str]:
     return ", ".join(parts_en), ", ".join(parts_de)
 
 
-def _format_error(report: Report, stage: str, exc: DeliveryFormatError) -> None:
+def _format_error(
+    report: Report, stage: str, exc: DeliveryFormatError, check: str = "structure"
+) -> None:
     report.add(
         stage,
-        "structure",
+        check,
         "FAIL",
         str(exc),
         getattr(exc, "message_de", None) or str(exc),
@@ -226,7 +229,7 @@ def _columns_stage(report: Report, raw: RawTable, source: Source) -> bool:
             )
             report.stopped_at = "columns"
             return False
-        return True
+        return _has_data_lines(report, raw)
     try:
         required, unused = mapped_columns(raw, source)
     except DeliveryFormatError as exc:
@@ -251,18 +254,14 @@ def _columns_stage(report: Report, raw: RawTable, source: Source) -> bool:
             line=raw.header_line,
             column=column,
         )
-    if not raw.rows:
-        report.add(
-            "columns",
-            "data_lines",
-            "FAIL",
-            f"the file has a header but no data lines (expected at least one line "
-            f"after line {raw.header_line})",
-            f"die Datei hat eine Kopfzeile, aber keine Datenzeilen (erwartet mindestens "
-            f"eine Zeile nach Zeile {raw.header_line})",
-            line=raw.header_line,
-        )
-        report.stopped_at = "columns"
+    return _has_data_lines(report, raw)
+
+
+def _has_data_lines(report: Report, raw: RawTable) -> bool:
+    try:
+        require_data_lines(raw)
+    except DeliveryFormatError as exc:
+        _format_error(report, "columns", exc, check="data_lines")
         return False
     return True
 
@@ -285,7 +284,7 @@ def _values_stage(
     if validation.blocking_failures:
         report.stopped_at = "values"
         return None
-    return records[~records[ROW_ID].isin(list(validation.quarantine))]
+    return loadable_records(records, set(validation.quarantine), source)
 
 
 # checks about a line's key name the key's column rather than the value's
@@ -310,6 +309,7 @@ def _record_outcomes(
             )
             continue
         key = next((v for k, v in KEY_COLUMN.items() if outcome.name.endswith(k)), None)
+        wide = applies_to(outcome.suite) == "wide"  # a check of the whole line, not one cell
         seen: set[tuple[Any, str]] = set()
         for row_id, reason in outcome.reasons.items():
             row = by_id.loc[row_id].to_dict() if row_id in by_id.index else {}
@@ -319,10 +319,7 @@ def _record_outcomes(
             seen.add((line, reason))
             if len(seen) > MAX_LINES_PER_CHECK:
                 break
-            if key and source.measures is not None:
-                column = getattr(source.measures, key)
-            else:
-                column = row.get("source_column")
+            column, found = _where(row, reason, key, wide, source)
             report.add(
                 "values",
                 outcome.name,
@@ -330,8 +327,8 @@ def _record_outcomes(
                 reason,
                 outcome.reasons_de.get(row_id, reason),
                 line=line,
-                column=column if isinstance(column, str) else None,
-                found=None if key else _text(row.get("raw_value")),
+                column=column,
+                found=found,
                 expected=outcome.description,
             )
         if len(seen) > MAX_LINES_PER_CHECK or not outcome.reasons:
@@ -356,6 +353,29 @@ def _record_outcomes(
             )
 
 
+# a problem of a cell names its column: "column 'Schuljahr': …", several joined by "; "
+NAMED_COLUMN = re.compile(r"(?:^|; )(?:line \d+: )?column '([^']*)': ")
+
+
+def _where(
+    row: dict[str, Any], reason: str, key: str | None, wide: bool, source: Source
+) -> tuple[str | None, str | None]:
+    """The column and the value a finding is about: the cell the problem is in — the line's
+    key cell (year, sex, region) when only that is wrong, not the value column of the record."""
+    mapping = source.measures
+    if wide:
+        return None, None  # the reason names the line's values itself
+    if key and mapping is not None:
+        return getattr(mapping, key), None
+    column = row.get("source_column")
+    named = NAMED_COLUMN.findall(reason)
+    if named and column not in named:
+        return named[0], None
+    if mapping is not None and not named and pd.isna(row.get("region_code")):
+        return mapping.region_column, _text(row.get("region_label"))  # an unknown region
+    return (column if isinstance(column, str) else None), _text(row.get("raw_value"))
+
+
 def _int(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
@@ -367,11 +387,6 @@ def _text(value: Any) -> str | None:
 def _cross_stage(
     report: Report, accepted: pd.DataFrame, source: Source, published: Path | None
 ) -> None:
-    mapping = source.measures
-    if mapping is not None and mapping.region_by == "school_number":
-        accepted = aggregate_school_grain(accepted, source, covered_municipalities(source))
-    if mapping is not None and mapping.derive_totals:
-        accepted = derive_totals(accepted, mapping.derive_totals)
     history = _published_values(published, source)
     for check in run_all(source, accepted, history, history):
         if check.passed:

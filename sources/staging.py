@@ -42,7 +42,7 @@ from sources.canonical import (
 )
 from sources.ingest import log_delivery
 from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_records
-from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.base import DeliveryFormatError, RawTable, require_data_lines
 from sources.reference import to_reference_rows
 from sources.registry import Source
 from warehouse.db import DATASET_TABLES, DataPaths, utc_now
@@ -141,6 +141,20 @@ def records_frame(
     return records
 
 
+def loadable_records(records: pd.DataFrame, quarantine: set[int], source: Source) -> pd.DataFrame:
+    """The records of a delivery that load, at the grain the warehouse keeps: the accepted
+    records, school lines added up per municipality, totals derived where the source has none."""
+    held = records[ROW_ID].isin(list(quarantine))
+    accepted = records[~held]
+    mapping = source.measures
+    if mapping is not None and mapping.region_by == "school_number":
+        covered = covered_municipalities(source)
+        accepted = aggregate_school_grain(accepted, source, covered, held_back=records[held])
+    if mapping is not None and mapping.derive_totals:
+        accepted = derive_totals(accepted, mapping.derive_totals)
+    return accepted
+
+
 def stage_source(
     conn: duckdb.DuckDBPyConnection,
     source: Source,
@@ -223,6 +237,7 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> De
     data = archive.read(delivery_id)
     try:
         raw = read_payload(source, data, file_name)
+        require_data_lines(raw)
         if source.dataset == "measures":
             frame = records_frame(raw, source, school_regions(conn))
         else:
@@ -244,15 +259,11 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id) -> De
         delivery.state = "rejected"
         delivery.message = "; ".join(o.message for o in validation.blocking_failures)
         return delivery
-    accepted = frame[~frame[ROW_ID].isin(list(validation.quarantine))]
     if source.dataset == "measures":
-        mapping = source.measures
-        if mapping is not None and mapping.region_by == "school_number":
-            accepted = aggregate_school_grain(accepted, source, covered_municipalities(source))
-        if mapping is not None and mapping.derive_totals:
-            accepted = derive_totals(accepted, mapping.derive_totals)
+        accepted = loadable_records(frame, set(validation.quarantine), source)
         delivery.records_loaded = _load_records(conn, source, delivery_id, accepted)
     else:
+        accepted = frame[~frame[ROW_ID].isin(list(validation.quarantine))]
         delivery.records_loaded = _replace_reference(conn, source, delivery_id, accepted)
     if delivery.records_quarantined:
         delivery.state = "loaded_with_quarantine"

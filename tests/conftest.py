@@ -8,6 +8,7 @@ runs; tests that change inputs copy the data directory first.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -19,6 +20,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from sources.ingest import ingest_source
+from sources.registry import load_registry
+from sources.staging import StagingResult, stage_source
+from warehouse.db import DataPaths, init_schema
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_ID = re.compile(r"^Run ([0-9a-f-]{36}) ", re.MULTILINE)
@@ -88,3 +94,34 @@ def copy_data_dir(demo_runs: DemoRuns, target: Path) -> Path:
     """A private copy of the demo's data directory, for tests that add deliveries."""
     shutil.copytree(demo_runs.data_dir, target)
     return target
+
+
+def stage_bytes(tmp_path: Path, source_id: str, payload: bytes, file_name: str):
+    """Ingest and stage one file as the only delivery of `source_id` (real archive, real DB)."""
+    paths = DataPaths(tmp_path / "data")
+    delivered = tmp_path / file_name
+    delivered.write_bytes(payload)
+    source = dataclasses.replace(load_registry()[source_id], location=(str(delivered),))
+    paths.work_db.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(paths.work_db))
+    init_schema(conn)
+    ingest_source(conn, source, paths, "test-run")
+    result = stage_source(conn, source, paths, "test-run")
+    return result, conn
+
+
+@pytest.fixture
+def staged(tmp_path: Path):
+    """stage_bytes into one data directory per test, closing what it opened afterwards."""
+    opened: list[duckdb.DuckDBPyConnection] = []
+
+    def _stage(
+        source_id: str, payload: bytes, file_name: str
+    ) -> tuple[StagingResult, duckdb.DuckDBPyConnection]:
+        result, conn = stage_bytes(tmp_path, source_id, payload, file_name)
+        opened.append(conn)
+        return result, conn
+
+    yield _stage
+    for conn in opened:
+        conn.close()

@@ -176,10 +176,12 @@ def test_inbox_files_of_a_missing_folder_is_empty(tmp_path: Path) -> None:
 def test_inbox_payload_file_name_is_a_base_name(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox" / "kita_betreuung"
     inbox.mkdir(parents=True)
-    names = ["a..b.csv", "x\\..\\..\\evil.csv"]  # a backslash is legal on POSIX
+    # a backslash is legal on POSIX: a Windows path kept in the name is a delivery too
+    names = ["a..b.csv", "x\\..\\..\\evil.csv", "..\\..\\dotdot.csv"]
     for i, name in enumerate(names):
         touch(inbox / name, name.encode(), 100 + i)
-    touch(inbox / "..\\..\\hidden.csv", b"1", 50)  # starts with '.': hidden, not taken
+    touch(inbox / ".hidden.csv", b"1", 50)  # a dot file: not a delivery
+    touch(inbox / ".~lock.kita.csv#", b"1", 51)
     source = replace(load_registry()["kita_betreuung"], location=())
     payloads = collect_payloads(source, inbox)
     assert [p.file_name for p in payloads] == names

@@ -43,36 +43,6 @@ def leavers_file(lines: list[str]) -> bytes:
     return ("\r\n".join([HEADER, *lines]) + "\r\n").encode("cp1252")
 
 
-def stage_bytes(tmp_path: Path, source_id: str, payload: bytes, file_name: str):
-    """Ingest and stage one file as the only delivery of `source_id` (real archive, real DB)."""
-    paths = DataPaths(tmp_path / "data")
-    delivered = tmp_path / file_name
-    delivered.write_bytes(payload)
-    source = dataclasses.replace(load_registry()[source_id], location=(str(delivered),))
-    paths.work_db.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(paths.work_db))
-    init_schema(conn)
-    ingest_source(conn, source, paths, "test-run")
-    result = stage_source(conn, source, paths, "test-run")
-    return result, conn
-
-
-@pytest.fixture
-def staged(tmp_path: Path):
-    opened: list[duckdb.DuckDBPyConnection] = []
-
-    def _stage(
-        source_id: str, payload: bytes, file_name: str
-    ) -> tuple[StagingResult, duckdb.DuckDBPyConnection]:
-        result, conn = stage_bytes(tmp_path, source_id, payload, file_name)
-        opened.append(conn)
-        return result, conn
-
-    yield _stage
-    for conn in opened:
-        conn.close()
-
-
 def outcome(result: StagingResult, check: str):
     (delivery,) = result.deliveries
     return next(o for o in delivery.outcomes if o.name == check)

@@ -820,6 +820,44 @@ def test_a_suppressed_school_figure_is_not_silently_dropped() -> None:
     assert by_key(result)[(A, "2022/23", "programme_pupils_reached")] == (None, "suppressed")
 
 
+def test_a_held_back_school_value_makes_its_municipality_not_available() -> None:
+    """S2's hours are quarantined: A's hours are not the smaller sum of S1 alone, and C, whose
+    only school is held back, is not a 0 from absent_means_zero."""
+    records = school_records(
+        [
+            ["100001", "2022/23", "S1", "10", "100"],
+            ["100002", "2022/23", "S2", "4", "7,5"],
+            ["100003", "2022/23", "S3", "5", "10"],
+        ]
+    )
+    held = (records["school_number"] == "100002") & (
+        records["measure"] == "programme_tutoring_hours"
+    )
+    result = aggregate_school_grain(
+        records[~held], registry("lernfoerderung"), [A, B, C], held_back=records[held]
+    )
+    got = by_key(result)
+    assert got[(A, "2022/23", "programme_tutoring_hours")] == (None, "not_available")
+    assert got[(A, "2022/23", "programme_pupils_reached")] == (14.0, "ok")  # S2's pupils are fine
+    assert got[(A, "2022/23", "programme_schools_reached")] == (2.0, "ok")
+    assert got[(B, "2022/23", "programme_tutoring_hours")] == (10.0, "ok")
+    hours = one(result, region_code=A, school_year="2022/23", measure="programme_tutoring_hours")
+    assert hours["source_column"] == (
+        "sum of 2 school line(s); not available: line(s) 3 held back in quarantine"
+    )
+
+
+def test_a_held_back_only_school_is_not_a_zero() -> None:
+    records = school_records([["100001", "2022/23", "S1", "x1", "1"]])
+    held = records["measure"] == "programme_pupils_reached"
+    result = aggregate_school_grain(
+        records[~held], registry("lernfoerderung"), [A, C], held_back=records[held]
+    )
+    got = by_key(result)
+    assert got[(A, "2022/23", "programme_pupils_reached")] == (None, "not_available")
+    assert got[(C, "2022/23", "programme_pupils_reached")] == (0.0, "ok")
+
+
 def test_a_provisional_school_figure_makes_the_sum_provisional() -> None:
     records = school_records(
         [["100001", "2022/23", "S1", "10", "1"], ["100002", "2022/23", "S2", "4 p", "1"]]

@@ -119,3 +119,18 @@ def _render(
     if detail:
         message += f" ({'; '.join(detail)})"
     return message
+
+
+def require_data_lines(raw: RawTable) -> None:
+    """A delivery with a header but no data would replace good data with nothing."""
+    if not raw.rows:
+        after = f"at least one line after line {raw.header_line}"
+        raise DeliveryFormatError(
+            raw.file_name,
+            "the file has a header but no data lines",
+            line=raw.header_line,
+            expected=after,
+            stage="columns",
+            problem_de="die Datei hat eine Kopfzeile, aber keine Datenzeilen",
+            expected_de=f"mindestens eine Zeile nach Zeile {raw.header_line}",
+        )

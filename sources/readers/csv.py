@@ -218,7 +218,7 @@ def read_csv(
     header_at = start + 1
     rows: list[RawRow] = []
     width = 0
-    last_short: tuple[int, int] | None = None  # (line, cells) of a short last row
+    last_short: tuple[int, int] | None = None  # (line, cells) of a short row at the end
     next_line = start + 1
     try:
         for cells in reader:
@@ -250,14 +250,15 @@ def read_csv(
                 cells = cells[:width]
             elif n < width:
                 cells = cells + [""] * (width - n)
-            last_short = (line, n) if n < width else None
+            # a short row that ends on the file's last line: truncated if that has no line end
+            last_short = (line, n) if n < width and next_line - 1 == len(lines) else None
             rows.append(RawRow(line, tuple(cells)))
     except csv.Error as err:
         text_line = lines[next_line - 1] if 0 < next_line <= len(lines) else None
         raise _quoting_error(file_name, next_line, err, text_line) from None
 
     # a short last row without a line end: the file was cut off in the middle of that line
-    if last_short and rows and rows[-1].line == last_short[0] and not text.endswith("\n"):
+    if last_short and not text.endswith("\n"):
         line, n = last_short
         raise DeliveryFormatError(
             file_name,
