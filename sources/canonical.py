@@ -46,6 +46,7 @@ FRAME_COLUMNS = (
     "source_column",
     "problem",
     "problem_de",
+    "problem_column",  # the cell a partner must fix: the record's own, or the line's key cell
 )
 
 _DIMENSIONS_DE = {"sex": "Geschlecht", "nationality": "Staatsangehörigkeit"}
@@ -363,6 +364,8 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
         start_year, year_problem, year_problem_german = year_cache[year_text]
         row_problems = [p for p in (region_problem, year_problem) if p]
         row_problems_de = [p for p in (region_problem_german, year_problem_german) if p]
+        key_cells = ((mapping.region_column, region_problem), (mapping.year_column, year_problem))
+        row_problem_columns = [column for column, problem in key_cells if problem]
         subgroup: list[str | None] = []
         for dim, name in zip(dims, ("sex", "nationality"), strict=True):
             if dim.constant is not None:
@@ -372,6 +375,7 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
             mapped = dim.values.get(text)
             if mapped is None:
                 allowed = ", ".join(repr(k) for k in dim.values)
+                row_problem_columns.append(dim.column)
                 row_problems.append(
                     f"column {dim.column!r}: {name} {text!r} is not one of {allowed}"
                 )
@@ -387,6 +391,7 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
                 pieces[name] = values[text]
             else:
                 allowed = ", ".join(repr(k) for k in values)
+                row_problem_columns.append(column)
                 row_problems.append(
                     f"column {column!r}: {text!r} is not one of {allowed} (lookup {name!r})"
                 )
@@ -419,6 +424,7 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
                 merged[key] = [value, status, text, target.column, problem, problem_de]
         row_problem = "; ".join(row_problems) if row_problems else None
         row_problem_de = "; ".join(row_problems_de) if row_problems_de else None
+        row_problem_column = row_problem_columns[0] if row_problem_columns else None
         for (measure, sex, nationality), record in merged.items():
             value, status, text, column, problem, problem_de = record
             out["measure"].append(None if measure.startswith("?") else measure)
@@ -442,6 +448,7 @@ def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.Da
                 if problem_de
                 else row_problem_de
             )
+            out["problem_column"].append(column if problem else row_problem_column)
 
     frame = pd.DataFrame(out, columns=list(FRAME_COLUMNS))
     frame["start_year"] = frame["start_year"].astype("Int64")
@@ -521,6 +528,7 @@ def combine_rows(records: pd.DataFrame) -> pd.DataFrame:
     )
     summed["problem"] = None
     summed["problem_de"] = None
+    summed["problem_column"] = None
     result = pd.concat([summed, records[~clean]], ignore_index=True)[list(FRAME_COLUMNS)]
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
 
@@ -543,6 +551,7 @@ def derive_totals(records: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.Data
         totals["school_number"] = ""
         totals["problem"] = None
         totals["problem_de"] = None
+        totals["problem_column"] = None
         result = pd.concat([result, totals[list(FRAME_COLUMNS)]], ignore_index=True)
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
 
@@ -613,6 +622,7 @@ def aggregate_school_grain(
     result["school_number"] = ""
     result["problem"] = None
     result["problem_de"] = None
+    result["problem_column"] = None
     result = result[list(FRAME_COLUMNS)]
     return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
 

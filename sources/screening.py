@@ -18,7 +18,6 @@ looked at), 2 = FAIL (the file would be rejected).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -353,10 +352,6 @@ def _record_outcomes(
             )
 
 
-# a problem of a cell names its column: "column 'Schuljahr': …", several joined by "; "
-NAMED_COLUMN = re.compile(r"(?:^|; )(?:line \d+: )?column '([^']*)': ")
-
-
 def _where(
     row: dict[str, Any], reason: str, key: str | None, wide: bool, source: Source
 ) -> tuple[str | None, str | None]:
@@ -368,11 +363,12 @@ def _where(
     if key and mapping is not None:
         return getattr(mapping, key), None
     column = row.get("source_column")
-    named = NAMED_COLUMN.findall(reason)
-    if named and column not in named:
-        return named[0], None
-    if mapping is not None and not named and pd.isna(row.get("region_code")):
-        return mapping.region_column, _text(row.get("region_label"))  # an unknown region
+    at = row.get("problem_column")
+    problem = row.get("problem")
+    if isinstance(at, str) and at != column and isinstance(problem, str) and problem in reason:
+        if mapping is not None and at == mapping.region_column:
+            return at, _text(row.get("region_label"))  # e.g. an unknown municipality's name
+        return at, None
     return (column if isinstance(column, str) else None), _text(row.get("raw_value"))
 
 

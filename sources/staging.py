@@ -45,7 +45,7 @@ from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_
 from sources.readers.base import DeliveryFormatError, RawTable, require_data_lines
 from sources.reference import to_reference_rows
 from sources.registry import Source
-from warehouse.db import DATASET_TABLES, DataPaths, utc_now
+from warehouse.db import DATASET_TABLES, DataPaths, insert_frame, utc_now
 from warehouse.quality import CheckRow, insert_check_rows
 
 STRUCTURE_CHECK = "structure"
@@ -225,11 +225,7 @@ def cross_check(conn: duckdb.DuckDBPyConnection, source: Source, run_id: str) ->
     )
     findings["run_id"] = run_id
     if not findings.empty:
-        conn.register("new_findings", findings)
-        try:
-            conn.execute("INSERT INTO quality.findings BY NAME SELECT * FROM new_findings")
-        finally:
-            conn.unregister("new_findings")
+        insert_frame(conn, "quality.findings", findings)
     return checks
 
 
@@ -281,13 +277,8 @@ def _load_records(conn, source: Source, delivery_id: str, records: pd.DataFrame)
     frame["delivery_id"] = delivery_id
     frame["source_id"] = source.id
     frame = frame[[c.name for c in RECORD_COLUMNS]]
-    conn.register("accepted_records", frame)
-    try:
-        # Idempotent: a delivery re-staged after a crash replaces its own earlier rows.
-        conn.execute("DELETE FROM staging.records WHERE delivery_id = ?", [delivery_id])
-        conn.execute("INSERT INTO staging.records SELECT * FROM accepted_records")
-    finally:
-        conn.unregister("accepted_records")
+    # a delivery re-staged after a crash replaces its own earlier rows
+    insert_frame(conn, "staging.records", frame, replacing="delivery_id = ?", params=[delivery_id])
     return len(frame)
 
 
@@ -297,12 +288,7 @@ def _replace_reference(conn, source: Source, delivery_id: str, rows: pd.DataFram
     frame.insert(0, "delivery_id", delivery_id)
     columns = [r[0] for r in conn.execute(f"DESCRIBE {table}").fetchall()]
     frame = frame.reindex(columns=columns)
-    conn.register("accepted_rows", frame)
-    try:
-        conn.execute(f"DELETE FROM {table}")  # the newest accepted delivery is the current one
-        conn.execute(f"INSERT INTO {table} SELECT * FROM accepted_rows")
-    finally:
-        conn.unregister("accepted_rows")
+    insert_frame(conn, table, frame, replacing="true")  # the newest delivery is the current one
     return len(frame)
 
 
@@ -331,12 +317,7 @@ def _write_quarantine(conn, source, delivery_id, file_name, frame, validation, r
             "raw_value": rows.get("raw_value"),
         }
     )
-    conn.register("quarantined_rows", out)
-    try:
-        conn.execute("DELETE FROM quality.quarantine WHERE delivery_id = ?", [delivery_id])
-        conn.execute("INSERT INTO quality.quarantine BY NAME SELECT * FROM quarantined_rows")
-    finally:
-        conn.unregister("quarantined_rows")
+    insert_frame(conn, "quality.quarantine", out, replacing="delivery_id = ?", params=[delivery_id])
 
 
 def _record_delivery(conn, source: Source, delivery: DeliveryResult, run_id: str) -> None:

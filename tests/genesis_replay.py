@@ -31,6 +31,7 @@ faults, request log and token check).
 
 from __future__ import annotations
 
+import abc
 import functools
 import io
 import json
@@ -221,10 +222,11 @@ class RecordedRequest:
 
 
 def make_zip(members: dict[str, bytes]) -> bytes:
+    """A zip of `members` (fixed timestamps: the same bytes every time)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, payload in members.items():
-            archive.writestr(name, payload)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2024, 6, 1, 0, 0, 0)), payload)
     return buffer.getvalue()
 
 
@@ -288,8 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _LoopbackServer:
-    """A ThreadingHTTPServer on 127.0.0.1 (ephemeral port) in a daemon thread."""
+class _LoopbackServer(abc.ABC):
+    """A ThreadingHTTPServer on 127.0.0.1 (ephemeral port) in a daemon thread; a subclass
+    decides what each request is answered with."""
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
@@ -387,11 +390,12 @@ class _LoopbackServer:
     def _relative_path(self, path: str) -> str | None:
         return path
 
+    @abc.abstractmethod
     def _answer(
         self, handler: _Handler, method: str, url: SplitResult, path: str | None,
         form: dict[str, str],
     ) -> Answer:  # fmt: skip
-        raise NotImplementedError
+        """A callable that sends the response to this request (None: already answered)."""
 
     def _fault_answer(
         self, handler: _Handler, fault: Fault, recorded: bytes | None, ctype: str

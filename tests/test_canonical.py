@@ -108,6 +108,7 @@ def test_records_by_region_key() -> None:
             "source_column": KITA_U3,
             "problem": None,
             "problem_de": None,
+            "problem_column": None,
         },
         {
             "measure": "daycare_children_3_6",
@@ -125,6 +126,7 @@ def test_records_by_region_key() -> None:
             "source_column": KITA_3_6,
             "problem": None,
             "problem_de": None,
+            "problem_column": None,
         },
     ]
     assert str(frame["start_year"].dtype) == "Int64"
@@ -143,6 +145,7 @@ def test_region_key_is_stripped_and_an_empty_key_is_a_problem() -> None:
     assert first["problem"] is None
     assert empty["region_code"] is None
     assert empty["problem"] == "region key is empty"
+    assert (first["problem_column"], empty["problem_column"]) == (None, "Gemeindeschlüssel")
     assert empty["value"] == 3.0  # the value is still read: the record is quarantined whole
     assert empty["source_line"] == 3
 
@@ -187,6 +190,7 @@ def test_unreadable_cell_is_a_problem_naming_the_column(cell: str, problem: str)
     assert (bad["value"], bad["status"], bad["raw_value"]) == (None, None, cell)
     assert bad["problem"].startswith(f"column {KITA_3_6!r}: {problem}")
     assert bad["source_column"] == KITA_3_6
+    assert (good["problem_column"], bad["problem_column"]) == (None, KITA_3_6)
     assert bad["source_line"] == 2
 
 
@@ -286,6 +290,7 @@ def test_bad_school_year_is_a_problem(fmt: str, cell: str, problem: str) -> None
         assert record["school_year"] is None
         assert record["start_year"] is None
         assert record["problem"].startswith(f"column 'Stichtag': {problem}")
+        assert record["problem_column"] == "Stichtag"  # the cell to fix, not the value's column
         assert record["value"] in (1.0, 2.0)
 
 
@@ -295,6 +300,7 @@ def test_year_problem_and_cell_problem_are_joined() -> None:
     assert record["problem"].startswith(
         f"column 'Stichtag': date '31.02.2023' does not exist; column {KITA_U3!r}: 'abc' is not"
     )
+    assert record["problem_column"] == KITA_U3  # its own cell is wrong too: point there
 
 
 # --- region names and school numbers ---------------------------------------------------------
@@ -452,6 +458,7 @@ def test_itnrw_unknown_variable_and_subgroup_are_problems() -> None:
     assert record["measure"] is None
     assert record["sex"] is None
     assert "column 'subgroup': sex 'weiblich' is not one of 'Insgesamt', ''" in record["problem"]
+    assert record["problem_column"] == "subgroup"  # the first of the line's problems
     assert (
         "column 'variable': 'Klassen' is not one of 'Schulen', 'Schüler/-innen', 'Lehrkräfte', "
         "'Schulabgänger/-innen'" in record["problem"]

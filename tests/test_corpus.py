@@ -22,7 +22,6 @@ import functools
 import hashlib
 import io
 import os
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ import yaml
 from sources.registry import Source, load_registry
 from sources.screening import Finding, Report, school_directory, screen
 from tests.conftest import REPO, DemoRuns, copy_data_dir, run_cli
+from tests.genesis_replay import make_zip
 from tests.test_bad_deliveries import LEAVERS_DEMO
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -64,12 +64,8 @@ def binary_garbage() -> bytes:
 
 
 def zipped_csv() -> bytes:
-    """A good leaver CSV, zipped (fixed timestamp: the same bytes every time)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo("abgaenger.csv", date_time=(2024, 6, 1, 0, 0, 0))
-        archive.writestr(info, b"\r\n".join(_demo_leaver_lines()[:28]) + b"\r\n")
-    return buffer.getvalue()
+    """A good leaver CSV, zipped."""
+    return make_zip({"abgaenger.csv": b"\r\n".join(_demo_leaver_lines()[:28]) + b"\r\n"})
 
 
 GENERATORS: dict[str, Callable[[], bytes]] = {

@@ -9,10 +9,8 @@ error.
 from __future__ import annotations
 
 import ast
-import io
 import json
 import string
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,18 +25,11 @@ from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_
 from sources.readers.base import STAGES, DeliveryFormatError, RawRow, RawTable
 from sources.registry import Source, load_registry
 from sources.symbols import CellError, NumberFormat, parse_cell
+from tests.genesis_replay import make_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 KITA_U3 = "Kinder unter 3 Jahren in Tagesbetreuung"
 KITA_3_6 = "Kinder von 3 bis unter 6 Jahren in Tagesbetreuung"
-
-
-def make_zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def raises(call, *args: Any, **kwargs: Any) -> DeliveryFormatError:

@@ -19,6 +19,7 @@ from sources.readers import (
     read_ffcsv,
     read_genesis_table,
 )
+from tests.genesis_replay import make_zip
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "sources/demo/official"
 RECORDINGS = Path(__file__).resolve().parents[2] / "shared/data/genesis-recordings"
@@ -45,14 +46,6 @@ def recording_zip(name: str) -> bytes:
             assert isinstance(body, bytes)
             return body
     raise AssertionError(f"no data/tablefile response in {path}")
-
-
-def make_zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, payload in members.items():
-            archive.writestr(name, payload)
-    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------------------------

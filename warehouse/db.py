@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -35,6 +36,9 @@ from schemas.tables import (
     Column,
     ddl,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -152,3 +156,22 @@ def run_sql_file(conn: duckdb.DuckDBPyConnection, relative: str, **params: objec
     if params:
         sql = sql.format(**params)
     conn.execute(sql)
+
+
+def insert_frame(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    replacing: str | None = None,
+    params: Sequence[object] = (),
+) -> None:
+    """Insert `frame` into `table` by column name. `replacing` is the WHERE condition of the rows
+    the frame takes the place of, deleted first: a step run twice never doubles its rows."""
+    conn.register("frame_to_insert", frame)
+    try:
+        if replacing is not None:
+            conn.execute(f"DELETE FROM {table} WHERE {replacing}", list(params))
+        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM frame_to_insert")
+    finally:
+        conn.unregister("frame_to_insert")

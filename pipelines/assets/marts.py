@@ -1,5 +1,7 @@
 """Indicator and mart layers: the analysts' tables, built by warehouse/sql/, validated."""
 
+from typing import Any
+
 import dagster as dg
 
 from expectations.validation import validate_rows
@@ -24,22 +26,27 @@ CATALOGUE = _key("core", "catalogue")
 REVISIONS = _key("core", "measure_revisions")
 
 
-def _sql_asset(table: str, sql_path: str, group: str, deps: list[dg.AssetKey]):
-    schema, name = table.split(".")
-
-    @dg.asset(
-        key=_key(schema, name),
-        group_name=group,
-        deps=deps,
-        description=sql_description(sql_path),
-        kinds={"duckdb", "sql"},
-        owners=[OWNER],
-        metadata={
+def _sql_asset_args(
+    table: str, sql_path: str, group: str, deps: list[dg.AssetKey]
+) -> dict[str, Any]:
+    """What every table built by one SQL file declares: key, lineage, description, schema."""
+    return {
+        "key": _key(*table.split(".")),
+        "group_name": group,
+        "deps": deps,
+        "description": sql_description(sql_path),
+        "kinds": {"duckdb", "sql"},
+        "owners": [OWNER],
+        "metadata": {
             "table": table,
             "sql": f"warehouse/sql/{sql_path}",
             "dagster/column_schema": column_schema(MART_COLUMNS[table]),
         },
-    )
+    }
+
+
+def _sql_asset(table: str, sql_path: str, group: str, deps: list[dg.AssetKey]):
+    @dg.asset(**_sql_asset_args(table, sql_path, group, deps))
     def _build(warehouse: WarehouseResource):
         with warehouse.connect() as conn:
             build_sql_table(conn, sql_path)
@@ -55,17 +62,7 @@ def indicator_values_asset() -> dg.AssetsDefinition:
     key = _key("marts", "indicator_values")
 
     @dg.asset(
-        key=key,
-        group_name="indicators",
-        deps=[REVISIONS, REGIONS, CATALOGUE],
-        description=sql_description(sql_path),
-        kinds={"duckdb", "sql"},
-        owners=[OWNER],
-        metadata={
-            "table": table,
-            "sql": f"warehouse/sql/{sql_path}",
-            "dagster/column_schema": column_schema(MART_COLUMNS[table]),
-        },
+        **_sql_asset_args(table, sql_path, "indicators", [REVISIONS, REGIONS, CATALOGUE]),
         check_specs=suite_check_specs(INDICATOR_SUITE, key),
     )
     def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
