@@ -1,0 +1,70 @@
+"""Fingerprints of the published figures: one SHA-256 per table over its sorted rows.
+
+`tests/snapshots/demo_fingerprint.json` holds the fingerprint of the demo publication. A change
+of the delivery path (parsing, validation, SQL) must leave every published figure as it was;
+the test compares table by table and names the tables that differ.
+
+    python -m tests.fingerprint data/published/bildungsmonitor.duckdb   # print it
+
+Columns that change from run to run (run ids, timestamps) are left out. Numbers are written
+with 9 significant digits, so that the order of a floating-point sum cannot change a
+fingerprint, while every published figure still counts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import duckdb
+
+SNAPSHOT = Path(__file__).resolve().parent / "snapshots" / "demo_fingerprint.json"
+
+# table -> columns left out (volatile: they name the run or the moment)
+TABLES: dict[str, tuple[str, ...]] = {
+    "marts.regions": (),
+    "marts.goals": (),
+    "marts.indicators": (),
+    "marts.measure_values": ("received_at",),
+    "marts.indicator_values": (),
+    "marts.indicator_trends": (),
+    "marts.schools": (),
+    "quality.findings": ("run_id",),
+    "quality.quarantine": ("run_id",),
+}
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return repr(float(f"{value:.9g}"))
+    return repr(value)
+
+
+def table_fingerprint(conn: duckdb.DuckDBPyConnection, table: str) -> dict[str, object]:
+    schema, name = table.split(".")
+    columns = [
+        c
+        for (c,) in conn.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [schema, name],
+        ).fetchall()
+        if c not in TABLES[table]
+    ]
+    rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+    lines = sorted("\t".join(_cell(v) for v in row) for row in rows)
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(line.encode("utf-8") + b"\n")
+    return {"rows": len(lines), "columns": columns, "sha256": digest.hexdigest()}
+
+
+def fingerprint(published: Path) -> dict[str, dict[str, object]]:
+    with duckdb.connect(str(published), read_only=True) as conn:
+        return {table: table_fingerprint(conn, table) for table in TABLES}
+
+
+if __name__ == "__main__":
+    print(json.dumps(fingerprint(Path(sys.argv[1])), indent=2))
