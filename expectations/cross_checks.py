@@ -6,32 +6,36 @@
     subgroups           female + male or german + foreign do not add up to the total
     revisions           a new delivery changes values an earlier delivery loaded (old and new)
 
-They work on canonical records (DataFrames with measure, region_code, school_year,
-start_year, sex, nationality, value, status, …) so that the pipeline (after staging a source)
-and the delivery screener (before anything is loaded) run the very same checks. Findings are
-WARNINGs: the data loads; quality.findings and the asset check say what to look at.
+They run as SQL over relations of canonical records (measure, region_code, school_year,
+start_year, sex, nationality, value, status, source_line, delivery_id; `previous` also
+file_name), so that the pipeline (after staging a source, over the warehouse's tables) and the
+delivery screener (before anything is loaded, over the file's records) run the very same
+checks. Each check leaves its findings in a temporary table with the columns of
+quality.findings. Findings are WARNINGs: the data loads; quality.findings and the asset check
+say what to look at.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import duckdb
 import yaml
 
+from expectations.rules import literal
 from schemas.catalogue import load_catalogue
-from schemas.regions import load_regions
+from schemas.regions import regions_relation
 from schemas.tables import FINDING_COLUMNS, NUMERIC_STATUSES
 from sources.registry import Source
+from sources.scratch import temp_name
 
 QUALITY_YAML = Path(__file__).resolve().parent / "quality.yaml"
 CHECKS = ("year_over_year", "completeness", "level_consistency", "subgroups", "revisions")
 KEY = ["measure", "region_code", "school_year", "start_year", "sex", "nationality"]
 LEVEL_RANK = {"bund": 0, "land": 1, "regierungsbezirk": 2, "kreis": 3, "gemeinde": 4}
-
 FINDING_NAMES = [c.name for c in FINDING_COLUMNS]
 
 
@@ -41,7 +45,8 @@ class CrossCheck:
     outcome: str  # PASS | WARNING
     message: str
     message_de: str
-    findings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FINDING_NAMES))
+    findings: str  # temp table: the columns of quality.findings, plus `ord` (their order)
+    count: int = 0
 
     @property
     def passed(self) -> bool:
@@ -70,13 +75,52 @@ def _enabled(config: dict[str, Any], name: str) -> bool:
     return bool(config.get(name, {}).get("enabled", True))
 
 
-def _numeric(records: pd.DataFrame, additive: bool = False) -> pd.DataFrame:
-    """Records with a usable number; `additive`: only counts and hours (rates do not add up)."""
-    keep = records["status"].isin(NUMERIC_STATUSES) & records["value"].notna()
-    keep &= records["measure"].notna() & records["region_code"].notna()
+def _tolerance(rounding: int | None, parts: str) -> str:
+    """Rounding each of n parts and their total to a multiple of r moves the difference by at
+    most r/2 × (n + 1); without declared rounding only floating-point noise is allowed."""
+    return f"({rounding} / 2 * ({parts} + 1))" if rounding else "1e-6"
+
+
+# --- numbers and labels as the messages write them ----------------------------------------------
+
+
+def _num(v: str) -> str:
+    """SQL for Python's 12946 → '12 946', 6.4 → '6.4' (f"{v:,.0f}" with spaces, or f"{v:g}")."""
+    return (
+        f"CASE WHEN {v} = trunc({v}) THEN replace(format('{{:,.0f}}', {v}), ',', ' ') "
+        f"ELSE format('{{:g}}', {v}) END"
+    )
+
+
+def _label(alias: str = "") -> str:
+    """'leavers_total 05513000 2022/23 (female, foreign)' — subgroups other than total."""
+    p = f"{alias}." if alias else ""
+    groups = f"list_filter([{p}sex, {p}nationality], lambda g: g IS NOT NULL AND g <> 'total')"
+    return (
+        f"{p}measure || ' ' || {p}region_code || ' ' || {p}school_year || "
+        f"CASE WHEN len({groups}) > 0 THEN ' (' || array_to_string({groups}, ', ') || ')' "
+        "ELSE '' END"
+    )
+
+
+def _value_text(value: str, status: str) -> str:
+    return (
+        f"CASE WHEN {value} IS NULL THEN '(' || {status} || ')' "
+        f"ELSE {_num(value)} || CASE WHEN {status} = 'ok' THEN '' ELSE ' ' || {status} END END"
+    )
+
+
+def _numeric(relation: str, additive: bool = False) -> str:
+    """SQL: the records with a usable number; `additive`: only counts and hours."""
+    statuses = ", ".join(literal(s) for s in NUMERIC_STATUSES)
+    where = (
+        f"status IN ({statuses}) AND value IS NOT NULL AND measure IS NOT NULL "
+        "AND region_code IS NOT NULL"
+    )
     if additive:
-        keep &= records["measure"].isin(_additive_measures())
-    return records.loc[keep]
+        measures = ", ".join(literal(m) for m in sorted(_additive_measures())) or "NULL"
+        where += f" AND measure IN ({measures})"
+    return f"(SELECT * FROM {relation} WHERE {where})"
 
 
 @cache
@@ -84,124 +128,134 @@ def _additive_measures() -> frozenset[str]:
     return frozenset(m.id for m in load_catalogue().measures.values() if m.unit != "percent")
 
 
-def _tolerance(rounding: int | None, parts: int) -> float:
-    """Rounding each of n parts and their total to a multiple of r moves the difference by at
-    most r/2 × (n + 1); without declared rounding only floating-point noise is allowed."""
-    return rounding / 2 * (parts + 1) if rounding else 1e-6
+def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    return {name for name, *_ in conn.execute(f"DESCRIBE {relation}").fetchall()}
 
 
-def _finding(check: str, source_id: str, row: dict[str, Any], message: str, message_de: str):
-    return {
-        "run_id": None,
-        "source_id": source_id,
-        "delivery_id": row.get("delivery_id"),
-        "check_name": check,
-        "measure": row.get("measure"),
-        "region_code": row.get("region_code"),
-        "school_year": row.get("school_year"),
-        "sex": row.get("sex"),
-        "nationality": row.get("nationality"),
-        "value": row.get("value"),
-        "reference": row.get("reference"),
-        "tolerance": row.get("tolerance"),
-        "source_line": row.get("source_line"),
-        "message": message,
-        "message_de": message_de,
-    }
+def _col(available: set[str], column: str, alias: str = "") -> str:
+    """A column of a relation that may not have it (the screener's records: no delivery)."""
+    return f"{alias + '.' if alias else ''}{column}" if column in available else "NULL"
 
 
-def _result(name: str, rows: list[dict], what_en: str, what_de: str, examples: int) -> CrossCheck:
-    findings = pd.DataFrame(rows, columns=FINDING_NAMES)
-    if findings.empty:
-        return CrossCheck(name, "PASS", f"no {what_en}", f"keine {what_de}", findings)
-    shown = list(findings["message"].head(examples))
-    shown_de = list(findings["message_de"].head(examples))
-    more = f" (+{len(findings) - examples} more)" if len(findings) > examples else ""
-    more_de = f" (+{len(findings) - examples} weitere)" if len(findings) > examples else ""
+def _findings(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    source: Source,
+    select: str | None,
+    what_en: str,
+    what_de: str,
+    examples: int,
+) -> CrossCheck:
+    """Store `select` (a query with the finding columns and `ord`) as the check's findings."""
+    table = temp_name(f"findings_{name}")
+    columns = ", ".join(f"{c.name} {c.type}" for c in FINDING_COLUMNS)
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns}, ord BIGINT)")
+    if select is not None:
+        conn.execute(f"INSERT INTO {table} BY NAME {select}")
+    count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if not count:
+        return CrossCheck(name, "PASS", f"no {what_en}", f"keine {what_de}", table)
+    shown = conn.execute(
+        f"SELECT message, message_de FROM {table} ORDER BY ord LIMIT {int(examples)}"
+    ).fetchall()
+    more = f" (+{count - examples} more)" if count > examples else ""
+    more_de = f" (+{count - examples} weitere)" if count > examples else ""
     return CrossCheck(
         name,
         "WARNING",
-        f"{len(findings)} {what_en}: " + "; ".join(shown) + more,
-        f"{len(findings)} {what_de}: " + "; ".join(shown_de) + more_de,
-        findings,
+        f"{count} {what_en}: " + "; ".join(m for m, _ in shown) + more,
+        f"{count} {what_de}: " + "; ".join(m for _, m in shown) + more_de,
+        table,
+        count,
     )
 
 
-def _num(value: float) -> str:
-    """12946 not 1.2946e+04; 6.4 stays 6.4."""
-    return f"{value:,.0f}".replace(",", " ") if float(value).is_integer() else f"{value:g}"
+def _finding_select(
+    source: Source, check: str, alias: str, available: set[str], **parts: str
+) -> str:
+    """The finding columns from a row aliased `alias`; `parts` override (SQL expressions)."""
+    defaults = {
+        "run_id": "NULL",
+        "source_id": literal(source.id),
+        "delivery_id": _col(available, "delivery_id", alias),
+        "check_name": literal(check),
+        "measure": f"{alias}.measure",
+        "region_code": f"{alias}.region_code",
+        "school_year": f"{alias}.school_year",
+        "sex": f"{alias}.sex",
+        "nationality": f"{alias}.nationality",
+        "value": f"{alias}.value",
+        "reference": "NULL",
+        "tolerance": "NULL",
+        "source_line": _col(available, "source_line", alias),
+    }
+    defaults.update(parts)
+    return ", ".join(f"{expr} AS {name}" for name, expr in defaults.items())
 
 
-def _label(row: dict[str, Any]) -> str:
-    groups = [g for g in (row.get("sex"), row.get("nationality")) if g and g != "total"]
-    suffix = f" ({', '.join(groups)})" if groups else ""
-    return f"{row['measure']} {row['region_code']} {row['school_year']}{suffix}"
+_ORDER = "measure, region_code, school_year, sex, nationality"
 
 
 # --- year over year ----------------------------------------------------------------------------
 
 
 def year_over_year(
-    source: Source, new: pd.DataFrame, history: pd.DataFrame, config: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    history: str,
+    config: dict[str, Any],
 ) -> CrossCheck:
     """New values against the same key one school year earlier (from the new records or the
     source's history)."""
     rule = config["year_over_year"]
     catalogue = load_catalogue()
-    units = {m.id: m.unit for m in catalogue.measures.values()}
-    measures = {m for m, unit in units.items() if unit in ("count", "hours")}
+    measures = {m.id for m in catalogue.measures.values() if m.unit in ("count", "hours")}
     if rule.get("measures", "indicators") == "indicators":
         used = {m for i in catalogue.rate_indicators() for m in (*i.numerator, *i.denominator)}
         measures &= used
-    current = _numeric(new)
-    current = current[current["measure"].isin(measures)]
-    if current.empty:
-        return _result("year_over_year", [], "jumps", "Sprünge", config["examples"])
-    before = pd.concat([_numeric(history), _numeric(new)], ignore_index=True)
-    before = before.drop_duplicates(subset=KEY, keep="last")
-    # the value of the school year before, keyed by the following school year
-    before = pd.DataFrame(
-        {
-            "measure": before["measure"],
-            "region_code": before["region_code"],
-            "start_year": before["start_year"].astype("int64") + 1,
-            "sex": before["sex"],
-            "nationality": before["nationality"],
-            "reference": before["value"],
-            "previous_year": before["school_year"],
-        }
-    )
-    current = current.assign(start_year=current["start_year"].astype("int64"))
-    joined = current.merge(
-        before, on=["measure", "region_code", "start_year", "sex", "nationality"], how="inner"
-    )
-    change = (joined["value"] - joined["reference"]).abs()
-    base = joined["reference"].abs()
-    jump = (change >= float(rule["min_absolute"])) & (
-        (base == 0) | (change / base.where(base > 0) > float(rule["relative"]))
-    )
-    rows = []
-    for row in joined[jump].to_dict("records"):
-        pct = (
-            (row["value"] - row["reference"]) / row["reference"] * 100 if row["reference"] else None
+    listed = ", ".join(literal(m) for m in sorted(measures)) or "NULL"
+    available = _columns(conn, new)
+    change = "abs(c.value - b.value)"
+    label = _label("c")
+    pct = "((c.value - b.value) / b.value * 100)"
+    change_en = f"CASE WHEN b.value <> 0 THEN format('{{:+.0f}} %', {pct}) ELSE 'from 0' END"
+    change_de = f"CASE WHEN b.value <> 0 THEN format('{{:+.0f}} %', {pct}) ELSE 'von 0' END"
+    select = f"""
+        WITH new_numeric AS {_numeric(new)},
+        current AS (SELECT * FROM new_numeric WHERE measure IN ({listed})),
+        before AS (
+            SELECT measure, region_code, start_year, sex, nationality, value, school_year
+            FROM new_numeric
+            UNION ALL
+            SELECT h.measure, h.region_code, h.start_year, h.sex, h.nationality, h.value,
+                h.school_year
+            FROM {_numeric(history)} h
+            WHERE NOT EXISTS (SELECT 1 FROM new_numeric n WHERE n.measure = h.measure
+                AND n.region_code = h.region_code AND n.school_year = h.school_year
+                AND n.start_year = h.start_year AND n.sex = h.sex
+                AND n.nationality = h.nationality)
         )
-        change_text = f"{pct:+.0f} %" if pct is not None else "from 0"
-        change_de = f"{pct:+.0f} %".replace(".", ",") if pct is not None else "von 0"
-        rows.append(
-            _finding(
-                "year_over_year",
-                source.id,
-                row,
-                f"{_label(row)}: {_num(row['reference'])} in {row['previous_year']} → "
-                f"{_num(row['value'])} "
-                f"({change_text})",
-                f"{_label(row)}: {_num(row['reference'])} im Schuljahr {row['previous_year']} → "
-                f"{_num(row['value'])} ({change_de})",
-            )
-        )
-    return _result(
+        SELECT {_finding_select(source, "year_over_year", "c", available,
+                                reference="b.value")},
+            {label} || ': ' || {_num("b.value")} || ' in ' || b.school_year || ' → '
+                || {_num("c.value")} || ' (' || {change_en} || ')' AS message,
+            {label} || ': ' || {_num("b.value")} || ' im Schuljahr ' || b.school_year || ' → '
+                || {_num("c.value")} || ' (' || {change_de} || ')' AS message_de,
+            row_number() OVER (ORDER BY c.measure, c.region_code, c.school_year, c.sex,
+                c.nationality) AS ord
+        FROM current c JOIN before b
+          ON b.measure = c.measure AND b.region_code = c.region_code
+         AND b.start_year + 1 = c.start_year AND b.sex = c.sex
+         AND b.nationality = c.nationality
+        WHERE {change} >= {float(rule["min_absolute"])}
+          AND (abs(b.value) = 0 OR {change} / abs(b.value) > {float(rule["relative"])})
+    """  # fmt: skip
+    return _findings(
+        conn,
         "year_over_year",
-        rows,
+        source,
+        select,
         "jumps against the year before",
         "Sprünge gegenüber dem Vorjahr",
         config["examples"],
@@ -211,195 +265,223 @@ def year_over_year(
 # --- completeness -------------------------------------------------------------------------------
 
 
-@cache
-def _region_tables() -> tuple[pd.DataFrame, dict[str, str], dict[str, set[str]]]:
-    regions = load_regions()
-    current = regions[regions["is_current"] & regions["level"].isin(list(LEVEL_RANK))]
-    level = dict(zip(current["region_code"], current["level"], strict=True))
-    # same territory: a Kreis with one Gemeinde (kreisfreie Stadt) and a Land with one Kreis
-    # (Berlin, Hamburg) are the same region under two keys
-    equivalents: dict[str, set[str]] = {}
-    gemeinden = current[current["level"] == "gemeinde"]
-    for kreis, group in gemeinden.groupby("kreis_code"):
-        if len(group) == 1:
-            (gemeinde,) = group["region_code"]
-            equivalents.setdefault(gemeinde, set()).add(kreis)
-            equivalents.setdefault(kreis, set()).add(gemeinde)
-    kreise = current[current["level"] == "kreis"]
-    for land, group in kreise.groupby("land_code"):
-        if len(group) == 1:
-            (kreis,) = group["region_code"]
-            equivalents.setdefault(kreis, set()).add(land)
-            equivalents.setdefault(land, set()).add(kreis)
-    return current, level, equivalents
+def _equivalents(regions: str) -> str:
+    """SQL (code, other): the same territory under two keys — a Kreis with one Gemeinde (a
+    kreisfreie Stadt) and a Land with one Kreis (Berlin, Hamburg)."""
+    return f"""(
+        WITH cur AS (SELECT * FROM {regions} WHERE is_current
+                     AND level IN ('bund', 'land', 'regierungsbezirk', 'kreis', 'gemeinde')),
+        kreisfrei AS (SELECT kreis_code, min(region_code) AS gemeinde FROM cur
+                      WHERE level = 'gemeinde' GROUP BY kreis_code HAVING count(*) = 1),
+        one_kreis AS (SELECT land_code, min(region_code) AS kreis FROM cur
+                      WHERE level = 'kreis' GROUP BY land_code HAVING count(*) = 1)
+        SELECT gemeinde AS code, kreis_code AS other FROM kreisfrei
+        UNION ALL SELECT kreis_code, gemeinde FROM kreisfrei
+        UNION ALL SELECT kreis, land_code FROM one_kreis
+        UNION ALL SELECT land_code, kreis FROM one_kreis
+    )"""
 
 
-def _with_equivalents(codes: set[str]) -> set[str]:
-    _, _, equivalents = _region_tables()
-    return codes | {e for c in codes for e in equivalents.get(c, ())}
-
-
-def _covered(coverage: str | None, level: str) -> set[str]:
-    current, _, _ = _region_tables()
-    at_level = current[current["level"] == level]
+def _covered(regions: str, coverage: str | None, level: str) -> str:
+    """SQL: the current regions of `level` inside a coverage (RVR, a key prefix, DG)."""
+    where = f"is_current AND level = {literal(level)}"
     if coverage == "RVR":
-        return set(at_level.loc[at_level["in_ruhr"], "region_code"])
-    prefix = "" if coverage in (None, "DG") else coverage
-    return {c for c in at_level["region_code"] if c.startswith(prefix)}
+        where += " AND in_ruhr"
+    elif coverage not in (None, "DG"):
+        where += f" AND starts_with(region_code, {literal(coverage)})"
+    return f"(SELECT region_code FROM {regions} WHERE {where})"
 
 
-def completeness(source: Source, new: pd.DataFrame, config: dict[str, Any]) -> CrossCheck:
+def completeness(
+    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+) -> CrossCheck:
     """Every region of the source's finest level inside its coverage, for every school year
     and measure the new records contain."""
-    if not _enabled(config, "completeness") or new.empty:
-        return _result("completeness", [], "gaps", "Lücken", config["examples"])
-    records = new.dropna(subset=["measure", "region_code", "school_year"])
-    present = _with_equivalents(set(records["region_code"].unique()))
+    args = ("gaps", "Lücken", config["examples"])
+    if not _enabled(config, "completeness"):
+        return _findings(conn, "completeness", source, None, *args)
+    regions = regions_relation(conn)
+    records = (
+        f"(SELECT * FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
+        "AND school_year IS NOT NULL)"
+    )
+    present = (
+        f"(SELECT DISTINCT region_code FROM {records} UNION SELECT e.other FROM {records} r "
+        f"JOIN {_equivalents(regions)} e ON e.code = r.region_code)"
+    )
     # the level the source covers: the finest one of which it delivers at least half the
     # regions (Regionalstatistik's Kreis table also lists a few cities under Gemeinde keys)
     finest = config["completeness"].get("level")
     if finest is None:
-        claimed = [
-            lv
-            for lv in LEVEL_RANK
-            if len(present & (covered := _covered(source.coverage, lv))) >= len(covered) / 2
-            and covered
-        ]
+        claimed = []
+        for level in LEVEL_RANK:
+            covered, hit = conn.execute(
+                f"SELECT count(*), count(*) FILTER (WHERE region_code IN {present}) "
+                f"FROM {_covered(regions, source.coverage, level)}"
+            ).fetchone()
+            if covered and hit >= covered / 2:
+                claimed.append(level)
         if not claimed:
-            return _result("completeness", [], "gaps", "Lücken", config["examples"])
+            return _findings(conn, "completeness", source, None, *args)
         finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
-    expected = _covered(source.coverage, finest)
-    rows = []
-    for (year, measure), group in records.groupby(["school_year", "measure"]):
-        missing = sorted(expected - _with_equivalents(set(group["region_code"])))
-        for code in missing:
-            row = {"measure": measure, "region_code": code, "school_year": year}
-            rows.append(
-                _finding(
-                    "completeness",
-                    source.id,
-                    row,
-                    f"{measure} {year}: {code} is missing ({finest} level of coverage "
-                    f"{source.coverage or 'DG'})",
-                    f"{measure} {year}: {code} fehlt (Ebene {finest} im Abdeckungsgebiet "
-                    f"{source.coverage or 'DG'})",
-                )
-            )
-    return _result(
-        "completeness", rows, "missing region-years", "fehlende Gebiete/Jahre", config["examples"]
+    coverage = source.coverage or "DG"
+    select = f"""
+        WITH groups AS (SELECT DISTINCT school_year, measure FROM {records}),
+        delivered AS (
+            SELECT school_year, measure, region_code FROM {records}
+            UNION SELECT r.school_year, r.measure, e.other FROM {records} r
+            JOIN {_equivalents(regions)} e ON e.code = r.region_code
+        ),
+        missing AS (
+            SELECT g.school_year, g.measure, x.region_code
+            FROM groups g CROSS JOIN {_covered(regions, source.coverage, finest)} x
+            EXCEPT SELECT school_year, measure, region_code FROM delivered
+        )
+        SELECT NULL AS run_id, {literal(source.id)} AS source_id, NULL AS delivery_id,
+            'completeness' AS check_name, measure, region_code, school_year,
+            NULL AS sex, NULL AS nationality, NULL AS value, NULL AS reference,
+            NULL AS tolerance, NULL AS source_line,
+            measure || ' ' || school_year || ': ' || region_code || ' is missing ('
+                || {literal(finest)} || ' level of coverage ' || {literal(coverage)} || ')'
+                AS message,
+            measure || ' ' || school_year || ': ' || region_code || ' fehlt (Ebene '
+                || {literal(finest)} || ' im Abdeckungsgebiet ' || {literal(coverage)} || ')'
+                AS message_de,
+            row_number() OVER (ORDER BY school_year, measure, region_code) AS ord
+        FROM missing
+    """
+    return _findings(
+        conn,
+        "completeness",
+        source,
+        select,
+        "missing region-years",
+        "fehlende Gebiete/Jahre",
+        config["examples"],
     )
 
 
 # --- levels and subgroups ---------------------------------------------------------------------
 
 
-def level_consistency(source: Source, new: pd.DataFrame, config: dict[str, Any]) -> CrossCheck:
+def level_consistency(
+    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+) -> CrossCheck:
     """Parts delivered for all children of a region add up to the region's own figure."""
     if not _enabled(config, "level_consistency"):
-        return _result("level_consistency", [], "differences", "Abweichungen", config["examples"])
-    current, _, equivalents = _region_tables()
-    records = _numeric(new, additive=True)
-    if records.empty:
-        return _result("level_consistency", [], "differences", "Abweichungen", config["examples"])
-    # a kreisfreie Stadt's figure delivered under its Gemeinde key stands for its Kreis too
-    present = set(records["region_code"].unique())
-    pairs = [(code, other) for code in present & set(equivalents) for other in equivalents[code]]
-    alias = pd.DataFrame(pairs, columns=["region_code", "alias"])
-    copies = records.merge(alias, on="region_code").drop(columns="region_code")
-    copies = copies.rename(columns={"alias": "region_code"})
-    values = pd.concat([records, copies], ignore_index=True).drop_duplicates(subset=KEY)
-    parent_of = dict(zip(current["region_code"], current["parent_code"], strict=True))
-    level_of = dict(zip(current["region_code"], current["level"], strict=True))
-    values = values.assign(
-        parent=values["region_code"].map(parent_of), level=values["region_code"].map(level_of)
+        return _findings(conn, "level_consistency", source, None, "differences", "Abweichungen", 5)
+    regions = regions_relation(conn)
+    available = _columns(conn, new)
+    delivery = _col(available, "delivery_id")
+    line = _col(available, "source_line")
+    current = (
+        f"(SELECT * FROM {regions} WHERE is_current "
+        "AND level IN ('bund', 'land', 'regierungsbezirk', 'kreis', 'gemeinde'))"
     )
-    children_count = current.groupby(["parent_code", "level"]).size()
-    group_key = ["measure", "school_year", "start_year", "sex", "nationality", "parent", "level"]
-    sums = (
-        values.dropna(subset=["parent"])
-        .groupby(group_key)
-        .agg(total=("value", "sum"), parts=("value", "size"))
-        .reset_index()
-    )
-    sums["needed"] = [
-        children_count.get((p, lv), 0) for p, lv in zip(sums["parent"], sums["level"], strict=True)
-    ]
-    sums = sums[sums["parts"] == sums["needed"]]
-    delivered = values.drop(columns=["parent", "level"]).rename(
-        columns={"region_code": "parent", "value": "delivered"}
-    )
-    joined = sums.merge(
-        delivered[
-            ["measure", "school_year", "sex", "nationality", "parent", "delivered", "source_line"]
-        ],
-        on=["measure", "school_year", "sex", "nationality", "parent"],
-    )
-    joined["tolerance"] = [_tolerance(source.rounding, n) for n in joined["parts"]]
-    off = joined[(joined["total"] - joined["delivered"]).abs() > joined["tolerance"]]
-    rows = []
-    for row in off.to_dict("records"):
-        row = {
-            **row,
-            "region_code": row["parent"],
-            "value": row["delivered"],
-            "reference": row["total"],
-        }
-        diff = row["delivered"] - row["total"]
-        signed = ("+" if diff >= 0 else "-") + _num(abs(diff))
-        rows.append(
-            _finding(
-                "level_consistency",
-                source.id,
-                row,
-                f"{_label(row)}: delivered {_num(row['delivered'])}, its {row['parts']} "
-                f"{row['level']} parts add up to {_num(row['total'])} (difference {signed}, "
-                f"allowed ±{row['tolerance']:g})",
-                f"{_label(row)}: geliefert {_num(row['delivered'])}, die {row['parts']} Teile "
-                f"(Ebene {row['level']}) ergeben {_num(row['total'])} (Differenz {signed}, "
-                f"erlaubt ±{row['tolerance']:g})",
-            )
+    label = _label()
+    signed = "(CASE WHEN diff >= 0 THEN '+' ELSE '-' END || " + _num("abs(diff)") + ")"
+    select = f"""
+        WITH records AS (
+            SELECT measure, region_code, school_year, start_year, sex, nationality, value,
+                {line} AS source_line, {delivery} AS delivery_id, 0 AS copy
+            FROM {_numeric(new, additive=True)}
+        ),
+        -- a kreisfreie Stadt's figure delivered under its Gemeinde key stands for its Kreis too
+        copies AS (
+            SELECT r.measure, e.other AS region_code, r.school_year, r.start_year, r.sex,
+                r.nationality, r.value, r.source_line, r.delivery_id, 1 AS copy
+            FROM records r JOIN {_equivalents(regions)} e ON e.code = r.region_code
+        ),
+        vals AS (
+            SELECT * FROM (SELECT * FROM records UNION ALL SELECT * FROM copies)
+            QUALIFY row_number() OVER (PARTITION BY measure, region_code, school_year,
+                start_year, sex, nationality ORDER BY copy) = 1
+        ),
+        placed AS (
+            SELECT v.*, c.parent_code AS parent, c.level
+            FROM vals v JOIN {current} c ON c.region_code = v.region_code
+        ),
+        needed AS (SELECT parent_code AS parent, level, count(*) AS needed FROM {current}
+                   GROUP BY ALL),
+        sums AS (
+            SELECT measure, school_year, start_year, sex, nationality, parent, level,
+                sum(value) AS total, count(*) AS parts
+            FROM placed WHERE parent IS NOT NULL GROUP BY ALL
+        ),
+        joined AS (
+            SELECT s.*, d.value AS delivered, d.source_line, d.delivery_id,
+                s.parent AS region_code, d.value - s.total AS diff,
+                {_tolerance(source.rounding, "s.parts")} AS tol
+            FROM sums s
+            JOIN needed n ON n.parent = s.parent AND n.level = s.level AND n.needed = s.parts
+            JOIN vals d ON d.measure = s.measure AND d.school_year = s.school_year
+             AND d.sex = s.sex AND d.nationality = s.nationality AND d.region_code = s.parent
         )
-    return _result(
+        SELECT NULL AS run_id, {literal(source.id)} AS source_id, NULL AS delivery_id,
+            'level_consistency' AS check_name, measure, region_code, school_year, sex,
+            nationality, delivered AS value, total AS reference, tol AS tolerance,
+            source_line,
+            {label} || ': delivered ' || {_num("delivered")} || ', its ' || parts || ' '
+                || level || ' parts add up to ' || {_num("total")} || ' (difference '
+                || {signed} || ', allowed ±' || format('{{:g}}', tol) || ')' AS message,
+            {label} || ': geliefert ' || {_num("delivered")} || ', die ' || parts
+                || ' Teile (Ebene ' || level || ') ergeben ' || {_num("total")}
+                || ' (Differenz ' || {signed} || ', erlaubt ±' || format('{{:g}}', tol)
+                || ')' AS message_de,
+            row_number() OVER (ORDER BY {_ORDER}) AS ord
+        FROM joined WHERE abs(total - delivered) > tol
+    """
+    return _findings(
+        conn,
         "level_consistency",
-        rows,
+        source,
+        select,
         "totals that are not the sum of their parts",
         "Summen, die nicht die Summe ihrer Teile sind",
         config["examples"],
     )
 
 
-def subgroups(source: Source, new: pd.DataFrame, config: dict[str, Any]) -> CrossCheck:
+def subgroups(
+    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+) -> CrossCheck:
     """female + male = total (per nationality) and german + foreign = total (per sex)."""
     if not _enabled(config, "subgroups"):
-        return _result("subgroups", [], "differences", "Abweichungen", config["examples"])
-    records = _numeric(new, additive=True)
-    rows = []
-    for dimension, parts in (("sex", ("female", "male")), ("nationality", ("german", "foreign"))):
+        return _findings(conn, "subgroups", source, None, "differences", "Abweichungen", 5)
+    available = _columns(conn, new)
+    tolerance = _tolerance(source.rounding, "2")
+    parts_sql = []
+    for rank, (dimension, (a, b)) in enumerate(
+        (("sex", ("female", "male")), ("nationality", ("german", "foreign")))
+    ):
         other = "nationality" if dimension == "sex" else "sex"
-        base = ["measure", "region_code", "school_year", other]
-        pieces = records[records[dimension].isin(parts)]
-        sums = pieces.groupby(base).agg(total=("value", "sum"), n=("value", "size")).reset_index()
-        sums = sums[sums["n"] == 2]
-        totals = records[records[dimension] == "total"][[*base, dimension, "value", "source_line"]]
-        joined = sums.merge(totals, on=base)
-        tolerance = _tolerance(source.rounding, 2)
-        for row in joined[(joined["total"] - joined["value"]).abs() > tolerance].to_dict("records"):
-            row = {**row, "reference": row["total"], "tolerance": tolerance}
-            a, b = parts
-            rows.append(
-                _finding(
-                    "subgroups",
-                    source.id,
-                    row,
-                    f"{_label(row)}: total {_num(row['value'])} but {a} + {b} = "
-                    f"{_num(row['total'])}",
-                    f"{_label(row)}: insgesamt {_num(row['value'])}, aber {a} + {b} = "
-                    f"{_num(row['total'])}",
-                )
-            )
-    return _result(
+        base = f"measure, region_code, school_year, {other}"
+        label = _label("t")
+        parts_sql.append(f"""
+            SELECT {_finding_select(source, "subgroups", "t", available, delivery_id="NULL",
+                                    reference="s.total", tolerance=tolerance)},
+                {label} || ': total ' || {_num("t.value")} || ' but {a} + {b} = '
+                    || {_num("s.total")} AS message,
+                {label} || ': insgesamt ' || {_num("t.value")} || ', aber {a} + {b} = '
+                    || {_num("s.total")} AS message_de,
+                {rank} AS rank_, t.measure AS o1, t.region_code AS o2, t.school_year AS o3,
+                t.{other} AS o4
+            FROM (SELECT {base}, sum(value) AS total, count(*) AS n
+                  FROM {_numeric(new, additive=True)}
+                  WHERE {dimension} IN ('{a}', '{b}') GROUP BY ALL HAVING count(*) = 2) s
+            JOIN (SELECT * FROM {_numeric(new, additive=True)} WHERE {dimension} = 'total') t
+              USING ({base})
+            WHERE abs(s.total - t.value) > {tolerance}
+        """)  # fmt: skip
+    select = (
+        "SELECT * EXCLUDE (rank_, o1, o2, o3, o4), row_number() OVER "
+        f"(ORDER BY rank_, o1, o2, o3, o4) AS ord FROM ({' UNION ALL '.join(parts_sql)})"
+    )
+    return _findings(
+        conn,
         "subgroups",
-        rows,
+        source,
+        select,
         "totals that differ from their subgroups",
         "Gesamtwerte, die von ihren Untergruppen abweichen",
         config["examples"],
@@ -410,58 +492,55 @@ def subgroups(source: Source, new: pd.DataFrame, config: dict[str, Any]) -> Cros
 
 
 def revisions(
-    source: Source, new: pd.DataFrame, previous: pd.DataFrame, config: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    previous: str,
+    config: dict[str, Any],
 ) -> CrossCheck:
     """Values of `new` that differ from what an earlier delivery stated (`previous`: the
     current values before the new deliveries, with their file_name)."""
-    if not _enabled(config, "revisions") or previous.empty or new.empty:
-        return _result("revisions", [], "revised values", "geänderten Werte", config["examples"])
-    old = previous.rename(
-        columns={"value": "reference", "status": "old_status", "file_name": "old_file"}
-    )
-    joined = new.merge(old[[*KEY, "reference", "old_status", "old_file"]], on=KEY, how="inner")
-    changed = (
-        (joined["status"] != joined["old_status"])
-        | ((joined["value"] - joined["reference"]).abs().fillna(0) > 1e-9)
-        | (joined["value"].isna() != joined["reference"].isna())
-    )
-    rows = []
-    for row in joined[changed].to_dict("records"):
-        old_text = _value_text(row["reference"], row["old_status"])
-        new_text = _value_text(row["value"], row["status"])
-        rows.append(
-            _finding(
-                "revisions",
-                source.id,
-                row,
-                f"{_label(row)}: {old_text} (from {row['old_file']}) → {new_text}",
-                f"{_label(row)}: {old_text} (aus {row['old_file']}) → {new_text}",
-            )
-        )
-    return _result(
-        "revisions",
-        rows,
-        "values changed against earlier deliveries",
-        "Werte gegenüber früheren Lieferungen geändert",
-        config["examples"],
-    )
-
-
-def _value_text(value: float | None, status: str | None) -> str:
-    if value is None or pd.isna(value):
-        return f"({status})"
-    return _num(value) + ("" if status == "ok" else f" {status}")
+    args = ("values changed against earlier deliveries", "Werte gegenüber früheren Lieferungen "
+            "geändert", config["examples"])  # fmt: skip
+    if not _enabled(config, "revisions"):
+        return _findings(conn, "revisions", source, None, *args)
+    available = _columns(conn, new)
+    label = _label("n")
+    old_text = _value_text("o.value", "o.status")
+    new_text = _value_text("n.value", "n.status")
+    select = f"""
+        SELECT {_finding_select(source, "revisions", "n", available, reference="o.value")},
+            {label} || ': ' || {old_text} || ' (from ' || o.file_name || ') → ' || {new_text}
+                AS message,
+            {label} || ': ' || {old_text} || ' (aus ' || o.file_name || ') → ' || {new_text}
+                AS message_de,
+            row_number() OVER (ORDER BY n.measure, n.region_code, n.school_year, n.sex,
+                n.nationality) AS ord
+        FROM {new} n JOIN {previous} o
+          ON o.measure = n.measure AND o.region_code = n.region_code
+         AND o.school_year = n.school_year AND o.start_year = n.start_year
+         AND o.sex = n.sex AND o.nationality = n.nationality
+        WHERE n.status IS DISTINCT FROM o.status
+           OR coalesce(abs(n.value - o.value), 0) > 1e-9
+           OR (n.value IS NULL) <> (o.value IS NULL)
+    """  # fmt: skip
+    return _findings(conn, "revisions", source, select, *args)
 
 
 def run_all(
-    source: Source, new: pd.DataFrame, history: pd.DataFrame, previous: pd.DataFrame
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    history: str,
+    previous: str,
 ) -> list[CrossCheck]:
-    """All five checks for the new records of one source."""
+    """All five checks for the new records of one source (relations: `new` this run's current
+    values, `history` and `previous` the source's current values before them)."""
     config = settings(source)
     return [
-        year_over_year(source, new, history, config),
-        completeness(source, new, config),
-        level_consistency(source, new, config),
-        subgroups(source, new, config),
-        revisions(source, new, previous, config),
+        year_over_year(conn, source, new, history, config),
+        completeness(conn, source, new, config),
+        level_consistency(conn, source, new, config),
+        subgroups(conn, source, new, config),
+        revisions(conn, source, new, previous, config),
     ]

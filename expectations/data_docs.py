@@ -15,7 +15,7 @@ import os
 import shutil
 from pathlib import Path
 
-from expectations.runner import gx_context
+from expectations.gx_check import gx_context
 
 STATIC = Path(__file__).resolve().parent / "data_docs_static"
 VENDOR = "static/vendor"

@@ -1,48 +1,83 @@
-"""Validate one delivery: which suites run on which frame, and which records to quarantine.
+"""Validate one delivery: which suites run on which relation, and which rows to quarantine.
 
-Suites declare in their `meta.applies_to` the frame they are written for:
+Suites declare in their `meta.applies_to` the relation they are written for:
 
     records  canonical records, one value per row (canonical_records.json, every measure source)
     wide     one row per region, school year and subgroup with one column per measure, so
              that a suite can compare measures of one line (numerator ≤ denominator)
-    rows     the rows of a reference dataset (school directory, social index)
+    rows     the rows of a reference dataset (school directory, social index) or a mart
 
-A failing wide row quarantines every record that went into it.
+A failing wide row quarantines every record that went into it. A record failing several
+checks is quarantined with the reason of the first (records suite first, then the dataset's
+suites, each in its order). Everything happens in DuckDB over the delivery's relation; the
+reasons are filled in for the quarantined rows only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-import pandas as pd
+import duckdb
 
-from expectations.runner import ROW_ID, CheckOutcome, load_suite, validate
+from expectations.evaluation import BATCH, Evaluation, evaluate, fill, fill_de, present_values
+from expectations.outcomes import CheckOutcome
+from expectations.rules import quote, template_fields
+from expectations.suites import ROW_ID, load_suite
 from schemas.catalogue import load_catalogue
 from schemas.regions import official_region_codes
 from schemas.tables import school_year_of_date
+from sources.scratch import drop, temp_name
 
 RECORD_SUITE = "canonical_records"
-WIDE_KEY = ["region_code", "school_year", "sex", "nationality", "school_number"]
+WIDE_KEY = ("region_code", "school_year", "sex", "nationality", "school_number")
+
+
+@dataclass
+class Evaluated:
+    """One suite's evaluation within a delivery; `wide_map` (record row id -> wide row id)
+    when the suite ran on the wide relation."""
+
+    evaluation: Evaluation
+    wide_map: str | None = None
 
 
 @dataclass
 class DeliveryValidation:
-    outcomes: list[CheckOutcome] = field(default_factory=list)
-    # row id of the validated frame -> (check name, reason); first failing check wins
-    quarantine: dict[int, tuple[str, str]] = field(default_factory=dict)
+    relation: str  # the validated records or rows (with row_id)
+    evaluated: list[Evaluated] = field(default_factory=list)
+    quarantine: str | None = None  # temp table: row_id, check_name, reason, reason_de
+    quarantined: int = 0
+    temporary: list[str] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[CheckOutcome]:
+        return [o for e in self.evaluated for o in e.evaluation.outcomes]
 
     @property
     def blocking_failures(self) -> list[CheckOutcome]:
         return [o for o in self.outcomes if o.outcome == "FAIL"]
 
+    def quarantined_ids(self) -> str:
+        """SQL: the row ids held back."""
+        if self.quarantine is None:
+            return "SELECT NULL::BIGINT AS row_id WHERE FALSE"
+        return f"SELECT row_id FROM {self.quarantine}"
 
-def suite_parameters(frame: pd.DataFrame) -> dict[str, object]:
-    """Suite parameters. The value sets are cut to the values present in the frame: "x in
-    known" is the same test as "x in (known ∩ present)", and GX copies a parameter into every
-    metric it computes, so 12,000 region keys would cost seconds per suite."""
-    known = _present(frame, "region_code") & official_region_codes()
-    measures = _present(frame, "measure") & set(load_catalogue().measures)
+    def close(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Drop the temporary tables."""
+        drop(conn, self.quarantine, *self.temporary)
+        for item in self.evaluated:
+            drop(conn, item.evaluation.unexpected)
+
+
+def suite_parameters(conn: duckdb.DuckDBPyConnection, relation: str) -> dict[str, Any]:
+    """Suite parameters. The value sets are cut to the values present: "x in known" is the
+    same test as "x in (known ∩ present)", and a short list keeps the SQL and GX small."""
+    known = present_values(conn, relation, "region_code") & official_region_codes()
+    measures = present_values(conn, relation, "measure") & set(load_catalogue().measures)
     return {
         "known_region_codes": sorted(known) or ["-"],
         "known_measures": sorted(measures) or ["-"],
@@ -50,85 +85,244 @@ def suite_parameters(frame: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def _present(frame: pd.DataFrame, column: str) -> set[str]:
-    return set(frame[column].dropna().unique()) if column in frame else set()
+def _run(
+    conn: duckdb.DuckDBPyConnection,
+    relation: str,
+    suite_name: str,
+    parameters: dict[str, Any],
+    dataset: str,
+    run_name: str | None,
+    gx: bool,
+) -> Evaluation:
+    evaluation = evaluate(conn, relation, load_suite(suite_name), parameters)
+    if gx:
+        from expectations.gx_check import validate_projection
+
+        validate_projection(conn, evaluation, parameters, dataset, run_name)
+    return evaluation
 
 
-def applies_to(suite: str) -> str:
-    return load_suite(suite).get("meta", {}).get("applies_to", "records")
-
-
-def _collect(result: DeliveryValidation, outcomes: list[CheckOutcome]) -> None:
-    result.outcomes.extend(outcomes)
-    for outcome in outcomes:
-        if outcome.outcome == "PASS":
-            continue
-        for row_id, reason in outcome.reasons.items():
-            result.quarantine.setdefault(row_id, (outcome.name, reason))
-
-
-def wide_frame(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, list[int]]]:
-    """Records -> one row per key with a column per measure, and wide row -> record row ids."""
-    usable = records.dropna(subset=["measure", "region_code", "school_year"])
-    keys = usable[WIDE_KEY].drop_duplicates().reset_index(drop=True)
-    keys[ROW_ID] = range(len(keys))
-    merged = usable.merge(keys.rename(columns={ROW_ID: "wide_id"}), on=WIDE_KEY, how="left")
-    values = merged.groupby(["wide_id", "measure"])["value"].first().unstack()
-    wide = keys.join(values, on=ROW_ID)
-    wide["source_line"] = (
-        merged.groupby("wide_id")["source_line"].min().reindex(wide[ROW_ID]).values
+def wide_relation(
+    conn: duckdb.DuckDBPyConnection, records: str, extra_columns: set[str]
+) -> tuple[str, str]:
+    """Records -> (wide table, map table record row id -> wide row id). Wide rows are numbered
+    in the order their key first appears; a measure's column holds its first non-missing
+    value; `source_line` is the smallest line of the key."""
+    usable = "measure IS NOT NULL AND region_code IS NOT NULL AND school_year IS NOT NULL"
+    key = ", ".join(WIDE_KEY)
+    wide_map, wide = temp_name("wide_map"), temp_name("wide")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {wide_map} AS "
+        f"SELECT {ROW_ID} AS record_row_id, dense_rank() OVER (ORDER BY first_row) - 1 AS wide_id "
+        f"FROM (SELECT {ROW_ID}, min({ROW_ID}) OVER (PARTITION BY {key}) AS first_row "
+        f"FROM {records} WHERE {usable})"
     )
-    row_map = merged.groupby("wide_id")[ROW_ID].agg(list).to_dict()
-    return wide, row_map
+    measures = sorted(present_values(conn, records, "measure"))
+    columns = [
+        f"first(r.value ORDER BY r.{ROW_ID}) FILTER (WHERE r.measure = '{m}' "
+        f"AND r.value IS NOT NULL) AS {quote(m)}"
+        for m in measures
+    ]
+    columns += [f"NULL::DOUBLE AS {quote(c)}" for c in sorted(extra_columns - set(measures))]
+    keys = [f"first(r.{c} ORDER BY r.{ROW_ID}) AS {c}" for c in WIDE_KEY]
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT m.wide_id AS {ROW_ID}, "
+        f"{', '.join(keys + columns)}, min(r.source_line) AS source_line "
+        f"FROM {records} r JOIN {wide_map} m ON m.record_row_id = r.{ROW_ID} "
+        f"GROUP BY m.wide_id ORDER BY m.wide_id"
+    )
+    return wide, wide_map
 
 
 def validate_records(
-    records: pd.DataFrame,
+    conn: duckdb.DuckDBPyConnection,
+    records: str,
     suites: tuple[str, ...],
     dataset: str = "frame",
     run_name: str | None = None,
+    gx: bool = True,
 ) -> DeliveryValidation:
-    """Canonical records (with `row_id` and `unit`) against the record suite and `suites`."""
-    result = DeliveryValidation()
-    params = suite_parameters(records)
-    _collect(result, validate(RECORD_SUITE, records, params, dataset, run_name))
-    wide_suites = [s for s in suites if applies_to(s) == "wide"]
+    """Canonical records (a relation with `row_id` and `unit`) against the record suite and
+    `suites`. With `gx`, Great Expectations validates the decisive rows of every suite."""
+    result = DeliveryValidation(records)
+    params = suite_parameters(conn, records)
+    evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx)
+    result.evaluated.append(Evaluated(evaluation))
+    wide_suites = [s for s in suites if load_suite(s).applies_to == "wide"]
     if wide_suites:
-        wide, row_map = wide_frame(records)
+        needed = set().union(*(load_suite(s).columns() for s in wide_suites))
+        wide, wide_map = wide_relation(conn, records, needed)
+        result.temporary += [wide, wide_map]
         for suite in wide_suites:
-            for column in _suite_columns(suite):
-                if column not in wide.columns:
-                    wide[column] = pd.Series(dtype="float64")
-            outcomes = validate(suite, wide, params, f"{dataset}_wide", run_name)
-            for outcome in outcomes:  # a wide row's reason is the reason of each of its records
-                outcome.reasons = _spread(outcome.reasons, row_map)
-                outcome.reasons_de = _spread(outcome.reasons_de, row_map)
-            _collect(result, outcomes)
+            evaluation = _run(conn, wide, suite, params, f"{dataset}_wide", run_name, gx)
+            _spread_counts(conn, evaluation, wide_map)
+            result.evaluated.append(Evaluated(evaluation, wide_map))
+    _quarantine(conn, result)
     return result
-
-
-def _spread(reasons: dict[int, str], row_map: dict[int, list[int]]) -> dict[int, str]:
-    return {record: reason for wide_id, reason in reasons.items() for record in row_map[wide_id]}
 
 
 def validate_rows(
-    rows: pd.DataFrame,
+    conn: duckdb.DuckDBPyConnection,
+    rows: str,
     suites: tuple[str, ...],
     dataset: str = "frame",
     run_name: str | None = None,
+    gx: bool = True,
 ) -> DeliveryValidation:
-    result = DeliveryValidation()
-    params = suite_parameters(rows)
+    """The rows of a reference dataset or a mart against `suites`."""
+    result = DeliveryValidation(rows)
+    params = suite_parameters(conn, rows)
     for suite in suites:
-        _collect(result, validate(suite, rows, params, dataset, run_name))
+        result.evaluated.append(Evaluated(_run(conn, rows, suite, params, dataset, run_name, gx)))
+    _quarantine(conn, result)
     return result
 
 
-def _suite_columns(suite: str) -> set[str]:
-    columns: set[str] = set()
-    for expectation in load_suite(suite)["expectations"]:
-        kwargs = expectation["kwargs"]
-        for key in ("column", "column_A", "column_B"):
-            if key in kwargs:
-                columns.add(kwargs[key])
-    return columns
+def _spread_counts(conn: duckdb.DuckDBPyConnection, evaluation: Evaluation, wide_map: str) -> None:
+    """A wide check's `rows_unexpected`: the records of its failing wide rows."""
+    counts = dict(
+        conn.execute(
+            f"SELECT u.position, count(*) FROM {evaluation.unexpected} u "
+            f"JOIN {wide_map} m ON m.wide_id = u.row_id GROUP BY u.position"
+        ).fetchall()
+    )
+    for outcome, expectation in zip(
+        evaluation.outcomes, evaluation.suite.expectations, strict=True
+    ):
+        outcome.rows_unexpected = int(counts.get(expectation.position, 0))
+
+
+def _hits(item: Evaluated, order: int) -> str | None:
+    """SQL: (row_id, ord, source_row) for every failing row of a non-passing check."""
+    evaluation = item.evaluation
+    positions = [
+        p for p in evaluation.failing_positions if evaluation.outcomes[p].outcome != "PASS"
+    ]
+    if not positions:
+        return None
+    listed = ", ".join(str(p) for p in positions)
+    ord_ = f"{order} * 10000 + u.position"
+    if item.wide_map is None:
+        return (
+            f"SELECT u.row_id, {ord_} AS ord, u.row_id AS source_row "
+            f"FROM {evaluation.unexpected} u WHERE u.position IN ({listed})"
+        )
+    return (
+        f"SELECT m.record_row_id AS row_id, {ord_} AS ord, u.row_id AS source_row "
+        f"FROM {evaluation.unexpected} u JOIN {item.wide_map} m ON m.wide_id = u.row_id "
+        f"WHERE u.position IN ({listed})"
+    )
+
+
+def _quarantine(conn: duckdb.DuckDBPyConnection, result: DeliveryValidation) -> None:
+    """The first failing check of every failing row, with its reason filled in."""
+    parts = [h for i, item in enumerate(result.evaluated) if (h := _hits(item, i))]
+    if not parts:
+        return
+    first = temp_name("first_failure")
+    result.temporary.append(first)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {first} AS SELECT row_id, min(ord) AS ord, "
+        f"arg_min(source_row, ord) AS source_row FROM ({' UNION ALL '.join(parts)}) "
+        f"GROUP BY row_id"
+    )
+    quarantine = temp_name("quarantine")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {quarantine} (row_id BIGINT, check_name VARCHAR, "
+        f"reason VARCHAR, reason_de VARCHAR)"
+    )
+    result.quarantine = quarantine
+    orders = [o for (o,) in conn.execute(f"SELECT DISTINCT ord FROM {first} ORDER BY 1").fetchall()]
+    for order in orders:
+        item = result.evaluated[order // 10000]
+        evaluation = item.evaluation
+        expectation = evaluation.suite.expectations[order % 10000]
+        rows = _source_rows(
+            conn,
+            evaluation.relation,
+            f"SELECT row_id, source_row FROM {first} WHERE ord = {order}",
+            template_fields(expectation.reason) | template_fields(expectation.reason_de),
+        )
+        batch: list[tuple[int, str, str, str]] = []
+        for row_id, row in rows:
+            batch.append(
+                (
+                    row_id,
+                    expectation.name,
+                    fill(expectation.reason, row),
+                    fill_de(expectation.reason_de, row),
+                )
+            )
+            if len(batch) >= BATCH:
+                _insert(conn, quarantine, batch)
+                batch = []
+        _insert(conn, quarantine, batch)
+    result.quarantined = conn.execute(f"SELECT count(*) FROM {quarantine}").fetchone()[0]
+
+
+def _source_rows(
+    conn: duckdb.DuckDBPyConnection, relation: str, selection: str, fields: set[str]
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(target row id, the source row's fields) for `selection` (row_id, source_row)."""
+    available = {name for name, *_ in conn.execute(f"DESCRIBE {relation}").fetchall()}
+    wanted = sorted((fields | {"problem", "problem_de", "source_line"}) & available)
+    select = ", ".join(f"r.{quote(c)}" for c in wanted)
+    cursor = conn.execute(
+        f"SELECT s.row_id{', ' + select if select else ''} FROM ({selection}) s "
+        f"JOIN {relation} r ON r.{ROW_ID} = s.source_row ORDER BY s.row_id"
+    )
+    while batch := cursor.fetchmany(BATCH):
+        for values in batch:
+            yield int(values[0]), dict(zip(wanted, values[1:], strict=True))
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    if rows:
+        conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", rows)
+
+
+def failing_records(
+    conn: duckdb.DuckDBPyConnection, validation: DeliveryValidation, check_name: str
+) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(record row, reason, German reason) of the records failing one check, in the order a
+    partner reads them: by record (a wide check: by wide row, then record). Streamed, so the
+    caller may stop early. For the screener."""
+    for item in validation.evaluated:
+        evaluation = item.evaluation
+        for expectation in evaluation.suite.expectations:
+            if expectation.name != check_name:
+                continue
+            fields = template_fields(expectation.reason) | template_fields(expectation.reason_de)
+            if item.wide_map is None:
+                source, join, order = "r", "", "r.row_id"
+            else:
+                source = "w"
+                join = (
+                    f"JOIN {item.wide_map} m ON m.wide_id = u.row_id "
+                    f"JOIN {evaluation.relation} w ON w.{ROW_ID} = u.row_id "
+                )
+                order = "u.row_id, r.row_id"
+            available = {n for n, *_ in conn.execute(f"DESCRIBE {evaluation.relation}").fetchall()}
+            wanted = sorted((fields | {"problem", "problem_de", "source_line"}) & available)
+            template_columns = ", ".join(
+                f"{source}.{quote(c)} AS {quote('t__' + c)}" for c in wanted
+            )
+            record_id = "u.row_id" if item.wide_map is None else "m.record_row_id"
+            cursor = conn.execute(
+                f"SELECT r.*{', ' + template_columns if template_columns else ''} "
+                f"FROM {evaluation.unexpected} u {join}"
+                f"JOIN {validation.relation} r ON r.{ROW_ID} = {record_id} "
+                f"WHERE u.position = {expectation.position} ORDER BY {order}"
+            )
+            names = [d[0] for d in cursor.description]
+            while batch := cursor.fetchmany(1000):
+                for values in batch:
+                    everything = dict(zip(names, values, strict=True))
+                    record = {k: v for k, v in everything.items() if not k.startswith("t__")}
+                    source_row = {k[3:]: v for k, v in everything.items() if k.startswith("t__")}
+                    yield (
+                        record,
+                        fill(expectation.reason, source_row),
+                        fill_de(expectation.reason_de, source_row),
+                    )
+            return

@@ -1,54 +1,46 @@
-"""Validation outcomes -> Dagster asset-check results (and their specs, from the suites)."""
+"""Check outcomes -> Dagster asset checks (and their specs). Rendering only: the outcomes are
+computed once, in warehouse/staging.py and expectations/."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import dagster as dg
 
-from expectations.cross_checks import CHECKS as CROSS_CHECKS
-from expectations.runner import CheckOutcome, suite_specs
+from expectations.checks import STRUCTURE_CHECK, SourceCheck, source_checks
+from expectations.outcomes import RANK, CheckOutcome
+from expectations.suites import suite_specs
 from sources.registry import Source
-from sources.staging import (
-    CROSS_CHECK_DESCRIPTIONS,
-    STRUCTURE_CHECK,
-    StagingResult,
-    cross_outcome,
-    outcome_for,
-    source_suites,
+from warehouse.staging import DeliveryResult, StagingResult
+
+STRUCTURE_TEXT = (
+    "The delivery can be read: encoding, delimiter, header rows and every column the source's "
+    "mapping names. A failure names the file, line and column."
 )
 
-RANK = {"PASS": 0, "WARNING": 1, "FAIL": 2}
 
-
-def _describe(spec, suite: str) -> str:
-    return f"{spec.description} (expectations/{suite}.json, {spec.expectation_type})"
+def _describe(check: SourceCheck) -> str:
+    if check.name == STRUCTURE_CHECK:
+        return STRUCTURE_TEXT
+    if check.suite == "cross_checks":
+        return f"{check.description} (WARNING only; details in quality.findings)"
+    return f"{check.description} (expectations/{check.suite}.json, {check.expectation_type})"
 
 
 def staging_check_specs(source: Source, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
-    specs = [
+    return [
         dg.AssetCheckSpec(
-            STRUCTURE_CHECK,
+            check.name,
             asset=asset_key,
-            blocking=True,
-            description="The delivery can be read: encoding, delimiter, header rows and every "
-            "column the source's mapping names. A failure names the file, line and column.",
+            blocking=check.blocking,
+            description=_describe(check),
+            metadata={"suite": check.suite, "expectation_type": check.expectation_type}
+            if check.expectation_type and check.suite != "cross_checks"
+            else None,
         )
+        for check in source_checks(source)
     ]
-    for suite in source_suites(source):
-        specs += suite_check_specs(suite, asset_key)
-    if source.dataset == "measures":
-        specs += [
-            dg.AssetCheckSpec(
-                name,
-                asset=asset_key,
-                blocking=False,
-                description=f"{text} (WARNING only; details in quality.findings)",
-            )
-            for name, text in CROSS_CHECK_DESCRIPTIONS.items()
-        ]
-    return specs
 
 
 def suite_check_specs(suite: str, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -57,7 +49,7 @@ def suite_check_specs(suite: str, asset_key: dg.AssetKey) -> list[dg.AssetCheckS
             spec.name,
             asset=asset_key,
             blocking=spec.blocking,
-            description=_describe(spec, suite),
+            description=f"{spec.description} (expectations/{suite}.json, {spec.expectation_type})",
             metadata={"suite": suite, "expectation_type": spec.expectation_type},
         )
         for spec in suite_specs(suite)
@@ -69,8 +61,8 @@ def to_check_result(
 ) -> dg.AssetCheckResult:
     metadata = {
         "outcome": outcome.outcome,
-        "checked": outcome.element_count,
-        "unexpected": outcome.unexpected_count,
+        "checked": outcome.element_count or 0,
+        "unexpected": outcome.unexpected_count or 0,
         "message": outcome.message,
     }
     if outcome.observed:
@@ -81,7 +73,7 @@ def to_check_result(
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=outcome.name,
-        passed=outcome.passed,
+        passed=bool(outcome.passed),
         severity=dg.AssetCheckSeverity.ERROR
         if outcome.severity == "ERROR"
         else dg.AssetCheckSeverity.WARN,
@@ -91,61 +83,40 @@ def to_check_result(
 
 
 def staging_check_results(
-    check_names: Iterable[str], result: StagingResult, asset_key: dg.AssetKey
+    result: StagingResult, asset_key: dg.AssetKey
 ) -> Iterator[dg.AssetCheckResult]:
-    """One result per check: the worst outcome over this run's new deliveries."""
-    for name in check_names:
-        if not result.deliveries:
-            yield dg.AssetCheckResult(
-                asset_key=asset_key,
-                check_name=name,
-                passed=True,
-                description=f"No new delivery; current data from {result.current_delivery}.",
-                metadata={"outcome": "PASS", "new_deliveries": 0},
-            )
+    """One result per evaluated check: the worst outcome over this run's new deliveries. A
+    check that was not evaluated yields nothing: Dagster shows it as not executed in this run
+    (the staging asset is a subsettable multi-asset for that reason), never passed or failed."""
+    for check, pairs in result.outcomes():
+        evaluated = [(d, o) for d, o in pairs if o.evaluated]
+        if not evaluated:
             continue
-        if name in CROSS_CHECKS:
-            outcome = cross_outcome(result, name)
-            if outcome is None:
-                yield dg.AssetCheckResult(
-                    asset_key=asset_key,
-                    check_name=name,
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    description="Not evaluated: no delivery of this run was loaded.",
-                    metadata={"outcome": "NOT_EVALUATED"},
-                )
-            else:
-                check = next(c for c in result.cross_checks if c.name == name)
-                yield to_check_result(
-                    outcome,
-                    asset_key,
-                    {
-                        "findings": len(check.findings),
-                        "details": "quality.findings (check_name = '" + name + "')",
-                    },
-                )
-            continue
-        evaluated = [(d, outcome_for(d, name)) for d in result.deliveries]
-        ran = [(d, o) for d, o in evaluated if o is not None]
-        if not ran:
-            files = ", ".join(d.file_name for d in result.deliveries)
-            yield dg.AssetCheckResult(
-                asset_key=asset_key,
-                check_name=name,
-                passed=False,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=f"Not evaluated: {files} could not be read (see check 'structure').",
-                metadata={"outcome": "NOT_EVALUATED"},
-            )
-            continue
-        delivery, worst = max(ran, key=lambda pair: RANK[pair[1].outcome])
-        yield to_check_result(
-            worst,
-            asset_key,
-            {
+        delivery, worst = max(evaluated, key=lambda pair: RANK[pair[1].outcome])
+        extra: dict = {}
+        if isinstance(delivery, DeliveryResult):
+            extra = {
                 "file": delivery.file_name,
-                "deliveries": [d.file_name for d, _ in ran],
+                "deliveries": [d.file_name for d, _ in evaluated if d is not None],
                 "quarantined_records": sum(d.records_quarantined for d in result.deliveries),
-            },
-        )
+            }
+        elif check.name in result.findings:
+            extra = {
+                "findings": result.findings[check.name],
+                "details": f"quality.findings (check_name = '{check.name}')",
+            }
+        yield to_check_result(worst, asset_key, extra)
+
+
+def not_evaluated_metadata(result: StagingResult) -> dict[str, str]:
+    """Which checks did not run this time, and why (shown on the materialization)."""
+    reasons = {}
+    for check, pairs in result.outcomes():
+        if all(not o.evaluated for _, o in pairs):
+            reasons[check.name] = pairs[0][1].message
+    if not reasons:
+        return {}
+    grouped: dict[str, list[str]] = {}
+    for name, why in reasons.items():
+        grouped.setdefault(why, []).append(name)
+    return {"checks_not_evaluated": "; ".join(f"{', '.join(n)}: {w}" for w, n in grouped.items())}

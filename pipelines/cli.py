@@ -156,8 +156,8 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
 def cmd_screen(args: argparse.Namespace) -> int:
     """Check a delivery before sending it: nothing is loaded. Exit 0 pass, 1 warnings, 2 fail."""
     select_registry(args)
+    from expectations.screening import school_directory, screen
     from sources.registry import load_registry, registry_dir
-    from sources.screening import school_directory, screen
 
     folder = os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
     sources = load_registry(Path(folder) if folder else registry_dir(args.profile))

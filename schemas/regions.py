@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import pandas as pd
 
 from schemas.tables import GERMANY_CODE
@@ -62,6 +63,30 @@ def load_regions() -> pd.DataFrame:
     Read once per process; each call returns a copy, so callers may modify it.
     """
     return _regions_frame().copy()
+
+
+REGIONS_RELATION = "bm_regions"
+
+
+def regions_relation(conn: duckdb.DuckDBPyConnection) -> str:
+    """The region table as a temporary table of `conn` (read from regions.csv once per
+    connection), for checks that join regions in SQL."""
+    exists = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
+        [REGIONS_RELATION],
+    ).fetchone()[0]
+    if not exists:
+        columns = {
+            "region_code": "VARCHAR", "name": "VARCHAR", "official_name": "VARCHAR",
+            "level": "VARCHAR", "parent_code": "VARCHAR", "kreis_code": "VARCHAR",
+            "land_code": "VARCHAR", "in_ruhr": "BOOLEAN", "is_current": "BOOLEAN",
+        }  # fmt: skip
+        conn.execute(
+            f"CREATE TEMP TABLE {REGIONS_RELATION} AS SELECT * FROM read_csv(?, header = true, "
+            f"columns = {columns!r}, quote = '\"', escape = '\"', auto_detect = false)",
+            [str(REGIONS_CSV)],
+        )
+    return REGIONS_RELATION
 
 
 @functools.lru_cache(maxsize=1)

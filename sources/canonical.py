@@ -15,18 +15,25 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import pandas as pd
+import duckdb
+import pyarrow as pa
 
+from schemas.catalogue import load_catalogue
 from schemas.tables import (
     NUMERIC_STATUSES,
     parse_school_year,
-    school_year_label,
     school_year_of_date,
 )
 from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.body import ensure_macros
 from sources.readers.csv import looks_like_data, missing_header_error
 from sources.registry import MeasureMapping, Source
+from sources.scratch import temp_name
 from sources.symbols import CellError, NumberFormat, parse_cell
+
+# A record's row_id: line × ROW_STRIDE + the position of its value column in the mapping, so
+# that ids follow the delivery's order without numbering (a sort) over millions of records.
+ROW_STRIDE = 1_000_000
 
 # Columns of the records frame handed to validation (RECORD_COLUMNS minus delivery/source ids,
 # plus what validation and traceability need).
@@ -256,24 +263,6 @@ def year_problem_de(exc: ValueError) -> str:
     return _translate(str(exc), _YEAR_MESSAGES_DE, "Schuljahr")
 
 
-def _resolve_regions(
-    raw: RawTable, cells: list[str], mapping: MeasureMapping, resolver: RegionResolver
-) -> list[tuple[str | None, str | None]]:
-    if mapping.region_by == "key":
-        return [(c.strip() or None, None if c.strip() else "region key is empty") for c in cells]
-    if mapping.region_by == "name":
-        if resolver.match_names is None:
-            raise RuntimeError("no region-name matcher configured")
-        return resolver.match_names(cells, mapping.region_scope)
-    results = []
-    for cell in cells:
-        number = cell.strip()
-        region = resolver.school_regions.get(number)
-        reason = None if region else f"Schulnummer {number!r} is not in the school directory"
-        results.append((region, reason))
-    return results
-
-
 def _school_problem_de(reason: str) -> str:
     match = re.fullmatch(r"Schulnummer (?P<number>.+) is not in the school directory", reason)
     if match:
@@ -309,346 +298,377 @@ def _required(mapping: MeasureMapping) -> list[str]:
     return required
 
 
-def to_records(raw: RawTable, source: Source, resolver: RegionResolver) -> pd.DataFrame:
-    """The delivery as canonical records (FRAME_COLUMNS), one row per delivered value."""
+class _Relations:
+    """Temporary tables of one mapping, named once, dropped together."""
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self.conn = conn
+        self.names: list[str] = []
+
+    def name(self, stem: str) -> str:
+        name = temp_name(stem)
+        self.names.append(name)
+        return name
+
+    def load(self, stem: str, columns: dict[str, pa.DataType], rows: list[tuple]) -> str:
+        """A table of Python-computed rows (lookups of distinct cells)."""
+        name = self.name(stem)
+        values = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+        table = pa.table(
+            {c: pa.array(list(v), t) for (c, t), v in zip(columns.items(), values, strict=True)}
+        )
+        self.conn.register("lookup_rows", table)
+        try:
+            self.conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM lookup_rows")
+        finally:
+            self.conn.unregister("lookup_rows")
+        return name
+
+    def drop(self) -> None:
+        for name in self.names:
+            self.conn.execute(f"DROP TABLE IF EXISTS {name}")
+        self.names = []
+
+
+_TEXT = pa.large_string()
+
+
+def _lit(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _distinct(conn: duckdb.DuckDBPyConnection, expression: str, relation: str) -> list[str]:
+    return [v for (v,) in conn.execute(f"SELECT DISTINCT {expression} FROM {relation}").fetchall()]
+
+
+def _simple_number(text: str, decimal: str) -> str:
+    """SQL: the cells Python's parse_cell reads as a plain number with status ok, and the
+    value, without calling Python: digits, an optional minus, the declared decimal
+    separator. Everything else (symbols, flags, spaces, separators, text) goes to Python."""
+    sep = "\\." if decimal == "." else decimal
+    return f"regexp_full_match({text}, '-?[0-9]+({sep}[0-9]+)?')"
+
+
+def to_records(
+    raw: RawTable,
+    source: Source,
+    resolver: RegionResolver,
+    conn: duckdb.DuckDBPyConnection | None = None,
+) -> str:
+    """The delivery as canonical records (FRAME_COLUMNS), one row per delivered value, in a
+    temporary table of `conn` (default: the connection the raw table lives in); rows are in
+    delivery order (line, then the mapping's order of value columns)."""
     mapping = source.measures
     assert mapping is not None, f"{source.id} is not a measure source"
     positions = _column_positions(raw, mapping)
-    dims = [mapping.sex, mapping.nationality]
     _require_columns(raw, positions, _required(mapping))
+    conn = conn if conn is not None else (raw.conn or duckdb.connect())
+    ensure_macros(conn)
+    relation = raw.table_in(conn)
+    temp = _Relations(conn)
+    try:
+        return _to_records(conn, relation, raw, source, resolver, positions, temp)
+    finally:
+        temp.drop()
 
-    rows = raw.rows
-    if mapping.filters:
-        keep = [(positions[c], v) for c, v in mapping.filters.items()]
-        rows = [r for r in rows if all(r.cells[i].strip() == v for i, v in keep)]
 
-    region_pos = positions[mapping.region_column]
-    regions = _resolve_regions(raw, [r.cells[region_pos] for r in rows], mapping, resolver)
+def _cell(positions: dict[str, int], column: str) -> str:
+    return f"c{positions[column]}"
+
+
+def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
+    mapping = source.measures
     school_grain = mapping.region_by == "school_number"
-    to_german = _school_problem_de if school_grain else region_problem_de
-    regions_de = [to_german(reason) if reason else None for _, reason in regions]
-    number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
-    # cell text -> (value, status, problem, problem in German)
-    cell_cache: dict[str, tuple[float | None, str | None, str | None, str | None]] = {}
+    # --- the rows the mapping keeps ---------------------------------------------------------
+    rows = relation
+    if mapping.filters:
+        rows = temp.name("rows")
+        where = " AND ".join(
+            f"py_strip({_cell(positions, c)}) = {_lit(v)}" for c, v in mapping.filters.items()
+        )
+        conn.execute(f"CREATE TEMP TABLE {rows} AS SELECT * FROM {relation} WHERE {where}")
+    region_cell = _cell(positions, mapping.region_column)
+    year_cell = _cell(positions, mapping.year_column)
+    joins: list[str] = []
+    fields: dict[str, str] = {}
 
-    def cell_value(text: str) -> tuple[float | None, str | None, str | None, str | None]:
-        if text not in cell_cache:
-            try:
-                value, status = parse_cell(text, number_format)
-                cell_cache[text] = (value, status, None, None)
-            except CellError as exc:
-                cell_cache[text] = (None, None, str(exc), exc.message_de)
-        return cell_cache[text]
+    # --- regions ------------------------------------------------------------------------------
+    if mapping.region_by == "key":
+        fields["region_code"] = f"nullif(py_strip(r.{region_cell}), '')"
+        empty = "region key is empty"
+        fields["region_problem"] = (
+            f"CASE WHEN py_strip(r.{region_cell}) = '' THEN {_lit(empty)} END"
+        )
+        fields["region_problem_de"] = (
+            f"CASE WHEN py_strip(r.{region_cell}) = '' THEN {_lit(region_problem_de(empty))} END"
+        )
+    elif mapping.region_by == "name":
+        if resolver.match_names is None:
+            raise RuntimeError("no region-name matcher configured")
+        # a repeated name below itself resolves as the first: match each run of names once
+        starts = conn.execute(
+            f"SELECT line, {region_cell} FROM {rows} "
+            f"QUALIFY {region_cell} IS DISTINCT FROM lag({region_cell}) OVER (ORDER BY line) "
+            "ORDER BY line"
+        ).fetchall()
+        matched = resolver.match_names([cell for _, cell in starts], mapping.region_scope)
+        runs = temp.load(
+            "region_runs",
+            {"start_line": pa.int32(), "code": _TEXT, "reason": _TEXT, "reason_de": _TEXT},
+            [
+                (line, code, reason, region_problem_de(reason) if reason else None)
+                for (line, _), (code, reason) in zip(starts, matched, strict=True)
+            ],
+        )
+        joins.append(f"ASOF LEFT JOIN {runs} g ON r.line >= g.start_line")
+        fields["region_code"] = "g.code"
+        fields["region_problem"] = "g.reason"
+        fields["region_problem_de"] = "g.reason_de"
+    else:
+        numbers = _distinct(conn, f"py_strip({region_cell})", rows)
+        schools = []
+        for number in numbers:
+            region = resolver.school_regions.get(number)
+            reason = None if region else f"Schulnummer {number!r} is not in the school directory"
+            schools.append((number, region, reason, _school_problem_de(reason) if reason else None))
+        table = temp.load(
+            "schools",
+            {"number": _TEXT, "code": _TEXT, "reason": _TEXT, "reason_de": _TEXT},
+            schools,
+        )
+        joins.append(f"LEFT JOIN {table} s ON s.number = py_strip(r.{region_cell})")
+        fields["region_code"] = "s.code"
+        fields["region_problem"] = "s.reason"
+        fields["region_problem_de"] = "s.reason_de"
+    fields["region_label"] = f"py_strip(r.{region_cell})"
+    fields["school_number"] = f"py_strip(r.{region_cell})" if school_grain else "''"
 
-    year_cache: dict[str, tuple[int | None, str | None, str | None]] = {}
-    value_columns = [(positions[v.column], v) for v in mapping.values]
-    lookups = [
-        (name, lk.column, positions[lk.column], lk.values) for name, lk in mapping.lookups.items()
-    ]
-    out: dict[str, list] = {c: [] for c in FRAME_COLUMNS}
-
-    for row, (region_code, region_problem), region_problem_german in zip(
-        rows, regions, regions_de, strict=True
-    ):
-        cells = row.cells
-        year_text = cells[positions[mapping.year_column]]
-        if year_text not in year_cache:
-            try:
-                year_cache[year_text] = (_school_year(year_text, mapping.year_format), None, None)
-            except ValueError as exc:
-                year_cache[year_text] = (
+    # --- school years: each distinct cell once ------------------------------------------------
+    years = []
+    for text in _distinct(conn, year_cell, rows):
+        try:
+            years.append((text, _school_year(text, mapping.year_format), None, None))
+        except ValueError as exc:
+            years.append(
+                (
+                    text,
                     None,
                     f"column {mapping.year_column!r}: {exc}",
                     f"Spalte {mapping.year_column!r}: {year_problem_de(exc)}",
                 )
-        start_year, year_problem, year_problem_german = year_cache[year_text]
-        row_problems = [p for p in (region_problem, year_problem) if p]
-        row_problems_de = [p for p in (region_problem_german, year_problem_german) if p]
-        key_cells = ((mapping.region_column, region_problem), (mapping.year_column, year_problem))
-        row_problem_columns = [column for column, problem in key_cells if problem]
-        subgroup: list[str | None] = []
-        for dim, name in zip(dims, ("sex", "nationality"), strict=True):
-            if dim.constant is not None:
-                subgroup.append(dim.constant)
-                continue
-            text = cells[positions[dim.column]].strip()
-            mapped = dim.values.get(text)
-            if mapped is None:
-                allowed = ", ".join(repr(k) for k in dim.values)
-                row_problem_columns.append(dim.column)
-                row_problems.append(
-                    f"column {dim.column!r}: {name} {text!r} is not one of {allowed}"
-                )
-                row_problems_de.append(
-                    f"Spalte {dim.column!r}: {_DIMENSIONS_DE[name]} {text!r} ist keiner der "
-                    f"Werte {allowed}"
-                )
-            subgroup.append(mapped)
-        pieces: dict[str, str] = {}
-        for name, column, pos, values in lookups:
-            text = cells[pos].strip()
-            if text in values:
-                pieces[name] = values[text]
-            else:
-                allowed = ", ".join(repr(k) for k in values)
-                row_problem_columns.append(column)
-                row_problems.append(
-                    f"column {column!r}: {text!r} is not one of {allowed} (lookup {name!r})"
-                )
-                row_problems_de.append(
-                    f"Spalte {column!r}: {text!r} ist keiner der Werte {allowed} "
-                    f"(Zuordnung {name!r})"
-                )
-        region_label = cells[region_pos].strip()
-        school_number = region_label if school_grain else ""
-        year_label = school_year_label(start_year) if start_year else None
-        # Several columns of one line may map to one measure (IT.NRW's two Förderschule
-        # columns): they are added up; a non-numeric part makes the sum non-numeric.
-        merged: dict[tuple, list] = {}
-        for pos, target in value_columns:
-            text = cells[pos]
-            value, status, cell_problem, cell_problem_de = cell_value(text)
-            try:
-                measure = target.measure.format(**pieces)
-            except KeyError:
-                measure = None  # the lookup problem is already recorded
-            sex = target.sex or subgroup[0]
-            nationality = target.nationality or subgroup[1]
-            problem = f"column {target.column!r}: {cell_problem}" if cell_problem else None
-            problem_de = f"Spalte {target.column!r}: {cell_problem_de}" if cell_problem else None
-            # a failed lookup leaves no measure: keep such cells apart, one per column
-            key = (measure or f"?{target.column}", sex, nationality)
-            if key in merged:
-                _merge(merged[key], value, status, text, target.column, problem, problem_de)
-            else:
-                merged[key] = [value, status, text, target.column, problem, problem_de]
-        row_problem = "; ".join(row_problems) if row_problems else None
-        row_problem_de = "; ".join(row_problems_de) if row_problems_de else None
-        row_problem_column = row_problem_columns[0] if row_problem_columns else None
-        for (measure, sex, nationality), record in merged.items():
-            value, status, text, column, problem, problem_de = record
-            out["measure"].append(None if measure.startswith("?") else measure)
-            out["region_code"].append(region_code)
-            out["region_label"].append(region_label)
-            out["school_number"].append(school_number)
-            out["school_year"].append(year_label)
-            out["start_year"].append(start_year)
-            out["sex"].append(sex)
-            out["nationality"].append(nationality)
-            out["value"].append(value)
-            out["status"].append(status)
-            out["raw_value"].append(text)
-            out["source_line"].append(row.line)
-            out["source_column"].append(column)
-            out["problem"].append(
-                "; ".join(p for p in (row_problem, problem) if p) if problem else row_problem
             )
-            out["problem_de"].append(
-                "; ".join(p for p in (row_problem_de, problem_de) if p)
-                if problem_de
-                else row_problem_de
-            )
-            out["problem_column"].append(column if problem else row_problem_column)
-
-    frame = pd.DataFrame(out, columns=list(FRAME_COLUMNS))
-    frame["start_year"] = frame["start_year"].astype("Int64")
-    frame["value"] = frame["value"].astype("float64")
-    frame["source_line"] = frame["source_line"].astype("int64")
-    return frame
-
-
-def _merge(
-    into: list,
-    value,
-    status,
-    text: str,
-    column: str,
-    problem: str | None,
-    problem_de: str | None,
-) -> None:
-    """Add a further column's cell to a record of the same line and measure: numbers add up
-    (keeping a flag such as provisional); a symbol ('.', 'x') makes the sum that symbol."""
-    total, total_status, total_text, columns, problems, problems_de = into
-    if total_status is None or status is None:  # an unreadable part: the problem says why
-        into[0], into[1] = None, None
-    elif total_status in NUMERIC_STATUSES and status in NUMERIC_STATUSES:
-        into[0] = total + value
-        into[1] = total_status if total_status != "ok" else status
-    else:
-        into[0] = None
-        into[1] = total_status if total_status not in NUMERIC_STATUSES else status
-    into[2] = f"{total_text} + {text}"
-    into[3] = f"{columns} + {column}"
-    into[4] = "; ".join(p for p in (problems, problem) if p) or None
-    into[5] = "; ".join(p for p in (problems_de, problem_de) if p) or None
-
-
-RECORD_KEY = ["measure", "region_code", "school_year", "start_year", "sex", "nationality"]
-
-
-def sum_records(records: pd.DataFrame, key: list[str], what: str) -> pd.DataFrame:
-    """Add up the records sharing `key`. A symbol ('.', 'x') in any of them makes the sum that
-    symbol — never a smaller sum that silently leaves a part out; a flag such as provisional
-    carries over to the sum."""
-    lines = records.assign(
-        symbol=records["status"].where(~records["status"].isin(NUMERIC_STATUSES)),
-        flag=records["status"].where(records["status"].isin(NUMERIC_STATUSES[1:])),
+    year_table = temp.load(
+        "years",
+        {"text": _TEXT, "start_year": pa.int32(), "problem": _TEXT, "problem_de": _TEXT},
+        years,
     )
-    agg = (
-        lines.groupby(key, dropna=False)
-        .agg(
-            value=("value", "sum"),
-            source_line=("source_line", "min"),
-            lines=("source_line", "nunique"),
-            symbol=("symbol", "first"),
-            flag=("flag", "first"),
-        )
-        .reset_index()
-    )
-    agg["status"] = agg["symbol"].fillna(agg["flag"]).fillna("ok")
-    agg.loc[agg["symbol"].notna(), "value"] = None
-    agg["raw_value"] = None
-    agg["source_column"] = agg["lines"].map(lambda n: f"sum of {n} {what}")
-    return agg.drop(columns=["symbol", "flag", "lines"])
+    joins.append(f"LEFT JOIN {year_table} y ON y.text = r.{year_cell}")
+    fields["start_year"] = "y.start_year"
+    fields["year_problem"] = "y.problem"
+    fields["year_problem_de"] = "y.problem_de"
 
-
-def combine_rows(records: pd.DataFrame) -> pd.DataFrame:
-    """Flat files list leaves: lines that differ only in dimensions the mapping ignores (e.g.
-    the protection status of 12531) become one record per canonical key, their sum. Records
-    with a problem stay as they are, to be quarantined with their reason."""
-    clean = records["problem"].isna() & records["measure"].notna() & records["region_code"].notna()
-    if not clean.any():
-        return records
-    summed = sum_records(records[clean], [*RECORD_KEY, "school_number"], "lines")
-    summed["region_label"] = (
-        records[clean]
-        .groupby([*RECORD_KEY, "school_number"], dropna=False)["region_label"]
-        .first()
-        .values
-    )
-    summed["problem"] = None
-    summed["problem_de"] = None
-    summed["problem_column"] = None
-    result = pd.concat([summed, records[~clean]], ignore_index=True)[list(FRAME_COLUMNS)]
-    return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
-
-
-def derive_totals(records: pd.DataFrame, dimensions: tuple[str, ...]) -> pd.DataFrame:
-    """Add `total` over sex and/or nationality as the sum of the delivered subgroups, where the
-    delivery has no total of its own (GENESIS flat files list male and female, not the sum)."""
-    result = records
-    for dimension in dimensions:
-        others = [c for c in RECORD_KEY if c != dimension]
-        parts = result[result[dimension] != "total"]
-        if parts.empty:
+    # --- subgroups and lookups: value maps over each column's distinct cells -------------------
+    problems = [
+        ("region_problem", mapping.region_column),
+        ("year_problem", mapping.year_column),
+    ]
+    maps: list[tuple[str, str, dict[str, str], Callable[[str, str], tuple[str, str]]]] = []
+    for dim, name in ((mapping.sex, "sex"), (mapping.nationality, "nationality")):
+        if dim.constant is not None:
+            fields[name] = _lit(dim.constant)
             continue
-        totals = sum_records(parts, others, f"{dimension} subgroups")
-        totals[dimension] = "total"
-        delivered = result[result[dimension] == "total"][others].drop_duplicates()
-        totals = totals.merge(delivered, on=others, how="left", indicator=True)
-        totals = totals[totals["_merge"] == "left_only"].drop(columns="_merge")
-        totals["region_label"] = None
-        totals["school_number"] = ""
-        totals["problem"] = None
-        totals["problem_de"] = None
-        totals["problem_column"] = None
-        result = pd.concat([result, totals[list(FRAME_COLUMNS)]], ignore_index=True)
-    return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
+        allowed = ", ".join(repr(k) for k in dim.values)
+
+        def dim_problem(text, column=dim.column, name=name, allowed=allowed):
+            return (
+                f"column {column!r}: {name} {text!r} is not one of {allowed}",
+                f"Spalte {column!r}: {_DIMENSIONS_DE[name]} {text!r} ist keiner der Werte "
+                f"{allowed}",
+            )
+
+        maps.append((name, dim.column, dim.values, dim_problem))
+    for name, lookup in mapping.lookups.items():
+        allowed = ", ".join(repr(k) for k in lookup.values)
+
+        def lookup_problem(text, column=lookup.column, name=name, allowed=allowed):
+            return (
+                f"column {column!r}: {text!r} is not one of {allowed} (lookup {name!r})",
+                f"Spalte {column!r}: {text!r} ist keiner der Werte {allowed} (Zuordnung {name!r})",
+            )
+
+        maps.append((f"lookup_{name}", lookup.column, lookup.values, lookup_problem))
+    for alias_index, (target, column, values, problem) in enumerate(maps):
+        cell = _cell(positions, column)
+        entries = []
+        for text in _distinct(conn, f"py_strip({cell})", rows):
+            mapped = values.get(text)
+            en, de = problem(text) if mapped is None else (None, None)
+            entries.append((text, mapped, en, de))
+        table = temp.load(
+            f"map_{alias_index}",
+            {"text": _TEXT, "mapped": _TEXT, "problem": _TEXT, "problem_de": _TEXT},
+            entries,
+        )
+        alias = f"m{alias_index}"
+        joins.append(f"LEFT JOIN {table} {alias} ON {alias}.text = py_strip(r.{cell})")
+        fields[target] = f"{alias}.mapped"
+        fields[f"{target}_problem"] = f"{alias}.problem"
+        fields[f"{target}_problem_de"] = f"{alias}.problem_de"
+        problems.append((f"{target}_problem", column))
+    row_problem = ", ".join(name for name, _ in problems)
+    row_problem_de = ", ".join(f"{name}_de" for name, _ in problems)
+    first_problem_column = ", ".join(
+        f"CASE WHEN {name} IS NOT NULL THEN {_lit(column)} END" for name, column in problems
+    )
+
+    # --- one row per line with everything the line says -------------------------------------
+    lines = temp.name("lines")
+    row_problem = f"nullif(concat_ws('; ', {row_problem}), '')"
+    row_problem_de = f"nullif(concat_ws('; ', {row_problem_de}), '')"
+    conn.execute(
+        f"CREATE TEMP TABLE {lines} AS SELECT *, {row_problem} AS row_problem, "
+        f"{row_problem_de} AS row_problem_de, coalesce({first_problem_column}) "
+        f"AS row_problem_column FROM (SELECT r.line, "
+        + ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
+        + f" FROM {rows} r {' '.join(joins)})"
+    )
+
+    # --- every value cell, parsed (plain numbers in SQL, the rest once per distinct text) ----
+    values = mapping.values
+    cells = temp.name("cells")
+    conn.execute(
+        f"CREATE TEMP TABLE {cells} AS "
+        + " UNION ALL ".join(
+            f"SELECT line, {k} AS k, {_cell(positions, v.column)} AS text FROM {rows}"
+            for k, v in enumerate(values)
+        )
+    )
+    simple = _simple_number("text", source.decimal)
+    number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
+    parsed = []
+    for text in _distinct(conn, "text", f"{cells} WHERE NOT {simple}"):
+        try:
+            value, status = parse_cell(text, number_format)
+            parsed.append((text, value, status, None, None))
+        except CellError as exc:
+            parsed.append((text, None, None, str(exc), exc.message_de))
+    parsed_table = temp.load(
+        "parsed",
+        {"text": _TEXT, "value": pa.float64(), "status": _TEXT, "problem": _TEXT,
+         "problem_de": _TEXT},
+        parsed,
+    )  # fmt: skip
+    plain = "CAST(replace(c.text, ',', '.') AS DOUBLE)" if source.decimal == "," else (
+        "CAST(c.text AS DOUBLE)"
+    )  # fmt: skip
+    targets = temp.load(
+        "targets",
+        {"k": pa.int32(), "column_name": _TEXT, "column_label": _TEXT, "template": _TEXT,
+         "sex": _TEXT, "nationality": _TEXT},
+        [(k, v.column, repr(v.column), v.measure, v.sex, v.nationality)
+         for k, v in enumerate(values)],
+    )  # fmt: skip
+    measure = "t.template"
+    for name in mapping.lookups:
+        measure = f"replace({measure}, {_lit('{' + name + '}')}, l.lookup_{name})"
+    is_simple = _simple_number("c.text", source.decimal)
+    values_table = temp.name("values")
+    conn.execute(
+        f"""CREATE TEMP TABLE {values_table} AS
+        SELECT c.line, c.k, {measure} AS measure, coalesce(t.sex, l.sex) AS sex,
+            coalesce(t.nationality, l.nationality) AS nationality,
+            CASE WHEN p.text IS NULL THEN {plain} ELSE p.value END AS value,
+            CASE WHEN p.text IS NULL THEN 'ok' ELSE p.status END AS status,
+            c.text AS raw_value, t.column_name AS source_column,
+            'column ' || t.column_label || ': ' || p.problem AS cell_problem,
+            'Spalte ' || t.column_label || ': ' || p.problem_de AS cell_problem_de
+        FROM {cells} c JOIN {targets} t ON t.k = c.k JOIN {lines} l ON l.line = c.line
+        LEFT JOIN {parsed_table} p ON p.text = c.text AND NOT {is_simple}"""
+    )
+
+    # --- columns of one line that map to one measure are added up (IT.NRW's Förderschulen):
+    # only the columns that can meet another are grouped, the others pass through
+    merging = _merging_columns(mapping)
+    if merging:
+        merged = temp.name("merged")
+        numeric = ", ".join(_lit(s) for s in NUMERIC_STATUSES)
+        listed = ", ".join(str(k) for k in sorted(merging))
+        conn.execute(
+            f"""CREATE TEMP TABLE {merged} AS
+            SELECT line, min(k) AS k, any_value(measure) AS measure, any_value(sex) AS sex,
+                any_value(nationality) AS nationality,
+                CASE WHEN bool_or(status IS NULL) OR NOT bool_and(status IN ({numeric}))
+                     THEN NULL ELSE sum(value) END AS value,
+                CASE WHEN bool_or(status IS NULL) THEN NULL
+                     WHEN bool_and(status IN ({numeric}))
+                     THEN coalesce(arg_min(status, k) FILTER (WHERE status <> 'ok'), 'ok')
+                     ELSE arg_min(status, k) FILTER (WHERE status NOT IN ({numeric}))
+                END AS status,
+                {_in_column_order("raw_value", " + ")} AS raw_value,
+                {_in_column_order("source_column", " + ")} AS source_column,
+                nullif({_in_column_order("cell_problem", "; ")}, '') AS cell_problem,
+                nullif({_in_column_order("cell_problem_de", "; ")}, '') AS cell_problem_de
+            FROM {values_table} WHERE k IN ({listed})
+            GROUP BY line, coalesce(measure, '?' || source_column), sex, nationality"""
+        )
+        values_table = (
+            f"(SELECT * FROM {values_table} WHERE k NOT IN ({listed}) "
+            f"UNION ALL SELECT * FROM {merged})"
+        )
+
+    # --- the records: a record's id orders it by line, then by the mapping's value columns ---
+    records = temp_name("records")
+    label = "l.start_year || '/' || lpad(((l.start_year + 1) % 100)::VARCHAR, 2, '0')"
+    units = ", ".join(f"({_lit(m.id)}, {_lit(m.unit)})" for m in load_catalogue().measures.values())
+    conn.execute(
+        f"""CREATE TEMP TABLE {records} AS
+        SELECT v.measure, l.region_code, l.region_label, l.school_number,
+            {label} AS school_year, l.start_year, v.sex, v.nationality, v.value, v.status,
+            v.raw_value, v.line AS source_line, v.source_column,
+            CASE WHEN v.cell_problem IS NULL THEN l.row_problem
+                 ELSE concat_ws('; ', l.row_problem, v.cell_problem) END AS problem,
+            CASE WHEN v.cell_problem_de IS NULL THEN l.row_problem_de
+                 ELSE concat_ws('; ', l.row_problem_de, v.cell_problem_de) END AS problem_de,
+            CASE WHEN v.cell_problem IS NOT NULL THEN v.source_column
+                 ELSE l.row_problem_column END AS problem_column,
+            u.unit, v.line::BIGINT * {ROW_STRIDE} + v.k AS row_id
+        FROM {values_table} v JOIN {lines} l ON l.line = v.line
+        LEFT JOIN (VALUES {units}) u(measure, unit) ON u.measure = v.measure"""
+    )
+    return records
 
 
-def aggregate_school_grain(
-    records: pd.DataFrame,
-    source: Source,
-    covered_regions: list[str],
-    held_back: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """School-level lines -> one record per municipality, measure and school year.
+def _in_column_order(column: str, separator: str) -> str:
+    """SQL aggregate: the group's non-null values joined in the order of their columns (k)."""
+    pairs = f"list_sort(list(struct_pack(k := k, v := {column})))"
+    kept = f"list_filter({pairs}, lambda x: x.v IS NOT NULL)"
+    return f"array_to_string(list_transform({kept}, lambda x: x.v), '{separator}')"
 
-    `count_rows_as` counts the schools; with `absent_means_zero` a covered municipality without
-    any line in a school year the delivery reports gets 0 (the programme was not there).
-    `held_back` are the school records quarantined: a municipality sum that would leave one of
-    them out is `not_available` — a smaller sum (or a 0) would look complete and be wrong.
-    """
-    mapping = source.measures
-    assert mapping is not None
-    held = _placed(held_back)
-    if records.empty and held.empty:
-        return records
-    if not held.empty:
-        records = pd.concat([records, held], ignore_index=True)
-    key = ["region_code", "school_year", "start_year", "sex", "nationality"]
-    measures = sorted(records["measure"].dropna().unique())
-    agg = sum_records(records, [*key, "measure"], "school line(s)")
-    frames = [agg]
-    if mapping.count_rows_as:
-        counts = records.groupby(key, dropna=False)["school_number"].nunique().reset_index()
-        counts = counts.rename(columns={"school_number": "value"})
-        counts["measure"] = mapping.count_rows_as
-        counts["value"] = counts["value"].astype("float64")
-        counts["status"] = "ok"
-        counts["raw_value"] = None
-        counts["source_line"] = records.groupby(key, dropna=False)["source_line"].min().values
-        counts["source_column"] = "number of school lines"
-        frames.append(counts)
-        measures.append(mapping.count_rows_as)
-    result = pd.concat(frames, ignore_index=True)
-    if mapping.absent_means_zero:
-        years = records[["school_year", "start_year"]].drop_duplicates()
-        present = set(zip(result["region_code"], result["school_year"], strict=True))
-        zeros = [
-            {
-                "region_code": region,
-                "school_year": year.school_year,
-                "start_year": year.start_year,
-                "sex": "total",
-                "nationality": "total",
-                "measure": measure,
-                "value": 0.0,
-                "status": "ok",
-                "raw_value": None,
-                "source_line": None,
-                "source_column": "no line for this municipality: 0",
+
+def _expand(template: str, lookups: dict) -> set[str]:
+    """Every measure id a template can yield over its lookups' values."""
+    results = {template}
+    for name, lookup in lookups.items():
+        if "{" + name + "}" in template:
+            results = {
+                r.replace("{" + name + "}", v) for r in results for v in lookup.values.values()
             }
-            for year in years.itertuples()
-            for region in covered_regions
-            if (region, year.school_year) not in present
-            for measure in measures
-        ]
-        if zeros:
-            result = pd.concat([result, pd.DataFrame(zeros)], ignore_index=True)
-    if not held.empty:
-        _name_held_back_lines(result, held, key)
-    result["region_label"] = None
-    result["school_number"] = ""
-    result["problem"] = None
-    result["problem_de"] = None
-    result["problem_column"] = None
-    result = result[list(FRAME_COLUMNS)]
-    return result.astype({"start_year": "Int64", "value": "float64", "source_line": "Int64"})
+    return results
 
 
-def _placed(held_back: pd.DataFrame | None) -> pd.DataFrame:
-    """Quarantined school records whose municipality, year and measure are known, as
-    `not_available` parts of their municipality's sum."""
-    if held_back is None or held_back.empty:
-        return pd.DataFrame(columns=list(FRAME_COLUMNS))
-    placed = held_back.dropna(subset=["measure", "region_code", "school_year"])
-    return placed.assign(value=float("nan"), status="not_available", raw_value=None)
-
-
-def _name_held_back_lines(result: pd.DataFrame, held: pd.DataFrame, key: list[str]) -> None:
-    """Say in the sum's `source_column` which school lines are missing from it and why."""
-    lines = (
-        held.groupby([*key, "measure"], dropna=False)["source_line"]
-        .agg(lambda s: ", ".join(str(int(n)) for n in sorted(set(s.dropna()))))
-        .rename("held_lines")
-        .reset_index()
-    )
-    merged = result[[*key, "measure"]].merge(lines, on=[*key, "measure"], how="left")
-    hit = merged["held_lines"].notna().to_numpy()
-    result.loc[hit, "source_column"] = (
-        result.loc[hit, "source_column"]
-        + "; not available: line(s) "
-        + merged.loc[hit, "held_lines"].to_numpy()
-        + " held back in quarantine"
-    )
+def _merging_columns(mapping: MeasureMapping) -> set[int]:
+    """The value columns (by position in the mapping) that can yield the same measure and
+    subgroup as another column of the same line: they are added up. Decided from the mapping,
+    so that most columns — and most deliveries — skip the grouping."""
+    produced = [(v, _expand(v.measure, mapping.lookups)) for v in mapping.values]
+    merging: set[int] = set()
+    for i, (a, measures_a) in enumerate(produced):
+        for j in range(i + 1, len(produced)):
+            b, measures_b = produced[j]
+            same_sex = a.sex is None or b.sex is None or a.sex == b.sex
+            same_nationality = (
+                a.nationality is None or b.nationality is None or a.nationality == b.nationality
+            )
+            if same_sex and same_nationality and measures_a & measures_b:
+                merging |= {i, j}
+    return merging

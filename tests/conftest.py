@@ -21,10 +21,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.ingest import ingest_source
 from sources.registry import load_registry
-from sources.staging import StagingResult, stage_source
 from warehouse.db import DataPaths, init_schema
+from warehouse.ingest import ingest_source
+from warehouse.staging import StagingResult, stage_source
 
 REPO = Path(__file__).resolve().parents[1]
 RUN_ID = re.compile(r"^Run ([0-9a-f-]{36}) ", re.MULTILINE)

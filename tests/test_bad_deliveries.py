@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sources.ingest import ingest_source
 from sources.registry import load_registry
-from sources.staging import StagingResult, stage_source
 from tests.conftest import REPO, DemoRuns, copy_data_dir, run_cli
 from warehouse.db import DataPaths, init_schema
+from warehouse.ingest import ingest_source
+from warehouse.staging import StagingResult, stage_source
 
 LEAVERS_DEMO = (
     REPO / "sources/demo/deliveries/schulabgaenger/"
@@ -45,7 +45,7 @@ def leavers_file(lines: list[str]) -> bytes:
 
 def outcome(result: StagingResult, check: str):
     (delivery,) = result.deliveries
-    return next(o for o in delivery.outcomes if o.name == check)
+    return delivery.outcomes[check]
 
 
 # --- record-level problems: quarantined with their reason, the rest loads -------------------
@@ -320,7 +320,7 @@ def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
 def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sources.staging as staging
+    import warehouse.staging as staging
 
     paths = DataPaths(tmp_path / "data")
     delivered = tmp_path / "abgaenger.csv"

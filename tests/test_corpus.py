@@ -4,7 +4,7 @@
 is large or binary), the source it is delivered for, what is broken, what the screener must say
 and what staging must do with it. Three levels:
 
-1. the screener (`sources.screening.screen`): verdict, the stage it stopped at, every check it
+1. the screener (`expectations.screening.screen`): verdict, the stage it stopped at, every check it
    flags and the decisive findings with line, column and message in English and German;
 2. staging: the file as the only delivery of its source in a fresh warehouse — rejected whole,
    or loaded with exactly the expected records and exactly the expected lines in quarantine;
@@ -31,8 +31,8 @@ import duckdb
 import pytest
 import yaml
 
+from expectations.screening import Finding, Report, school_directory, screen
 from sources.registry import Source, load_registry
-from sources.screening import Finding, Report, school_directory, screen
 from tests.conftest import REPO, DemoRuns, copy_data_dir, run_cli
 from tests.genesis_replay import make_zip
 from tests.test_bad_deliveries import LEAVERS_DEMO

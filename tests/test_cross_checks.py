@@ -4,18 +4,14 @@ that does not."""
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
+import duckdb
 import pandas as pd
 import pytest
 
-from expectations.cross_checks import (
-    completeness,
-    level_consistency,
-    revisions,
-    settings,
-    subgroups,
-    year_over_year,
-)
+from expectations import cross_checks
+from expectations.cross_checks import settings
 from sources.registry import load_registry
 
 RECKLINGHAUSEN = "05562"
@@ -42,6 +38,31 @@ def records(rows: list[tuple]) -> pd.DataFrame:
 
 
 EMPTY = records([("leavers_total", "05513000", "2020/21", 1.0)]).iloc[0:0]
+
+
+def _run(name: str):
+    """A cross check over pandas frames: each frame becomes a relation of one connection."""
+
+    def run(source, *arguments):
+        *frames, config = arguments
+        conn = duckdb.connect()
+        relations = []
+        for i, frame in enumerate(frames):
+            conn.register(f"frame_{i}", frame)
+            conn.execute(f"CREATE TABLE rel_{i} AS SELECT * FROM frame_{i}")
+            relations.append(f"rel_{i}")
+        check = getattr(cross_checks, name)(conn, source, *relations, config)
+        findings = conn.execute(f"SELECT * FROM {check.findings} ORDER BY ord").df()
+        return SimpleNamespace(outcome=check.outcome, message=check.message, findings=findings)
+
+    return run
+
+
+year_over_year = _run("year_over_year")
+completeness = _run("completeness")
+level_consistency = _run("level_consistency")
+subgroups = _run("subgroups")
+revisions = _run("revisions")
 
 
 # --- year over year ---------------------------------------------------------------------------

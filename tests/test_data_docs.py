@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
@@ -27,10 +28,13 @@ def test_failed_records_show_as_failed_validations(tmp_path: Path) -> None:
         "school_year": [f"{2010 + i}/{11 + i}" for i in range(12)],
         "start_year": pd.array([2010 + i for i in range(12)], dtype="Int64"),
         "sex": "total", "nationality": "total", "value": 100.0, "status": "ok",
-        "raw_value": "100", "source_line": range(2, 14), "source_column": "c", "problem": None,
-        "problem_de": None,
+        "raw_value": "100", "source_line": range(2, 14), "source_column": "c",
+        "problem": pd.Series([None] * 12, dtype="string"),
+        "problem_de": pd.Series([None] * 12, dtype="string"),
     })  # fmt: skip
-    validation = validate_records(records, (), FAILING_SOURCE, "run-with-a-bad-key")
+    conn = duckdb.connect()
+    conn.register("records", records)
+    validation = validate_records(conn, "records", (), FAILING_SOURCE, "run-with-a-bad-key")
     assert any(o.outcome == "FAIL" for o in validation.outcomes)
     index = build(tmp_path / "docs")
     assert index is not None

@@ -10,11 +10,11 @@ import duckdb
 import pytest
 
 from pipelines.docs import GENERATED, section
-from sources.ingest import ingest_source
 from sources.registry import load_source
-from sources.staging import stage_source
 from tests.conftest import REPO
 from warehouse.db import DataPaths, init_schema
+from warehouse.ingest import ingest_source
+from warehouse.staging import stage_source
 
 
 def blocks(doc: str, language: str) -> list[str]:

@@ -18,14 +18,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from expectations.runner import SUITES_DIR
+from expectations.suites import SUITES_DIR
 from schemas.regions import match_region_names
-from sources.canonical import FRAME_COLUMNS, RegionResolver, to_records
+from sources.canonical import FRAME_COLUMNS, RegionResolver
 from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_records
 from sources.readers.base import STAGES, DeliveryFormatError, RawRow, RawTable
 from sources.registry import Source, load_registry
 from sources.symbols import CellError, NumberFormat, parse_cell
 from tests.genesis_replay import make_zip
+from tests.records import to_records
 
 ROOT = Path(__file__).resolve().parent.parent
 KITA_U3 = "Kinder unter 3 Jahren in Tagesbetreuung"
@@ -457,7 +458,7 @@ def test_every_cell_error_has_german() -> None:
 
 
 def test_frames_built_elsewhere_keep_problem_de() -> None:
-    from sources.canonical import combine_rows, derive_totals
+    from tests.records import combine_rows, derive_totals
 
     raw, source = kita(["01.03.2023", "05112000", "Duisburg", "1", "abc"])
     frame = to_records(raw, source, RegionResolver())

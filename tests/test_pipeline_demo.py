@@ -451,7 +451,16 @@ def test_check_results_of_every_run_are_kept(
     assert checks > 90
     assert per_run[demo_runs.first.run_id] == checks + 14
     outcomes = {o for (o,) in rows(published, "SELECT DISTINCT outcome FROM quality.check_results")}
-    assert outcomes == {"PASS", "WARNING"}  # real jumps in the IT.NRW table; nothing FAILs
+    # real jumps in the IT.NRW table; nothing FAILs; with no new delivery a staging check is
+    # not evaluated — neither passed nor failed
+    assert outcomes == {"PASS", "WARNING", "NOT_EVALUATED"}
+    second = rows(
+        published,
+        "SELECT DISTINCT outcome, passed FROM quality.check_results "
+        "WHERE run_id = ? AND asset_key LIKE 'staging/%'",
+        [demo_runs.second.run_id],
+    )
+    assert second == [("NOT_EVALUATED", None)]
     warned = rows(published, "SELECT DISTINCT check_name FROM quality.check_results "
                   "WHERE outcome = 'WARNING' ORDER BY 1")  # fmt: skip
     assert warned == [("level_consistency",), ("year_over_year",)]

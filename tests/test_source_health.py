@@ -73,3 +73,24 @@ def test_which_sources_failed_last_night_and_since_when(tmp_path: Path) -> None:
     assert health["quiet"][0] == "NOT RUN"
     assert failed_last_night == [("api", NIGHTS[0]), ("kita", NIGHTS[2])]
     assert rows[0][0] in ("api", "kita")  # failing sources first
+
+
+def test_a_night_without_a_new_delivery_does_not_make_a_failing_source_healthy(
+    tmp_path: Path,
+) -> None:
+    """No new delivery: the checks are not evaluated — the last evaluated night still counts."""
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 1)
+    conn.execute("INSERT INTO core.sources VALUES ('kita', 'Kita', 'partner', 'csv', false)")
+    check(conn, 0, "kita", "PASS")
+    check(conn, 1, "kita", "FAIL")
+    check(conn, 2, "kita", "NOT_EVALUATED")
+    check(conn, 3, "kita", "NOT_EVALUATED")
+    publish(conn, paths, "run-3")
+    conn.close()
+    with duckdb.connect(str(paths.published_db), read_only=True) as published:
+        row = published.execute(
+            "SELECT latest_outcome, latest_run_id, failing_since, consecutive_failed_runs "
+            "FROM quality.source_health WHERE source_id = 'kita'"
+        ).fetchone()
+    assert row == ("FAIL", "run-1", NIGHTS[1], 1)

@@ -141,8 +141,8 @@ def test_checks_exist_and_structure_checks_block(webserver: int) -> None:
         in checks["staging/schulabgaenger_abschlussart"]
     )
     assert checks["marts/indicator_values"]["indicator_values_rates_within_0_100"] is True
-    from expectations.runner import suite_specs
-    from sources.staging import check_names
+    from expectations.checks import check_names
+    from expectations.suites import suite_specs
 
     expected = sum(len(check_names(s)) for s in load_registry().values())
     expected += len(suite_specs("indicator_values"))

@@ -14,10 +14,13 @@ import duckdb
 import pandas as pd
 import yaml
 
+from expectations.outcomes import CheckOutcome
+from expectations.validation import validate_rows
 from schemas.catalogue import Catalogue
 from schemas.regions import load_regions
 from sources.registry import Source
 from warehouse.db import SQL_DIR, run_sql_file
+from warehouse.quality import record_check_outcomes
 
 SCHOOL_FORMS_YAML = Path(__file__).resolve().parent.parent / "schemas" / "school_forms.yaml"
 
@@ -165,3 +168,34 @@ def sql_description(sql_path: str) -> str:
             break
         lines.append(line[2:].strip())
     return " ".join(lines)
+
+
+INDICATOR_SUITE = "indicator_values"
+
+
+def check_indicator_values(
+    conn: duckdb.DuckDBPyConnection, run_id: str
+) -> tuple[list[CheckOutcome], dict[str, int]]:
+    """Validate marts.indicator_values with its suite (outcomes also go to
+    quality.check_results); returns the outcomes and what the mart covers."""
+    view = "indicator_values_checked"
+    # a table's rowid is stable: the evaluation's queries all see the same row ids
+    conn.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS "
+        "SELECT rowid AS row_id, * FROM marts.indicator_values"
+    )
+    try:
+        validation = validate_rows(conn, view, (INDICATOR_SUITE,), "marts_indicator_values", run_id)
+        validation.close(conn)
+    finally:
+        conn.execute(f"DROP VIEW IF EXISTS {view}")
+    record_check_outcomes(conn, run_id, "marts/indicator_values", validation.outcomes)
+    indicators, regions, years = conn.execute(
+        "SELECT count(DISTINCT indicator_id), count(DISTINCT region_code), "
+        "count(DISTINCT school_year) FROM marts.indicator_values"
+    ).fetchone()
+    return validation.outcomes, {
+        "indicators": indicators,
+        "regions": regions,
+        "school_years": years,
+    }

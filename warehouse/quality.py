@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from expectations.runner import CheckOutcome
+from expectations.outcomes import CheckOutcome
 from warehouse.db import utc_now
 
 

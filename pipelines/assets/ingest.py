@@ -4,12 +4,12 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from expectations.runner import CheckOutcome
+from expectations.outcomes import CheckOutcome
 from pipelines.metadata import column_schema
 from pipelines.resources import WarehouseResource
 from schemas.tables import DELIVERY_COLUMNS
-from sources.ingest import api_resource, ingest_api_source, ingest_source
 from sources.registry import GenesisApi, Source
+from warehouse.ingest import api_resource, ingest_api_source, ingest_source
 from warehouse.quality import CheckRow, insert_check_rows
 
 KIND_TAGS = {

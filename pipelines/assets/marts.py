@@ -4,17 +4,19 @@ from typing import Any
 
 import dagster as dg
 
-from expectations.validation import validate_rows
 from pipelines.checks import suite_check_specs, to_check_result
 from pipelines.metadata import column_schema, data_docs_metadata, table_metadata
 from pipelines.resources import WarehouseResource
 from sources.registry import Source
-from warehouse.build import build_sql_table, sql_description
+from warehouse.build import (
+    INDICATOR_SUITE,
+    build_sql_table,
+    check_indicator_values,
+    sql_description,
+)
 from warehouse.contract import MART_COLUMNS
-from warehouse.quality import record_check_outcomes
 
 OWNER = "team:backbone-office"
-INDICATOR_SUITE = "indicator_values"
 
 
 def _key(*parts: str) -> dg.AssetKey:
@@ -69,13 +71,8 @@ def indicator_values_asset() -> dg.AssetsDefinition:
         with warehouse.connect() as conn:
             build_sql_table(conn, sql_path)
             metadata = table_metadata(conn, table)
-            frame = conn.execute(f"SELECT row_number() OVER () - 1 AS row_id, * FROM {table}").df()
-            dataset = "marts_indicator_values"
-            outcomes = validate_rows(frame, (INDICATOR_SUITE,), dataset, context.run_id).outcomes
-            record_check_outcomes(conn, context.run_id, "marts/indicator_values", outcomes)
-            metadata["indicators"] = frame["indicator_id"].nunique()
-            metadata["regions"] = frame["region_code"].nunique()
-            metadata["school_years"] = frame["school_year"].nunique()
+            outcomes, counts = check_indicator_values(conn, context.run_id)
+            metadata.update(counts)
         metadata.update(data_docs_metadata(warehouse.paths, context.run_id))
         yield dg.MaterializeResult(metadata=metadata)
         for outcome in outcomes:

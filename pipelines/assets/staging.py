@@ -2,14 +2,15 @@
 
 import dagster as dg
 
+from expectations.checks import source_suites
 from pipelines.assets.ingest import source_metadata, source_tags
-from pipelines.checks import staging_check_results, staging_check_specs
+from pipelines.checks import not_evaluated_metadata, staging_check_results, staging_check_specs
 from pipelines.metadata import column_schema, data_docs_metadata
 from pipelines.resources import WarehouseResource
 from schemas.tables import RECORD_COLUMNS
 from sources.registry import Source
-from sources.staging import check_names, source_suites, stage_source
 from warehouse.db import DATASET_TABLES, REFERENCE_TABLES
+from warehouse.staging import stage_source
 
 
 def staging_table(source: Source) -> str:
@@ -25,10 +26,8 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
         deps.append(dg.AssetKey(["staging", directory]))
     table = staging_table(source)
     columns = RECORD_COLUMNS if source.dataset == "measures" else REFERENCE_TABLES[table]
-    names = check_names(source)
-
-    @dg.asset(
-        key=key,
+    spec = dg.AssetSpec(
+        key,
         group_name="staging",
         deps=deps,
         description=(
@@ -48,7 +47,15 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
             "expectation_suites": ", ".join(source.expectations),
             "dagster/column_schema": column_schema(columns),
         },
+    )
+
+    # A multi-asset that can be subset: a check that was not evaluated (no new delivery, an
+    # unreadable file) yields no result instead of a made-up pass.
+    @dg.multi_asset(
+        name=f"staging__{source.id}",
+        specs=[spec],
         check_specs=staging_check_specs(source, key),
+        can_subset=True,
     )
     def _staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as conn:
@@ -57,16 +64,18 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
             rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
         docs = data_docs_metadata(warehouse.paths, context.run_id) if result.deliveries else {}
         yield dg.MaterializeResult(
+            asset_key=key,
             metadata={
                 **docs,
+                **not_evaluated_metadata(result),
                 "new_deliveries": len(result.deliveries),
                 "rejected_deliveries": len(result.rejected),
                 "records_loaded": sum(d.records_loaded for d in result.deliveries),
                 "records_quarantined": sum(d.records_quarantined for d in result.deliveries),
                 "current_delivery": result.current_delivery or "none",
                 "dagster/row_count": rows,
-            }
+            },
         )
-        yield from staging_check_results(names, result, key)
+        yield from staging_check_results(result, key)
 
     return _staging

@@ -11,10 +11,11 @@ and column. Cells are not parsed here (see sources.symbols).
 
 from sources.readers.base import DeliveryFormatError, RawRow, RawTable
 from sources.readers.csv import read_csv
+from sources.readers.decoding import decode
 from sources.readers.ffcsv import read_ffcsv
 from sources.readers.genesis_table import read_genesis_table
 from sources.readers.json_records import read_json_records
-from sources.readers.text import decode, detect_delimiter
+from sources.readers.text import detect_delimiter
 
 __all__ = [
     "DeliveryFormatError",

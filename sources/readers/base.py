@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+import duckdb
+
+from sources.scratch import temp_name
 
 
 @dataclass(frozen=True)
@@ -14,7 +18,6 @@ class RawRow:
     cells: tuple[str, ...]
 
 
-@dataclass
 class RawTable:
     """A delivery after decoding and splitting, before any mapping to canonical fields.
 
@@ -22,17 +25,86 @@ class RawTable:
     positions are the row labels (unnamed in the file: their names are "") and every value
     column is named by its header rows joined with " | ", e.g.
     "Schülerinnen und Schüler an allgemeinbildenden Schulen | Geschlecht | weiblich | Anzahl".
+
+    The data rows live in a temporary DuckDB table (`relation` in `conn`): `line` (the physical
+    line, 1-based) and one VARCHAR column `c<i>` per position, cells exactly as written (not
+    stripped: indentation of region names carries the hierarchy in GENESIS tables). `rows`
+    reads them into Python — for tests and small tables only. A RawTable can also be built from
+    rows (tests); it is loaded into a connection when one asks for `table_in(conn)`.
     """
 
-    file_name: str
-    columns: list[str]
-    rows: list[RawRow]
-    encoding: str
-    delimiter: str
-    label_columns: int = 0
-    header_line: int = 1  # line of the (last) header row
-    # e.g. table_code, title, stand (the "Stand:" line), licence, notes
-    metadata: dict[str, str] = field(default_factory=dict)
+    def __init__(
+        self,
+        file_name: str,
+        columns: list[str],
+        rows: list[RawRow] | None = None,
+        encoding: str = "utf-8",
+        delimiter: str = ";",
+        label_columns: int = 0,
+        header_line: int = 1,  # line of the (last) header row
+        # e.g. table_code, title, stand (the "Stand:" line), licence, notes
+        metadata: dict[str, str] | None = None,
+        *,
+        conn: duckdb.DuckDBPyConnection | None = None,
+        relation: str | None = None,
+        row_count: int | None = None,
+    ) -> None:
+        self.file_name = file_name
+        self.columns = columns
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.label_columns = label_columns
+        self.header_line = header_line
+        self.metadata = metadata if metadata is not None else {}
+        self.conn = conn
+        self.relation = relation
+        self._rows = rows
+        self._row_count = row_count
+
+    def column(self, position: int) -> str:
+        """The SQL column of a cell position."""
+        return f"c{position}"
+
+    @property
+    def row_count(self) -> int:
+        if self._rows is not None:
+            return len(self._rows)
+        if self._row_count is None:
+            assert self.conn is not None and self.relation is not None
+            self._row_count = self.conn.execute(f"SELECT count(*) FROM {self.relation}").fetchone()[
+                0
+            ]
+        return self._row_count
+
+    @property
+    def rows(self) -> list[RawRow]:
+        if self._rows is None:
+            assert self.conn is not None and self.relation is not None
+            cells = ", ".join(self.column(i) for i in range(len(self.columns)))
+            fetched = self.conn.execute(
+                f"SELECT line{', ' + cells if cells else ''} FROM {self.relation} ORDER BY line"
+            ).fetchall()
+            self._rows = [RawRow(r[0], tuple(r[1:])) for r in fetched]
+        return self._rows
+
+    def table_in(self, conn: duckdb.DuckDBPyConnection) -> str:
+        """The rows as a table of `conn` (loaded there if they came as Python rows)."""
+        if self.conn is conn and self.relation is not None:
+            return self.relation
+        rows = self.rows
+        name = temp_name("rows")
+        width = len(self.columns)
+        cells = ", ".join(f"c{i} VARCHAR" for i in range(width))
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} (line INTEGER{', ' + cells if cells else ''})"
+        )
+        if rows:
+            conn.executemany(
+                f"INSERT INTO {name} VALUES ({', '.join(['?'] * (width + 1))})",
+                [(r.line, *r.cells) for r in rows],
+            )
+        self.conn, self.relation = conn, name
+        return name
 
 
 #: The screening stages a structural problem can belong to, in the order a delivery passes them:
@@ -123,7 +195,7 @@ def _render(
 
 def require_data_lines(raw: RawTable) -> None:
     """A delivery with a header but no data would replace good data with nothing."""
-    if not raw.rows:
+    if not raw.row_count:
         after = f"at least one line after line {raw.header_line}"
         raise DeliveryFormatError(
             raw.file_name,

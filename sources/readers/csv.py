@@ -8,13 +8,17 @@ an error naming the line rather than a silently merged cell.
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import re
+from collections.abc import Iterator
 
-from sources.readers.base import DeliveryFormatError, RawRow, RawTable
+import duckdb
+
+from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.body import Body, load_body
+from sources.readers.decoding import Source, Text, check_text
 from sources.readers.text import (
     DELIMITERS,
-    decode,
     describe,
     describe_de,
     detect_delimiter,
@@ -23,13 +27,6 @@ from sources.readers.text import (
 
 _SAMPLE_LINES = 20
 _HEADER_JUNK = " \t\ufeff\u00a0\u200b"  # whitespace, BOM remnants, no-break and zero-width space
-
-
-def _physical_lines(text: str) -> list[str]:
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 def _clean_header(cell: str) -> str:
@@ -107,39 +104,54 @@ def _quoting_error(
     )
 
 
+def _head(text: Text, start_line: int = 1) -> Iterator[tuple[int, str]]:
+    """(physical line, text) of the lines from `start_line` on, lazily."""
+    for number, line in enumerate(text.lines(), start=1):
+        if number >= start_line:
+            yield number, line
+
+
 def read_csv(
-    data: bytes,
+    data: Source,
     file_name: str,
     *,
     encoding: str = "auto",
     delimiter: str = "auto",
     header_line: int | None = None,
+    conn: duckdb.DuckDBPyConnection | None = None,
 ) -> RawTable:
     """Read a partner CSV: one header row, then data rows, cells as text (not stripped).
 
-    - `encoding`: "auto" or a declared encoding (see `text.decode`).
+    - `data`: the bytes, or the path of the file (read block by block, never whole).
+    - `encoding`: "auto" or a declared encoding (see `decoding.check_text`).
     - `delimiter`: "auto" (Excel's `sep=` first line if present, else detected from the header
       and the lines after it among ; tab | ,) or a declared one. A declared delimiter that
       contradicts a `sep=` first line is an error.
     - `header_line`: the physical line (1-based) of the header; default: the first non-empty
       line after a `sep=` line. Lines before it are ignored.
+    - `conn`: the DuckDB connection the rows go into (a temporary table); default: a new
+      in-memory one.
 
-    Returned rows carry their physical line number (of their first line if a quoted cell spans
+    Rows carry their physical line number (of their first line if a quoted cell spans
     lines). Header names are stripped; trailing empty header cells are dropped; empty,
     duplicate or missing names are errors. Trailing empty cells beyond the header are dropped,
     a row with a non-empty cell beyond the header is an error, short rows are padded with "".
     Lines that are empty or hold only delimiters/whitespace are skipped.
     """
-    text, used = decode(data, file_name, encoding)
-    lines = _physical_lines(text)
+    text = check_text(data, file_name, encoding)
+    conn = conn if conn is not None else duckdb.connect()
+    lines = _head(text)
+    first = next(lines, None)
 
     # --- the `sep=;` hint and the header line ---------------------------------------------
-    hint = sep_hint(lines[0]) if lines else None
+    hint = sep_hint(first[1]) if first else None
     if header_line is None:
-        start = 1 if hint else 0
-        while start < len(lines) and not lines[start].strip():
-            start += 1
-        if start >= len(lines):
+        start = first
+        if hint:
+            start = next(lines, None)
+        while start is not None and not start[1].strip():
+            start = next(lines, None)
+        if start is None:
             raise DeliveryFormatError(
                 file_name,
                 "the file has no header line",
@@ -151,19 +163,19 @@ def read_csv(
                 found_de="nichts",
             )
     else:
-        if header_line < 1 or header_line > len(lines):
+        start = first if header_line == 1 else next(_head(text, header_line), None)
+        if header_line < 1 or start is None:
+            total = sum(1 for _ in text.lines())
             raise DeliveryFormatError(
                 file_name,
-                f"the header is declared on line {header_line}, "
-                f"but the file has {len(lines)} lines",
+                f"the header is declared on line {header_line}, but the file has {total} lines",
                 expected=f"a header on line {header_line}",
                 stage="columns",
                 problem_de=f"die Kopfzeile ist für Zeile {header_line} angegeben, "
-                f"aber die Datei hat {len(lines)} Zeilen",
+                f"aber die Datei hat {total} Zeilen",
                 expected_de=f"eine Kopfzeile in Zeile {header_line}",
             )
-        start = header_line - 1
-        if not lines[start].strip():
+        if not start[1].strip():
             raise DeliveryFormatError(
                 file_name,
                 "the declared header line is empty",
@@ -173,26 +185,28 @@ def read_csv(
                 problem_de="die angegebene Kopfzeile ist leer",
                 expected_de="die Spaltennamen",
             )
+    header_at, header_text = start
 
     # --- the delimiter ---------------------------------------------------------------------
     if delimiter == "auto":
         if hint:
             delim = hint
         else:
-            sample = lines[start + 1 : start + 1 + _SAMPLE_LINES]
-            delim = detect_delimiter(lines[start], sample)
+            following = _head(text, header_at + 1)
+            sample = [line for _, line in itertools.islice(following, _SAMPLE_LINES)]
+            delim = detect_delimiter(header_text, sample)
             if delim is None:
                 raise DeliveryFormatError(
                     file_name,
                     "only one column found in the header",
-                    line=start + 1,
+                    line=header_at,
                     expected="columns separated by ';', ',', tab or '|'",
-                    found=f"{lines[start][:60]!r}",
+                    found=f"{header_text[:60]!r}",
                     stage="columns",
                     problem_de="nur eine Spalte in der Kopfzeile gefunden – kein Trennzeichen "
                     "erkannt",
                     expected_de="Spalten getrennt durch ';', ',', Tabulator oder '|'",
-                    found_de=f"{lines[start][:60]!r}",
+                    found_de=f"{header_text[:60]!r}",
                 )
     else:
         delim = delimiter
@@ -211,93 +225,112 @@ def read_csv(
                 found_de=f"sep={hint}",
             )
 
-    # --- split -------------------------------------------------------------------------------
-    reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=delim, strict=True)
-    offset = start  # physical line = offset + reader.line_num
-    header: list[str] | None = None
-    header_at = start + 1
-    rows: list[RawRow] = []
-    width = 0
-    last_short: tuple[int, int] | None = None  # (line, cells) of a short row at the end
-    next_line = start + 1
+    # --- the header: the first record from the header line on (it may span lines) ----------
+    consumed: list[str] = []
+
+    def from_header() -> Iterator[str]:
+        for _, line in _head(text, header_at):
+            consumed.append(line)
+            yield line + "\n"
+
+    reader = csv.reader(from_header(), delimiter=delim, strict=True)
     try:
-        for cells in reader:
-            line = next_line
-            next_line = offset + reader.line_num + 1
-            if header is None:
-                header = _header(cells, file_name, line, delim, lines[start])
-                width = len(header)
-                continue
-            if not cells or _is_blank(cells):
-                continue
-            n = len(cells)
-            if n > width:
-                extra = cells[width:]
-                if any(c.strip() for c in extra):
-                    position = width + next(i for i, c in enumerate(extra) if c.strip()) + 1
-                    raise DeliveryFormatError(
-                        file_name,
-                        f"the row has {n} cells but the header has {width} columns",
-                        line=line,
-                        expected=f"at most {width} cells",
-                        found=f"{cells[position - 1][:40]!r} in cell {position}",
-                        stage="columns",
-                        problem_de=f"die Zeile hat {n} Zellen, die Kopfzeile aber nur "
-                        f"{width} Spalten",
-                        expected_de=f"höchstens {width} Zellen",
-                        found_de=f"{cells[position - 1][:40]!r} in Zelle {position}",
-                    )
-                cells = cells[:width]
-            elif n < width:
-                cells = cells + [""] * (width - n)
-            # a short row that ends on the file's last line: truncated if that has no line end
-            last_short = (line, n) if n < width and next_line - 1 == len(lines) else None
-            rows.append(RawRow(line, tuple(cells)))
+        cells = next(reader, [])
     except csv.Error as err:
-        text_line = lines[next_line - 1] if 0 < next_line <= len(lines) else None
-        raise _quoting_error(file_name, next_line, err, text_line) from None
+        raise _quoting_error(file_name, header_at, err, header_text) from None
+    header = _header(cells, file_name, header_at, delim, header_text)
+    width = len(header)
 
-    # a short last row without a line end: the file was cut off in the middle of that line
-    if last_short and not text.endswith("\n"):
-        line, n = last_short
-        raise DeliveryFormatError(
-            file_name,
-            "the file ends in the middle of a line — it may be truncated",
-            line=line,
-            expected=f"{width} cells and a line end",
-            found=f"{n} cells and the end of the file",
-            stage="file",
-            problem_de="die Datei endet mitten in einer Zeile – sie ist vielleicht abgeschnitten",
-            expected_de=f"{width} Zellen und ein Zeilenende",
-            found_de=f"{n} Zellen und das Dateiende",
-        )
-
-    assert header is not None
-    if width > 1 and rows and all(not any(c for c in r.cells[1:]) for r in rows):
-        other = [d for d in DELIMITERS if d != delim and d in rows[0].cells[0]]
-        if other:
-            raise DeliveryFormatError(
-                file_name,
-                "every data row is a single cell",
-                line=rows[0].line,
-                expected=f"cells separated by {describe(delim)} as in the header",
-                found=f"{describe(other[0])} — wrong delimiter?",
-                stage="columns",
-                problem_de="jede Datenzeile besteht aus nur einer Zelle – falsches Trennzeichen?",
-                expected_de=f"Zellen getrennt durch {describe_de(delim)} wie in der Kopfzeile",
-                found_de=f"{describe_de(other[0])} in den Datenzeilen",
-            )
-
-    return RawTable(
-        file_name=file_name,
-        columns=header,
-        rows=rows,
-        encoding=used,
+    # --- the body ----------------------------------------------------------------------------
+    body = load_body(conn, text, header_at + reader.line_num, width, delim)
+    raw = RawTable(
+        file_name,
+        header,
+        encoding=text.encoding,
         delimiter=delim,
         label_columns=0,
         header_line=header_at,
         metadata={"sep_line": "1"} if hint else {},
+        conn=conn,
+        relation=body.relation,
+        row_count=body.rows,
     )
+    _check_body(raw, text, body)
+    return raw
+
+
+def _line_text(text: Text, number: int) -> str:
+    return next(line for n, line in _head(text, number) if n == number)
+
+
+def _check_body(raw: RawTable, text: Text, body: Body) -> None:
+    """What the csv module would have refused while reading, at the first line it applies."""
+    conn, relation, width, file_name = raw.conn, raw.relation, body.width, raw.file_name
+    assert conn is not None
+    wrong = conn.execute(
+        f"SELECT line, n, too_long FROM {relation} WHERE extra OR too_long ORDER BY line LIMIT 1"
+    ).fetchone()
+    quoting = body.quoting_error
+    if quoting is not None and (wrong is None or quoting.line <= wrong[0]):
+        raise _quoting_error(file_name, quoting.line, quoting.error, quoting.text)
+    if wrong:
+        line, n, too_long = wrong
+        line_text = _line_text(text, line)
+        if too_long:
+            limit = csv.field_size_limit()
+            error = csv.Error(f"field larger than field limit ({limit})")
+            raise _quoting_error(file_name, line, error, line_text)
+        cells = next(csv.reader([line_text], delimiter=raw.delimiter))
+        extra = cells[width:]
+        position = width + next(i for i, c in enumerate(extra) if c.strip()) + 1
+        raise DeliveryFormatError(
+            file_name,
+            f"the row has {n} cells but the header has {width} columns",
+            line=line,
+            expected=f"at most {width} cells",
+            found=f"{cells[position - 1][:40]!r} in cell {position}",
+            stage="columns",
+            problem_de=f"die Zeile hat {n} Zellen, die Kopfzeile aber nur {width} Spalten",
+            expected_de=f"höchstens {width} Zellen",
+            found_de=f"{cells[position - 1][:40]!r} in Zelle {position}",
+        )
+    # a short last row without a line end: the file was cut off in the middle of that line
+    last = conn.execute(f"SELECT line, n FROM {relation} ORDER BY line DESC LIMIT 1").fetchone()
+    if last and not body.ends_with_newline and last[0] == body.last_line and last[1] < width:
+        raise DeliveryFormatError(
+            file_name,
+            "the file ends in the middle of a line — it may be truncated",
+            line=last[0],
+            expected=f"{width} cells and a line end",
+            found=f"{last[1]} cells and the end of the file",
+            stage="file",
+            problem_de="die Datei endet mitten in einer Zeile – sie ist vielleicht abgeschnitten",
+            expected_de=f"{width} Zellen und ein Zeilenende",
+            found_de=f"{last[1]} Zellen und das Dateiende",
+        )
+    if width > 1 and body.rows:
+        others = " OR ".join(f"c{i} <> ''" for i in range(1, width))
+        filled = conn.execute(f"SELECT count(*) FROM {relation} WHERE {others}").fetchone()[0]
+        if not filled:
+            first_cell = conn.execute(
+                f"SELECT c0 FROM {relation} ORDER BY line LIMIT 1"
+            ).fetchone()[0]
+            other = [d for d in DELIMITERS if d != raw.delimiter and d in first_cell]
+            if other:
+                first_line = conn.execute(f"SELECT min(line) FROM {relation}").fetchone()[0]
+                raise DeliveryFormatError(
+                    file_name,
+                    "every data row is a single cell",
+                    line=first_line,
+                    expected=f"cells separated by {describe(raw.delimiter)} as in the header",
+                    found=f"{describe(other[0])} — wrong delimiter?",
+                    stage="columns",
+                    problem_de="jede Datenzeile besteht aus nur einer Zelle – falsches "
+                    "Trennzeichen?",
+                    expected_de=f"Zellen getrennt durch {describe_de(raw.delimiter)} wie in "
+                    "der Kopfzeile",
+                    found_de=f"{describe_de(other[0])} in den Datenzeilen",
+                )
 
 
 _DATA_CELL = re.compile(r"^[+-]?\d[\d.,/ :-]*$")  # 1234, 7,6, 2022/23, 01.03.2024, 05111000

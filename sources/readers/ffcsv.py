@@ -13,9 +13,14 @@ import io
 import re
 import zipfile
 import zlib
+from pathlib import Path
 
-from sources.readers.base import DeliveryFormatError, RawRow, RawTable
+import duckdb
+
+from sources.readers.base import DeliveryFormatError, RawTable
 from sources.readers.csv import read_csv
+from sources.readers.decoding import Source, head_bytes
+from sources.scratch import temp_name
 
 REQUIRED = ("time", "value", "value_variable_code")
 _ATTRIBUTE = re.compile(r"^\d+_variable_attribute_code$")
@@ -93,7 +98,9 @@ def unzip_single_csv(data: bytes, file_name: str) -> tuple[bytes, str]:
             ) from None
 
 
-def read_ffcsv(data: bytes, file_name: str) -> RawTable:
+def read_ffcsv(
+    data: Source, file_name: str, *, conn: duckdb.DuckDBPyConnection | None = None
+) -> RawTable:
     """Read a GENESIS flat file; `data` is the CSV itself or a zip holding exactly one .csv.
 
     Columns are the ffcsv header names; one row per value. Encoding is detected as for every
@@ -106,15 +113,16 @@ def read_ffcsv(data: bytes, file_name: str) -> RawTable:
     """
     metadata: dict[str, str] = {}
     name = file_name
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
-        data, member = unzip_single_csv(data, file_name)
+    if head_bytes(data, 4).startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        payload = data if isinstance(data, bytes) else Path(data).read_bytes()
+        data, member = unzip_single_csv(payload, file_name)
         name = f"{file_name} [{member}]"
         metadata["member"] = member
         match = _MEMBER_CODE.match(member.rsplit("/", 1)[-1])
         if match:
             metadata["table_code"] = match.group("code")
 
-    table = read_csv(data, name, delimiter=";")
+    table = read_csv(data, name, delimiter=";", conn=conn)
     missing = [c for c in REQUIRED if c not in table.columns]
     if not any(_ATTRIBUTE.match(c) for c in table.columns):
         missing.append("1_variable_attribute_code")
@@ -149,6 +157,8 @@ def _with_variable_columns(table: RawTable) -> RawTable:
     selections of one table; mappings address it by its code instead. A line that lacks a
     variable (flat files of mixed structure) gets "" there.
     """
+    conn, relation = table.conn, table.relation
+    assert conn is not None and relation is not None
     numbers = sorted(int(c.split("_", 1)[0]) for c in table.columns if _ATTRIBUTE.match(c))
     index = {name: i for i, name in enumerate(table.columns)}
     slots = [
@@ -157,29 +167,55 @@ def _with_variable_columns(table: RawTable) -> RawTable:
         for n in numbers
         if f"{n}_variable_code" in index
     ]  # fmt: skip
-    codes: list[str] = []
-    for row in table.rows:
-        for code_at, _, _ in slots:
-            code = row.cells[code_at].strip()
-            if code and code not in codes:
-                codes.append(code)
+    if not slots:
+        return table
+    # in order of first appearance, as a reader going down the file meets them
+    seen = _first_seen(conn, relation, slots)
+    codes = sorted(seen, key=seen.__getitem__)
     if not codes:
         return table
-    extra_names = [
-        name for code in codes for name in (f"variable:{code}", f"variable:{code}:label")
+    extra = []
+    width = len(table.columns)
+    for position, code in enumerate(codes):
+        literal = code.replace("'", "''")
+        attribute = " ".join(
+            f"WHEN py_strip(c{code_at}) = '{literal}' THEN py_strip(c{attribute_at})"
+            for code_at, attribute_at, _ in reversed(slots)
+        )
+        label = " ".join(
+            f"WHEN py_strip(c{code_at}) = '{literal}' THEN "
+            + (f"py_strip(c{label_at})" if label_at is not None else "''")
+            for code_at, _, label_at in reversed(slots)
+        )
+        extra.append(f"CASE {attribute} ELSE '' END AS c{width + 2 * position}")
+        extra.append(f"CASE {label} ELSE '' END AS c{width + 2 * position + 1}")
+    widened = temp_name("raw_variables")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {widened} AS SELECT *, {', '.join(extra)} FROM {relation}"
+    )
+    conn.execute(f"DROP TABLE {relation}")
+    table.relation = widened
+    table.columns = [
+        *table.columns,
+        *(name for code in codes for name in (f"variable:{code}", f"variable:{code}:label")),
     ]
-    position = {code: i for i, code in enumerate(codes)}
-    rows = []
-    for row in table.rows:
-        extra = [""] * (2 * len(codes))
-        for code_at, attribute_at, label_at in slots:
-            code = row.cells[code_at].strip()
-            if code:
-                extra[2 * position[code]] = row.cells[attribute_at].strip()
-                extra[2 * position[code] + 1] = (
-                    row.cells[label_at].strip() if label_at is not None else ""
-                )
-        rows.append(RawRow(row.line, (*row.cells, *extra)))
-    table.columns = [*table.columns, *extra_names]
-    table.rows = rows
     return table
+
+
+def _first_seen(
+    conn: duckdb.DuckDBPyConnection, relation: str, slots: list[tuple[int, int, int | None]]
+) -> dict[str, tuple[int, int]]:
+    """Variable code -> (line, slot) where it first appears, reading line by line and, within a
+    line, slot by slot."""
+    rows = conn.execute(
+        " UNION ALL ".join(
+            f"SELECT py_strip(c{code_at}) AS code, min(line) AS line, {slot} AS slot "
+            f"FROM {relation} WHERE py_strip(c{code_at}) <> '' GROUP BY 1"
+            for slot, (code_at, _, _) in enumerate(slots)
+        )
+    ).fetchall()
+    first: dict[str, tuple[int, int]] = {}
+    for code, line, slot in rows:
+        if code not in first or (line, slot) < first[code]:
+            first[code] = (line, slot)
+    return first

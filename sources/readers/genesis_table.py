@@ -18,12 +18,15 @@ Layout, as in the real files under sources/demo/official/:
 from __future__ import annotations
 
 import csv
-import io
 import re
+from collections.abc import Iterable, Iterator
 
-from sources.readers.base import DeliveryFormatError, RawRow, RawTable
+import duckdb
+
+from sources.readers.base import DeliveryFormatError, RawTable
+from sources.readers.body import load_body
 from sources.readers.csv import csv_error_de
-from sources.readers.text import decode
+from sources.readers.decoding import Source, Text, check_text
 
 DELIMITER = ";"
 _TITLE = re.compile(r'^\ufeff?"?GENESIS-Tabelle:\s*(?P<code>[^";]*)')
@@ -31,28 +34,53 @@ _FOOTER = re.compile(r'^"?_{3,}')
 _FFCSV_HEADER = re.compile(r"^\ufeff?statistics_code[;,]")
 
 
-def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -> RawTable:
-    """Read a GENESIS table CSV.
+def _footer_line(text: Text, after: int) -> tuple[int | None, int]:
+    """(physical line of the first footer line '__________' after line `after`, or None; the
+    number of lines of the text). Blocks are searched with str.find, lines tested with the
+    pattern only where one may start."""
+    line = 1
+    for block in text.blocks():
+        body = block[:-1] if block.endswith("\n") else block
+        candidates = [0] if body.startswith(("_", '"_')) else []
+        for marker in ("\n_", '\n"_'):
+            at = body.find(marker)
+            while at >= 0:
+                candidates.append(at + 1)
+                at = body.find(marker, at + 1)
+        for position in sorted(candidates):
+            number = line + body.count("\n", 0, position)
+            end = body.find("\n", position)
+            if number > after and _FOOTER.match(body[position : end if end >= 0 else None]):
+                return number, 0
+        line += body.count("\n") + 1
+    return None, line - 1
+
+
+def read_genesis_table(
+    data: Source,
+    file_name: str,
+    *,
+    encoding: str = "auto",
+    conn: duckdb.DuckDBPyConnection | None = None,
+) -> RawTable:
+    """Read a GENESIS table CSV (the bytes, or the path of the file).
 
     Returns a RawTable whose first `label_columns` positions are the row labels (named "") and
     whose value columns are named by their non-empty header cells joined with " | ", e.g.
-    "Schulform | Gymnasien". `header_line` is the line of the last header row; `rows` are the
-    data rows only, cells unstripped (indentation of region names kept), with their physical
-    line numbers. `metadata` holds `table_code`, `title` (title lines joined with a space),
-    `stand` (e.g. "09.06.2023 / 12:41:43"), `licence` (the © text on one line) and `notes`
-    (the other footer text, line breaks kept); keys whose part is absent are "".
+    "Schulform | Gymnasien". `header_line` is the line of the last header row; the rows are
+    the data rows only, cells unstripped (indentation of region names kept), with their
+    physical line numbers, in a temporary table of `conn`. `metadata` holds `table_code`,
+    `title` (title lines joined with a space), `stand` (e.g. "09.06.2023 / 12:41:43"),
+    `licence` (the © text on one line) and `notes` (the other footer text, line breaks kept);
+    keys whose part is absent are "".
     """
-    text, used = decode(data, file_name, encoding)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-
-    first = 0
-    while first < len(lines) and not lines[first].strip():
-        first += 1
-    match = _TITLE.match(lines[first]) if first < len(lines) else None
+    text = check_text(data, file_name, encoding)
+    conn = conn if conn is not None else duckdb.connect()
+    numbered = enumerate(text.lines(), start=1)
+    first, first_text = next(((n, t) for n, t in numbered if t.strip()), (1, ""))
+    match = _TITLE.match(first_text)
     if match is None:
-        found = lines[first][:60] if first < len(lines) else ""
+        found = first_text[:60]
         hint = hint_de = ""
         if _FFCSV_HEADER.match(found):
             hint = " — this is a GENESIS flat file (ffcsv), read it as kind genesis_ffcsv"
@@ -62,7 +90,7 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
         raise DeliveryFormatError(
             file_name,
             "not a GENESIS table: the first line does not name the table",
-            line=first + 1,
+            line=first,
             expected="'GENESIS-Tabelle: <code>'",
             found=f"{found!r}{hint}",
             stage="file",
@@ -72,12 +100,12 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
         )
     table_code = match.group("code").strip()
 
-    footer = next((i for i in range(first + 1, len(lines)) if _FOOTER.match(lines[i])), None)
+    footer, total = _footer_line(text, first)
     if footer is None:
         raise DeliveryFormatError(
             file_name,
             "the GENESIS footer is missing — the file may be truncated",
-            line=len(lines),
+            line=total,
             expected="a line '__________' followed by notes, © licence and 'Stand:'",
             found="the end of the file",
             stage="file",
@@ -86,35 +114,31 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
             found_de="das Dateiende",
         )
 
+    # title lines and header rows, up to the first data row
     title: list[str] = []
     header_rows: list[tuple[int, list[str]]] = []
-    rows: list[RawRow] = []
-    width = 0
-    label_columns = 0
-    columns: list[str] = []
+    body_lines = ((n, t) for n, t in numbered if n < footer)
+    consumed: list[int] = []
 
-    body = "\n".join(lines[first + 1 : footer])
-    reader = csv.reader(io.StringIO(body), delimiter=DELIMITER, strict=True)
-    next_line = first + 2  # physical line of the next record
-    in_data = False
+    def records() -> Iterator[str]:
+        for number, line in body_lines:
+            consumed.append(number)
+            yield line + "\n"
+
+    reader = csv.reader(records(), delimiter=DELIMITER, strict=True)
+    data_from: int | None = None
+    next_line = first + 1
     try:
         for cells in reader:
             line = next_line
-            next_line = first + 2 + reader.line_num
+            next_line = first + 1 + reader.line_num
             if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                 continue
-            if in_data:
-                if len(cells) != width:
-                    raise _width_error(file_name, line, len(cells), width, label_columns)
-                rows.append(RawRow(line, tuple(cells)))
-            elif cells[0] == "":
+            if cells[0] == "":
                 header_rows.append((line, cells))
             elif header_rows:
-                width, label_columns, columns = _columns(header_rows, file_name)
-                in_data = True
-                if len(cells) != width:
-                    raise _width_error(file_name, line, len(cells), width, label_columns)
-                rows.append(RawRow(line, tuple(cells)))
+                data_from = line
+                break
             else:
                 texts = [c.strip() for c in cells if c.strip()]
                 if len(texts) > 1 and title:
@@ -133,21 +157,13 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
                     )
                 title.append(" ".join(texts))
     except csv.Error as err:
-        raise DeliveryFormatError(
-            file_name,
-            f"malformed quoting: {err}",
-            line=next_line,
-            expected="GENESIS table rows separated by ';'",
-            stage="columns",
-            problem_de=f"fehlerhafte Anführungszeichen: {csv_error_de(str(err))}",
-            expected_de="Zeilen einer GENESIS-Tabelle, getrennt durch ';'",
-        ) from None
+        raise _malformed(file_name, next_line, err) from None
 
     if not header_rows:
         raise DeliveryFormatError(
             file_name,
             "no header rows found after the title",
-            line=footer + 1,
+            line=footer,
             expected="rows starting with ';' (the empty row-label cells) that name the value "
             "columns",
             found="the footer",
@@ -157,20 +173,45 @@ def read_genesis_table(data: bytes, file_name: str, *, encoding: str = "auto") -
             "Zeilenbeschriftungen) und die Wertspalten benennen",
             found_de="den Tabellenfuß",
         )
-    if not in_data:
-        width, label_columns, columns = _columns(header_rows, file_name)
+    width, label_columns, columns = _columns(header_rows, file_name)
+    body = load_body(conn, text, data_from if data_from is not None else footer, width,
+                     DELIMITER, stop=footer)  # fmt: skip
+    wrong = conn.execute(
+        f"SELECT line, n FROM {body.relation} WHERE n <> {width} ORDER BY line LIMIT 1"
+    ).fetchone()
+    quoting = body.quoting_error
+    if quoting is not None and (wrong is None or quoting.line <= wrong[0]):
+        raise _malformed(file_name, quoting.line, quoting.error)
+    if wrong:
+        raise _width_error(file_name, wrong[0], wrong[1], width, label_columns)
 
     metadata = {"table_code": table_code, "title": " ".join(title)}
-    metadata.update(_footer(lines[footer + 1 :]))
+    metadata.update(
+        _footer(line + "\n" for n, line in enumerate(text.lines(), start=1) if n > footer)
+    )
     return RawTable(
-        file_name=file_name,
-        columns=columns,
-        rows=rows,
-        encoding=used,
+        file_name,
+        columns,
+        encoding=text.encoding,
         delimiter=DELIMITER,
         label_columns=label_columns,
         header_line=header_rows[-1][0],
         metadata=metadata,
+        conn=conn,
+        relation=body.relation,
+        row_count=body.rows,
+    )
+
+
+def _malformed(file_name: str, line: int, err: csv.Error) -> DeliveryFormatError:
+    return DeliveryFormatError(
+        file_name,
+        f"malformed quoting: {err}",
+        line=line,
+        expected="GENESIS table rows separated by ';'",
+        stage="columns",
+        problem_de=f"fehlerhafte Anführungszeichen: {csv_error_de(str(err))}",
+        expected_de="Zeilen einer GENESIS-Tabelle, getrennt durch ';'",
     )
 
 
@@ -256,11 +297,11 @@ def _leading_empty(cells: list[str]) -> int:
     return n
 
 
-def _footer(lines: list[str]) -> dict[str, str]:
+def _footer(lines: Iterable[str]) -> dict[str, str]:
     """stand, licence and notes from the lines after '__________'."""
     stand = licence = ""
     notes: list[str] = []
-    for cells in csv.reader(io.StringIO("\n".join(lines)), delimiter=DELIMITER):
+    for cells in csv.reader(lines, delimiter=DELIMITER):
         while cells and not cells[-1].strip():
             cells.pop()
         record = DELIMITER.join(cells).strip()

@@ -9,11 +9,14 @@ naming its position.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sources.readers.base import DeliveryFormatError, RawRow, RawTable
 
 
-def read_json_records(data: bytes, file_name: str) -> RawTable:
+def read_json_records(data: bytes | Path, file_name: str) -> RawTable:
+    if isinstance(data, Path):
+        data = data.read_bytes()  # an API payload: pages of records, not a bulk file
     try:
         payload = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

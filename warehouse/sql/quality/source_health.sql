@@ -1,9 +1,14 @@
--- quality.source_health: one row per source — how it did in the latest run, since when it
--- has been failing, how often it failed, and its last good delivery. Answers "which sources
--- failed last night, and since when?". A view over quality.check_results, meta.deliveries
--- and meta.sources of the published file.
+-- quality.source_health: one row per source — how it did in the latest run that checked
+-- anything, since when it has been failing, how often it failed, and its last good delivery.
+-- Answers "which sources failed last night, and since when?". A run in which none of a
+-- source's checks was evaluated (no new delivery) says nothing about its health and is
+-- skipped. A view over quality.check_results, meta.deliveries and meta.sources of the
+-- published file.
 CREATE OR REPLACE VIEW quality.source_health AS
-WITH per_run AS (
+WITH evaluated AS (
+    SELECT * FROM quality.check_results WHERE outcome <> 'NOT_EVALUATED'
+),
+per_run AS (
     SELECT source_id, run_id,
         min(checked_at) AS checked_at,
         count(*) FILTER (WHERE outcome = 'FAIL') AS failed_checks,
@@ -14,7 +19,7 @@ WITH per_run AS (
         string_agg(DISTINCT check_name, ', ' ORDER BY check_name)
             FILTER (WHERE outcome = 'FAIL') AS failing,
         string_agg(DISTINCT message, ' | ') FILTER (WHERE outcome = 'FAIL') AS failure_messages
-    FROM quality.check_results
+    FROM evaluated
     WHERE source_id IS NOT NULL
     GROUP BY source_id, run_id
 ),

@@ -18,22 +18,24 @@ looked at), 2 = FAIL (the file would be rejected).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from expectations.cross_checks import run_all
-from expectations.runner import ROW_ID, CheckOutcome
-from expectations.validation import applies_to, validate_records
+from expectations.rules import literal
+from expectations.suites import applies_to
+from expectations.validation import DeliveryValidation, failing_records, validate_records
 from sources.canonical import mapped_columns
+from sources.delivery import loadable_records, read_payload, records_relation
 from sources.readers.base import DeliveryFormatError, RawTable, require_data_lines
-from sources.readers.text import decode
+from sources.readers.decoding import check_text
 from sources.registry import Source
-from sources.staging import loadable_records, read_payload, records_frame
+from sources.scratch import temp_name
 
 STAGES = ("file", "columns", "values", "cross-checks")
 STAGE_DE = {
@@ -125,17 +127,6 @@ class Report:
         return "\n".join(lines)
 
 
-def _where(line: int | None, column: str | None) -> tuple[str, str]:
-    parts_en, parts_de = [], []
-    if line is not None:
-        parts_en.append(f"line {line}")
-        parts_de.append(f"Zeile {line}")
-    if column:
-        parts_en.append(f"column {column!r}")
-        parts_de.append(f"Spalte {column!r}")
-    return ", ".join(parts_en), ", ".join(parts_de)
-
-
 def _format_error(
     report: Report, stage: str, exc: DeliveryFormatError, check: str = "structure"
 ) -> None:
@@ -165,19 +156,22 @@ def screen(
     lines; `published` (the analysts' DuckDB) gives the history for the year-over-year and
     revision checks."""
     report = Report(file_name, source.id)
-    raw = _file_stage(report, data, file_name, source)
-    if raw is None:
-        return report
-    if not _columns_stage(report, raw, source):
-        return report
-    accepted = _values_stage(report, raw, source, schools)
-    if accepted is None:
-        return report
-    _cross_stage(report, accepted, source, published)
+    with duckdb.connect() as conn:  # the delivery's tables live here, and go with it
+        raw = _file_stage(conn, report, data, file_name, source)
+        if raw is None:
+            return report
+        if not _columns_stage(report, raw, source):
+            return report
+        accepted = _values_stage(conn, report, raw, source, schools)
+        if accepted is None:
+            return report
+        _cross_stage(conn, report, accepted, source, published)
     return report
 
 
-def _file_stage(report: Report, data: bytes, file_name: str, source: Source) -> RawTable | None:
+def _file_stage(
+    conn: duckdb.DuckDBPyConnection, report: Report, data: bytes, file_name: str, source: Source
+) -> RawTable | None:
     try:
         text_bytes = data
         if source.kind in ("genesis_ffcsv", "genesis_api") and data[:4] == b"PK\x03\x04":
@@ -185,12 +179,12 @@ def _file_stage(report: Report, data: bytes, file_name: str, source: Source) -> 
 
             text_bytes, _ = unzip_single_csv(data, file_name)  # the API's zip around the CSV
         declared = "auto" if source.kind == "json_api" else source.encoding
-        _, encoding = decode(text_bytes, file_name, declared)
+        encoding = check_text(text_bytes, file_name, declared).encoding
     except DeliveryFormatError as exc:
         _format_error(report, "file", exc)
         return None
     try:
-        raw = read_payload(source, data, file_name)
+        raw = read_payload(source, data, file_name, conn)
     except DeliveryFormatError as exc:
         stage = getattr(exc, "stage", "file") or "file"
         if stage != "file":
@@ -266,24 +260,28 @@ def _has_data_lines(report: Report, raw: RawTable) -> bool:
 
 
 def _values_stage(
-    report: Report, raw: RawTable, source: Source, schools: Mapping[str, str] | None
-) -> pd.DataFrame | None:
+    conn: duckdb.DuckDBPyConnection,
+    report: Report,
+    raw: RawTable,
+    source: Source,
+    schools: Mapping[str, str] | None,
+) -> str | None:
+    """The values against the suites; the records that would load (a relation), or None."""
     if source.dataset != "measures":
         from expectations.validation import validate_rows
-        from sources.reference import to_reference_rows
+        from sources.reference import reference_rows
 
-        frame = to_reference_rows(raw, source)
-        frame[ROW_ID] = range(len(frame))
-        outcomes = validate_rows(frame, source.expectations).outcomes
-        _record_outcomes(report, outcomes, frame, source)
+        relation = reference_rows(conn, raw, source)
+        validation = validate_rows(conn, relation, source.expectations, gx=False)
+        _record_outcomes(report, conn, validation, source)
         return None
-    records = records_frame(raw, source, schools)
-    validation = validate_records(records, source.expectations)
-    _record_outcomes(report, validation.outcomes, records, source)
+    records = records_relation(conn, raw, source, schools)
+    validation = validate_records(conn, records, source.expectations, gx=False)
+    _record_outcomes(report, conn, validation, source)
     if validation.blocking_failures:
         report.stopped_at = "values"
         return None
-    return loadable_records(records, set(validation.quarantine), source)
+    return loadable_records(conn, records, validation.quarantined_ids(), source)
 
 
 # checks about a line's key name the key's column rather than the value's
@@ -294,10 +292,13 @@ KEY_COLUMN = {
 
 
 def _record_outcomes(
-    report: Report, outcomes: list[CheckOutcome], frame: pd.DataFrame, source: Source
+    report: Report,
+    conn: duckdb.DuckDBPyConnection,
+    validation: DeliveryValidation,
+    source: Source,
 ) -> None:
-    by_id = frame.set_index(ROW_ID)
-    for outcome in outcomes:
+    rows = conn.execute(f"SELECT count(*) FROM {validation.relation}").fetchone()[0]
+    for outcome in validation.outcomes:
         if outcome.outcome == "PASS":
             report.add(
                 "values",
@@ -310,8 +311,7 @@ def _record_outcomes(
         key = next((v for k, v in KEY_COLUMN.items() if outcome.name.endswith(k)), None)
         wide = applies_to(outcome.suite) == "wide"  # a check of the whole line, not one cell
         seen: set[tuple[Any, str]] = set()
-        for row_id, reason in outcome.reasons.items():
-            row = by_id.loc[row_id].to_dict() if row_id in by_id.index else {}
+        for row, reason, reason_de in failing_records(conn, validation, outcome.name):
             line = _int(row.get("source_line"))
             if (line, reason) in seen:
                 continue  # one finding per line, not one per value of the line
@@ -324,13 +324,13 @@ def _record_outcomes(
                 outcome.name,
                 outcome.outcome,
                 reason,
-                outcome.reasons_de.get(row_id, reason),
+                reason_de,
                 line=line,
                 column=column,
                 found=found,
                 expected=outcome.description,
             )
-        if len(seen) > MAX_LINES_PER_CHECK or not outcome.reasons:
+        if len(seen) > MAX_LINES_PER_CHECK or not outcome.rows_unexpected:
             report.add(
                 "values",
                 outcome.name,
@@ -338,16 +338,16 @@ def _record_outcomes(
                 outcome.message,
                 outcome.message_de or outcome.message,
             )
-        if outcome.outcome == "FAIL" and outcome.reasons:
+        if outcome.outcome == "FAIL" and outcome.rows_unexpected:
             # the lines say where; this says why the whole file is rejected
-            share = len(outcome.reasons) / max(len(frame), 1)
+            share = outcome.rows_unexpected / max(rows, 1)
             report.add(
                 "values",
                 outcome.name,
                 "FAIL",
-                f"{len(outcome.reasons)} values ({share:.0%}) fail this check — more than a "
+                f"{outcome.rows_unexpected} values ({share:.0%}) fail this check — more than a "
                 "delivery may have: the file would be rejected",
-                f"{len(outcome.reasons)} Werte ({share:.0%}) verletzen diese Prüfung – mehr "
+                f"{outcome.rows_unexpected} Werte ({share:.0%}) verletzen diese Prüfung – mehr "
                 "als eine Lieferung haben darf: die Datei würde abgelehnt",
             )
 
@@ -372,58 +372,75 @@ def _where(
     return (column if isinstance(column, str) else None), _text(row.get("raw_value"))
 
 
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _int(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+    return None if _missing(value) else int(value)
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return None if _missing(value) else str(value)
 
 
 def _cross_stage(
-    report: Report, accepted: pd.DataFrame, source: Source, published: Path | None
+    conn: duckdb.DuckDBPyConnection,
+    report: Report,
+    accepted: str,
+    source: Source,
+    published: Path | None,
 ) -> None:
-    history = _published_values(published, source)
-    for check in run_all(source, accepted, history, history):
+    history = _published_values(conn, published, source)
+    for check in run_all(conn, source, accepted, history, history):
         if check.passed:
             report.add("cross-checks", check.name, "PASS", check.message, check.message_de)
             continue
-        for finding in check.findings.head(MAX_LINES_PER_CHECK).to_dict("records"):
+        cursor = conn.execute(
+            f"SELECT message, message_de, source_line, value, reference "
+            f"FROM {check.findings} ORDER BY ord LIMIT {MAX_LINES_PER_CHECK}"
+        )
+        for message, message_de, line, value, reference in cursor.fetchall():
             report.add(
                 "cross-checks",
                 check.name,
                 "WARNING",
-                finding["message"],
-                finding["message_de"],
-                line=_int(finding.get("source_line")),
-                found=_text(finding.get("value")),
-                expected=_text(finding.get("reference")),
+                message,
+                message_de,
+                line=_int(line),
+                found=_text(value),
+                expected=_text(reference),
             )
-        if len(check.findings) > MAX_LINES_PER_CHECK:
+        if check.count > MAX_LINES_PER_CHECK:
             report.add("cross-checks", check.name, "WARNING", check.message, check.message_de)
 
 
-def _published_values(published: Path | None, source: Source) -> pd.DataFrame:
-    """The source's current values in the analysts' file, if there is one (never locked:
-    a read-only connection, closed at once)."""
-    columns = [
-        "measure",
-        "region_code",
-        "school_year",
-        "start_year",
-        "sex",
-        "nationality",
-        "value",
-        "status",
-        "file_name",
-    ]
+_HISTORY_COLUMNS = (
+    "measure VARCHAR, region_code VARCHAR, school_year VARCHAR, start_year INTEGER, "
+    "sex VARCHAR, nationality VARCHAR, value DOUBLE, status VARCHAR, file_name VARCHAR"
+)
+
+
+def _published_values(
+    conn: duckdb.DuckDBPyConnection, published: Path | None, source: Source
+) -> str:
+    """The source's current values in the analysts' file, if there is one, as a temporary
+    table of `conn` (the file is attached read-only and detached at once: never locked)."""
+    history = temp_name("published_values")
+    conn.execute(f"CREATE TEMP TABLE {history} ({_HISTORY_COLUMNS})")
     if published is None or not published.exists():
-        return pd.DataFrame(columns=columns)
-    with duckdb.connect(str(published), read_only=True) as conn:
-        return conn.execute(
-            f"SELECT {', '.join(columns)} FROM marts.measure_values WHERE source_id = ?",
+        return history
+    conn.execute(f"ATTACH {literal(str(published))} AS published (READ_ONLY)")
+    try:
+        conn.execute(
+            f"INSERT INTO {history} SELECT measure, region_code, school_year, start_year, sex, "
+            "nationality, value, status, file_name FROM published.marts.measure_values "
+            "WHERE source_id = ?",
             [source.id],
-        ).df()
+        )
+    finally:
+        conn.execute("DETACH published")
+    return history
 
 
 def school_directory(published: Path | None, registry: dict[str, Source]) -> dict[str, str]:
@@ -437,8 +454,9 @@ def school_directory(published: Path | None, registry: dict[str, Source]) -> dic
     directory = next((s for s in registry.values() if s.dataset == "school_directory"), None)
     if directory is None or not directory.location_paths():
         return {}
-    from sources.reference import to_reference_rows
+    from sources.reference import reference_rows
 
     path = directory.location_paths()[-1]
-    rows = to_reference_rows(read_payload(directory, path.read_bytes(), path.name), directory)
-    return dict(zip(rows["school_number"], rows["region_code"], strict=True))
+    with duckdb.connect() as conn:
+        rows = reference_rows(conn, read_payload(directory, path, path.name, conn), directory)
+        return dict(conn.execute(f"SELECT school_number, region_code FROM {rows}").fetchall())

@@ -1,0 +1,26 @@
+"""Temporary tables a delivery passes through: one naming scheme for every layer.
+
+Readers, the mapping, the grain steps and the evaluation of suites each create temporary
+tables in the caller's DuckDB connection; their names come from one counter per process, so
+two steps never pick the same name.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+
+_counter = itertools.count(1)
+
+
+def temp_name(stem: str) -> str:
+    """A fresh name for a temporary table of this process, e.g. bm_records_17."""
+    return f"bm_{stem}_{next(_counter)}"
+
+
+def drop(conn: duckdb.DuckDBPyConnection, *tables: str | None) -> None:
+    """Drop temporary tables (None and already dropped ones are fine)."""
+    for table in tables:
+        if table:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
