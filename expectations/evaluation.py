@@ -74,7 +74,8 @@ def evaluate(
 ) -> Evaluation:
     """Every expectation of `suite` over `relation`."""
     columns = _columns(conn, relation)
-    rules = [rule(e, parameters) for e in suite.expectations]
+    tables = _parameter_tables(conn, parameters)
+    rules = [rule(e, parameters, tables) for e in suite.expectations]
     unexpected = temp_name("unexpected")
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {unexpected} (row_id BIGINT, position INTEGER)")
     rows = conn.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
@@ -155,6 +156,23 @@ def evaluate(
 
 
 _NULL_TYPES = ("expect_column_values_to_be_null", "expect_column_values_to_not_be_null")
+
+
+def _parameter_tables(
+    conn: duckdb.DuckDBPyConnection, parameters: dict[str, Any]
+) -> dict[str, str]:
+    """Every list parameter as a temporary table `value` (replaced on each evaluation)."""
+    tables = {}
+    for name, values in parameters.items():
+        if isinstance(values, list | tuple | set):
+            table = f"bm_parameter_{name}"
+            conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} (value VARCHAR)")
+            if values:
+                conn.execute(f"INSERT INTO {table} SELECT unnest(?::VARCHAR[])", [list(values)])
+            tables[name] = table
+    return tables
+
+
 _EXAMPLE_ROWS = 200  # rows read to find MAX_EXAMPLES distinct reasons
 
 

@@ -105,31 +105,29 @@ def _run(
 def wide_relation(
     conn: duckdb.DuckDBPyConnection, records: str, extra_columns: set[str]
 ) -> tuple[str, str]:
-    """Records -> (wide table, map table record row id -> wide row id). Wide rows are numbered
-    in the order their key first appears; a measure's column holds its first non-missing
-    value; `source_line` is the smallest line of the key."""
-    usable = "measure IS NOT NULL AND region_code IS NOT NULL AND school_year IS NOT NULL"
-    key = ", ".join(WIDE_KEY)
-    wide_map, wide = temp_name("wide_map"), temp_name("wide")
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {wide_map} AS "
-        f"SELECT {ROW_ID} AS record_row_id, dense_rank() OVER (ORDER BY first_row) - 1 AS wide_id "
-        f"FROM (SELECT {ROW_ID}, min({ROW_ID}) OVER (PARTITION BY {key}) AS first_row "
-        f"FROM {records} WHERE {usable})"
-    )
+    """Records -> (wide table, SQL mapping record row id -> wide row id). A wide row's id is
+    the smallest row id of its key (so wide rows follow the records' order); a measure's column
+    holds its first non-missing value; `source_line` is the smallest line of the key. The map
+    is a join evaluated where it is used — with the few failing wide rows."""
+    wide = temp_name("wide")
     measures = sorted(present_values(conn, records, "measure"))
     columns = [
-        f"first(r.value ORDER BY r.{ROW_ID}) FILTER (WHERE r.measure = '{m}' "
-        f"AND r.value IS NOT NULL) AS {quote(m)}"
+        f"arg_min(value, {ROW_ID}) FILTER (WHERE measure = '{m}' AND value IS NOT NULL) "
+        f"AS {quote(m)}"
         for m in measures
     ]
     columns += [f"NULL::DOUBLE AS {quote(c)}" for c in sorted(extra_columns - set(measures))]
-    keys = [f"first(r.{c} ORDER BY r.{ROW_ID}) AS {c}" for c in WIDE_KEY]
+    key = ", ".join(WIDE_KEY)
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT m.wide_id AS {ROW_ID}, "
-        f"{', '.join(keys + columns)}, min(r.source_line) AS source_line "
-        f"FROM {records} r JOIN {wide_map} m ON m.record_row_id = r.{ROW_ID} "
-        f"GROUP BY m.wide_id ORDER BY m.wide_id"
+        f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT min({ROW_ID}) AS {ROW_ID}, {key}, "
+        f"{', '.join(columns)}, min(source_line) AS source_line FROM {records} "
+        f"WHERE measure IS NOT NULL AND region_code IS NOT NULL AND school_year IS NOT NULL "
+        f"GROUP BY {key}"
+    )
+    same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM w.{c}" for c in WIDE_KEY)
+    wide_map = (
+        f"(SELECT r.{ROW_ID} AS record_row_id, w.{ROW_ID} AS wide_id FROM {records} r "
+        f"JOIN {wide} w ON {same} WHERE r.measure IS NOT NULL)"
     )
     return wide, wide_map
 
@@ -152,7 +150,7 @@ def validate_records(
     if wide_suites:
         needed = set().union(*(load_suite(s).columns() for s in wide_suites))
         wide, wide_map = wide_relation(conn, records, needed)
-        result.temporary += [wide, wide_map]
+        result.temporary.append(wide)
         for suite in wide_suites:
             evaluation = _run(conn, wide, suite, params, f"{dataset}_wide", run_name, gx)
             _spread_counts(conn, evaluation, wide_map)

@@ -40,6 +40,7 @@ class RunSummary:
     checks_failed: list[str] = field(default_factory=list)  # blocking (ERROR) failures
     sources_failed: list[str] = field(default_factory=list)  # non-blocking ERROR failures
     quarantined: int = 0
+    checks_not_evaluated: int = 0  # nothing new to check (no new delivery, unchanged mart)
     failed_steps: list[str] = field(default_factory=list)
     published: Path | None = None
     published_bytes: int = 0
@@ -83,6 +84,11 @@ class RunSummary:
                 summary.quarantined = conn.execute(
                     "SELECT count(*) FROM quality.quarantine WHERE run_id = ?", [result.run_id]
                 ).fetchone()[0]
+                summary.checks_not_evaluated = conn.execute(
+                    "SELECT count(DISTINCT (asset_key, check_name)) FROM quality.check_results "
+                    "WHERE run_id = ? AND outcome = 'NOT_EVALUATED'",
+                    [result.run_id],
+                ).fetchone()[0]
         return summary
 
     def render(self) -> str:
@@ -107,7 +113,12 @@ class RunSummary:
             f"Sources: {len(self.sources)} read; payloads new {total_new}, skipped unchanged "
             f"{total_skipped}; records loaded {sum(s.records_loaded for s in self.sources):,}",
             f"Checks: {self.checks_passed} passed, {len(self.checks_warned)} warnings, "
-            f"{len(self.checks_failed)} failed (blocking)",
+            f"{len(self.checks_failed)} failed (blocking)"
+            + (
+                f"; {self.checks_not_evaluated} not evaluated (nothing new to check)"
+                if self.checks_not_evaluated
+                else ""
+            ),
         ]
         lines += [f"  FAIL {c}" for c in self.checks_failed]
         if self.sources_failed:

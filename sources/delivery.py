@@ -80,11 +80,14 @@ def loadable_records(
     """The records of a delivery that load, at the grain the warehouse keeps: the accepted
     records (`quarantined`: SQL selecting the row ids held back), school lines added up per
     municipality, totals derived where the source has none."""
-    accepted = temp_name("accepted")
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {accepted} AS SELECT * FROM {records} "
-        f"WHERE {ROW_ID} NOT IN ({quarantined})"
-    )
+    held_back = conn.execute(f"SELECT count(*) FROM ({quarantined})").fetchone()[0]
+    accepted = records  # nothing held back: no copy of millions of records
+    if held_back:
+        accepted = temp_name("accepted")
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {accepted} AS SELECT * FROM {records} "
+            f"WHERE {ROW_ID} NOT IN ({quarantined})"
+        )
     result = accepted
     mapping = source.measures
     if mapping is not None and mapping.region_by == "school_number":
@@ -95,9 +98,9 @@ def loadable_records(
         )
         covered = covered_municipalities(source)
         result = aggregate_school_grain(conn, accepted, source, covered, held_back=held)
-        drop(conn, held, accepted)
+        drop(conn, held, accepted if accepted != records else None)
     if mapping is not None and mapping.derive_totals:
         derived = derive_totals(conn, result, mapping.derive_totals)
-        drop(conn, result)
+        drop(conn, result if result != records else None)
         result = derived
     return result

@@ -252,8 +252,8 @@ def test_a_disagreement_with_great_expectations_fails_loudly(monkeypatch) -> Non
 
     wrong = rules.rule
 
-    def off_by_one(expectation, parameters):
-        result = wrong(expectation, parameters)
+    def off_by_one(expectation, parameters, tables=None):
+        result = wrong(expectation, parameters, tables)
         if expectation.check == "e0":
             return rules.Rule(expectation, "map", "TRUE", '"x" IS NOT NULL', 'NOT ("x" < 50)')
         return result

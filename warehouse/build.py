@@ -15,6 +15,7 @@ import pandas as pd
 import yaml
 
 from expectations.outcomes import CheckOutcome
+from expectations.suites import load_suite
 from expectations.validation import validate_rows
 from schemas.catalogue import Catalogue
 from schemas.regions import load_regions
@@ -199,3 +200,22 @@ def check_indicator_values(
         "regions": regions,
         "school_years": years,
     }
+
+
+def skip_indicator_checks(conn: duckdb.DuckDBPyConnection, run_id: str, since: str) -> None:
+    """The mart was not rebuilt: its checks are not evaluated again (quality.check_results
+    says so — neither passed nor failed)."""
+    outcomes = [
+        CheckOutcome.not_evaluated(
+            e.name,
+            INDICATOR_SUITE,
+            e.description,
+            f"marts.indicator_values is unchanged since run {since}",
+            f"marts.indicator_values ist seit Lauf {since} unverändert",
+            expectation_type=e.type,
+            description_de=e.description_de,
+            blocking=e.blocking,
+        )
+        for e in load_suite(INDICATOR_SUITE).expectations
+    ]
+    record_check_outcomes(conn, run_id, "marts/indicator_values", outcomes)

@@ -75,6 +75,13 @@ REFERENCE_TABLES: dict[str, tuple[Column, ...]] = {
         Column("source_line", "INTEGER", "line in the delivered file"),
     ),
 }
+# meta.build_state: the inputs each built table was last built from (warehouse/fingerprints.py)
+BUILD_STATE_COLUMNS: tuple[Column, ...] = (
+    Column("model", "VARCHAR", "the built table, e.g. marts.indicator_values"),
+    Column("fingerprint", "VARCHAR", "hash of its SQL and of everything it read"),
+    Column("run_id", "VARCHAR", "the run that built it"),
+    Column("built_at", "TIMESTAMP", "when (UTC)"),
+)
 DATASET_TABLES = {
     "school_directory": "staging.school_directory",
     "school_social_index": "staging.school_social_index",
@@ -135,13 +142,29 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(ddl("quality.findings", FINDING_COLUMNS))
     for table, columns in REFERENCE_TABLES.items():
         conn.execute(ddl(table, columns))
+    conn.execute(ddl("meta.build_state", BUILD_STATE_COLUMNS))
+
+
+# DuckDB may use this much memory for the warehouse (env BILDUNGSMONITOR_DUCKDB_MEMORY); beyond
+# it, joins and sorts spill to <data>/warehouse/tmp. The pipeline's memory then stays flat
+# however large a delivery is: 1 GB of DuckDB plus the Python process around it.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
+def memory_limit() -> str:
+    return os.environ.get("BILDUNGSMONITOR_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
 
 
 @contextmanager
 def connect(paths: DataPaths, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the working warehouse (created with all base tables on first use)."""
     paths.work_db.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(paths.work_db), read_only=read_only)
+    spill = paths.work_db.parent / "tmp"
+    conn = duckdb.connect(
+        str(paths.work_db),
+        read_only=read_only,
+        config={"memory_limit": memory_limit(), "temp_directory": str(spill)},
+    )
     try:
         if not read_only:
             init_schema(conn)

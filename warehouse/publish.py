@@ -13,13 +13,16 @@ lag behind the Python package and cannot open the 2.0 default format.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from warehouse.db import DataPaths, run_sql_file, utc_now
+from warehouse.fingerprints import recorded
 
 STORAGE_VERSION = os.environ.get("BILDUNGSMONITOR_STORAGE_VERSION", "v1.0.0")
 
@@ -42,6 +45,17 @@ PUBLISHED_TABLES: dict[str, str] = {
 
 
 PUBLISHED_VIEWS: tuple[str, ...] = ("quality/source_health.sql",)
+# what every run adds to (its checks, deliveries and log): refreshed in every publication; the
+# other tables are copied from the previous publication when nothing they are built from changed
+RUN_TABLES = (
+    "quality.check_results",
+    "quality.quarantine",
+    "quality.findings",
+    "meta.deliveries",
+    "meta.delivery_log",
+)
+# the built models behind the other published tables
+PUBLISHED_MODELS = (*(t for t in PUBLISHED_TABLES if t.startswith("marts.")), "core.catalogue")
 
 
 @dataclass(frozen=True)
@@ -50,25 +64,51 @@ class Publication:
     tables: dict[str, int]  # table -> rows
     storage_version: str
     size_bytes: int
+    refreshed: bool = False  # copied from the previous one, this run's tables replaced
+
+
+def _publication_fingerprint(conn: duckdb.DuckDBPyConnection) -> str | None:
+    """What the published marts were built from; None when a mart's build is not recorded
+    (then nothing is copied: the publication is written whole)."""
+    builds = [recorded(conn, m) for m in PUBLISHED_MODELS]
+    if None in builds:
+        return None
+    parts = [STORAGE_VERSION, *(f"{m}:{b}" for m, b in zip(PUBLISHED_MODELS, builds, strict=True))]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> Publication:
+    """A complete new publication, renamed over the previous one. When no published table is
+    built from anything new, the previous publication is copied and only what this run adds
+    (checks, deliveries, the log) is replaced — the marts are not written again."""
     target = paths.published_db
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{run_id[:8]}.{os.getpid()}.tmp")
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    conn.execute(f"ATTACH '{temporary}' AS publication (STORAGE_VERSION '{STORAGE_VERSION}')")
+    built_from = _publication_fingerprint(conn)
+    refresh = (
+        built_from is not None and target.exists() and recorded(conn, "publication") == built_from
+    )
+    if refresh:
+        shutil.copyfile(target, temporary)
+        conn.execute(f"ATTACH '{temporary}' AS publication")
+    else:
+        conn.execute(f"ATTACH '{temporary}' AS publication (STORAGE_VERSION '{STORAGE_VERSION}')")
     counts: dict[str, int] = {}
     try:
-        for schema in sorted({t.split(".")[0] for t in PUBLISHED_TABLES}):
-            conn.execute(f"CREATE SCHEMA publication.{schema}")
+        if not refresh:
+            for schema in sorted({t.split(".")[0] for t in PUBLISHED_TABLES}):
+                conn.execute(f"CREATE SCHEMA publication.{schema}")
         for table, working in PUBLISHED_TABLES.items():
-            conn.execute(f"CREATE TABLE publication.{table} AS SELECT * FROM {working}")
+            if not refresh or table in RUN_TABLES:
+                conn.execute(
+                    f"CREATE OR REPLACE TABLE publication.{table} AS SELECT * FROM {working}"
+                )
             counts[table] = conn.execute(f"SELECT count(*) FROM publication.{table}").fetchone()[0]
         conn.execute(
-            "CREATE TABLE publication.meta.publication AS SELECT ? AS run_id, ? AS published_at, "
-            "? AS storage_version",
+            "CREATE OR REPLACE TABLE publication.meta.publication AS SELECT ? AS run_id, "
+            "? AS published_at, ? AS storage_version",
             [run_id, utc_now(), STORAGE_VERSION],
         )
         # views live in the publication and name its tables without a catalogue, so they
@@ -89,4 +129,10 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, target)  # atomic on POSIX: readers see the old or the new file
-    return Publication(target, counts, STORAGE_VERSION, target.stat().st_size)
+    conn.execute("DELETE FROM meta.build_state WHERE model = 'publication'")
+    if built_from is not None:
+        conn.execute(
+            "INSERT INTO meta.build_state VALUES ('publication', ?, ?, ?)",
+            [built_from, run_id, utc_now()],
+        )
+    return Publication(target, counts, STORAGE_VERSION, target.stat().st_size, refreshed=refresh)

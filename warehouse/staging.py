@@ -179,29 +179,41 @@ def stage_source(
     return result
 
 
-_CURRENT = """
-    SELECT r.*, d.file_name FROM staging.records r
-    JOIN meta.deliveries d ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id
-    WHERE r.source_id = ? AND d.state IN ('loaded', 'loaded_with_quarantine') AND {where}
-    QUALIFY row_number() OVER (
-        PARTITION BY r.measure, r.region_code, r.school_year, r.sex, r.nationality
-        ORDER BY d.delivery_seq DESC) = 1
-"""
+def _current_values(
+    conn: duckdb.DuckDBPyConnection, source: Source, run_id: str, this_run: bool
+) -> str:
+    """A temporary table of the source's current values from the deliveries this run loaded
+    (`this_run`) or from those loaded before, with their file names. Several deliveries: the
+    latest stating a key is current (a window over them); one delivery: its records as they
+    are — its keys are unique, the suites saw to that."""
+    same = "=" if this_run else "<>"
+    deliveries = conn.execute(
+        f"""SELECT delivery_id FROM meta.deliveries WHERE source_id = ?
+            AND state IN ('loaded', 'loaded_with_quarantine')
+            AND coalesce(parsed_run_id, '') {same} ?""",
+        [source.id, run_id],
+    ).fetchall()
+    table = temp_name("new_values" if this_run else "previous_values")
+    select = (
+        "SELECT r.*, d.file_name FROM staging.records r JOIN meta.deliveries d "
+        "ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id "
+        f"WHERE r.source_id = ? AND d.state IN ('loaded', 'loaded_with_quarantine') "
+        f"AND coalesce(d.parsed_run_id, '') {same} ?"
+    )
+    if len(deliveries) > 1:
+        select += (
+            " QUALIFY row_number() OVER (PARTITION BY r.measure, r.region_code, r.school_year, "
+            "r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"
+        )
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", [source.id, run_id])
+    return table
 
 
 def cross_check(conn: duckdb.DuckDBPyConnection, source: Source, run_id: str) -> list[CrossCheck]:
     """The checks across time, levels and deliveries on what this run loaded for the source;
     their findings go to quality.findings."""
-    new, previous = temp_name("new_values"), temp_name("previous_values")
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {new} AS " + _CURRENT.format(where="d.parsed_run_id = ?"),
-        [source.id, run_id],
-    )
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {previous} AS "
-        + _CURRENT.format(where="coalesce(d.parsed_run_id, '') <> ?"),
-        [source.id, run_id],
-    )
+    new = _current_values(conn, source, run_id, this_run=True)
+    previous = _current_values(conn, source, run_id, this_run=False)
     try:
         checks = run_all(conn, source, new, previous, previous)
         for check in checks:

@@ -1,7 +1,15 @@
-"""Core layer: reference tables (regions, catalogue) and every revision of every measure."""
+"""Core layer: reference tables (regions, catalogue) and every revision of every measure.
+
+Each asset builds its tables only when what they are made of changed (warehouse/models.py,
+warehouse/fingerprints.py); otherwise it reports the run that built them.
+"""
+
+from collections.abc import Callable
 
 import dagster as dg
+import duckdb
 
+from pipelines.assets.lineage import model_deps
 from pipelines.metadata import column_schema, table_metadata
 from pipelines.resources import WarehouseResource
 from schemas.catalogue import load_catalogue
@@ -13,87 +21,96 @@ from warehouse.build import (
     load_sources_table,
 )
 from warehouse.contract import CORE_COLUMNS
+from warehouse.fingerprints import build_if_changed, built_in
+from warehouse.models import MODELS
 
 OWNER = "team:backbone-office"
 
+DESCRIPTIONS = {
+    "core.regions": (
+        "Region reference from schemas/regions.csv (every Gemeinde, Kreis and Land of "
+        "Germany with AGS and hierarchy, NRW's Regierungsbezirke, the Ruhr) and "
+        "core.region_members: which municipalities and Kreise make up each region, the "
+        "basis of every Σ numerator / Σ denominator aggregate."
+    ),
+    "core.catalogue": (
+        "The shared catalogue from schemas/*.yaml: measures, goals, indicators with their "
+        "numerator and denominator terms and targets, school forms; and the source registry "
+        "(core.sources)."
+    ),
+    "core.measure_revisions": (
+        "Every value every accepted delivery stated, per measure × region × school year × "
+        "subgroup, with its revision number and the previous value: which delivery said "
+        "what, when. The latest delivery's value is current."
+    ),
+}
+TABLES = {
+    "core.regions": "core.regions",
+    "core.catalogue": "core.indicators",
+    "core.measure_revisions": "core.measure_revisions",
+}
+KINDS = {"core.catalogue": {"duckdb", "yaml"}}
+
+
+def _core_asset(
+    name: str,
+    sources: dict[str, Source],
+    build: Callable[[duckdb.DuckDBPyConnection], None],
+    extra: Callable[[duckdb.DuckDBPyConnection], dict],
+) -> dg.AssetsDefinition:
+    table = TABLES[name]
+
+    @dg.asset(
+        key=dg.AssetKey(name.split(".")),
+        metadata={"table": table, "dagster/column_schema": column_schema(CORE_COLUMNS[table])},
+        group_name="core",
+        deps=model_deps(MODELS[name], sources),
+        description=DESCRIPTIONS[name],
+        kinds=KINDS.get(name, {"duckdb", "sql"}),
+        owners=[OWNER],
+    )
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        with warehouse.connect() as conn:
+            rebuilt = build_if_changed(conn, name, sources, context.run_id, lambda: build(conn))
+            metadata = table_metadata(conn, table)
+            metadata.update(extra(conn))
+            metadata["rebuilt"] = rebuilt
+            metadata["built_in_run"] = built_in(conn, name) or ""
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+def _count(sql: str) -> Callable[[duckdb.DuckDBPyConnection], int]:
+    return lambda conn: conn.execute(sql).fetchone()[0]
+
 
 def core_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
-    measure_sources = [s for s in sources.values() if s.dataset == "measures"]
-
-    @dg.asset(
-        key=dg.AssetKey(["core", "regions"]),
-        metadata={
-            "table": "core.regions",
-            "dagster/column_schema": column_schema(CORE_COLUMNS["core.regions"]),
-        },
-        group_name="core",
-        description=(
-            "Region reference from schemas/regions.csv (every Gemeinde, Kreis and Land of "
-            "Germany with AGS and hierarchy, NRW's Regierungsbezirke, the Ruhr) and "
-            "core.region_members: which municipalities and Kreise make up each region, the "
-            "basis of every Σ numerator / Σ denominator aggregate."
-        ),
-        kinds={"duckdb", "sql"},
-        owners=[OWNER],
+    memberships = _count("SELECT count(*) FROM core.region_members")
+    measures = _count("SELECT count(*) FROM core.measures")
+    current = _count("SELECT count(*) FROM core.measure_revisions WHERE is_current")
+    revised = _count(
+        "SELECT count(*) FROM core.measure_revisions WHERE is_current AND revisions > 1"
     )
-    def regions(warehouse: WarehouseResource):
-        with warehouse.connect() as conn:
-            load_regions_table(conn)
-            metadata = table_metadata(conn, "core.regions")
-            metadata["memberships"] = conn.execute(
-                "SELECT count(*) FROM core.region_members"
-            ).fetchone()[0]
-        return dg.MaterializeResult(metadata=metadata)
 
-    @dg.asset(
-        key=dg.AssetKey(["core", "catalogue"]),
-        metadata={
-            "table": "core.indicators",
-            "dagster/column_schema": column_schema(CORE_COLUMNS["core.indicators"]),
-        },
-        group_name="core",
-        description=(
-            "The shared catalogue from schemas/*.yaml: measures, goals, indicators with their "
-            "numerator and denominator terms and targets, school forms; and the source registry "
-            "(core.sources)."
+    def catalogue(conn: duckdb.DuckDBPyConnection) -> None:
+        load_catalogue_tables(conn, load_catalogue())
+        load_sources_table(conn, sources)
+
+    return [
+        _core_asset(
+            "core.regions",
+            sources,
+            load_regions_table,
+            lambda conn: {"memberships": memberships(conn)},
         ),
-        kinds={"duckdb", "yaml"},
-        owners=[OWNER],
-    )
-    def catalogue(warehouse: WarehouseResource):
-        with warehouse.connect() as conn:
-            load_catalogue_tables(conn, load_catalogue())
-            load_sources_table(conn, sources)
-            metadata = table_metadata(conn, "core.indicators")
-            metadata["measures"] = conn.execute("SELECT count(*) FROM core.measures").fetchone()[0]
-        return dg.MaterializeResult(metadata=metadata)
-
-    @dg.asset(
-        key=dg.AssetKey(["core", "measure_revisions"]),
-        metadata={
-            "table": "core.measure_revisions",
-            "dagster/column_schema": column_schema(CORE_COLUMNS["core.measure_revisions"]),
-        },
-        group_name="core",
-        deps=[dg.AssetKey(["staging", s.id]) for s in measure_sources],
-        description=(
-            "Every value every accepted delivery stated, per measure × region × school year × "
-            "subgroup, with its revision number and the previous value: which delivery said "
-            "what, when. The latest delivery's value is current."
+        _core_asset(
+            "core.catalogue", sources, catalogue, lambda conn: {"measures": measures(conn)}
         ),
-        kinds={"duckdb", "sql"},
-        owners=[OWNER],
-    )
-    def measure_revisions(warehouse: WarehouseResource):
-        with warehouse.connect() as conn:
-            build_measure_revisions(conn)
-            metadata = table_metadata(conn, "core.measure_revisions")
-            metadata["current_values"] = conn.execute(
-                "SELECT count(*) FROM core.measure_revisions WHERE is_current"
-            ).fetchone()[0]
-            metadata["revised_values"] = conn.execute(
-                "SELECT count(*) FROM core.measure_revisions WHERE is_current AND revisions > 1"
-            ).fetchone()[0]
-        return dg.MaterializeResult(metadata=metadata)
-
-    return [regions, catalogue, measure_revisions]
+        _core_asset(
+            "core.measure_revisions",
+            sources,
+            build_measure_revisions,
+            lambda conn: {"current_values": current(conn), "revised_values": revised(conn)},
+        ),
+    ]

@@ -1,9 +1,15 @@
-"""Indicator and mart layers: the analysts' tables, built by warehouse/sql/, validated."""
+"""Indicator and mart layers: the analysts' tables, built by warehouse/sql/, validated.
+
+Each table is rebuilt only when what it is made of changed (warehouse/models.py); the
+indicator mart's checks run when it is rebuilt — an unchanged mart's checks are not
+evaluated again (its asset is a subsettable multi-asset, so they are not reported as passed).
+"""
 
 from typing import Any
 
 import dagster as dg
 
+from pipelines.assets.lineage import model_deps, model_key
 from pipelines.checks import suite_check_specs, to_check_result
 from pipelines.metadata import column_schema, data_docs_metadata, table_metadata
 from pipelines.resources import WarehouseResource
@@ -12,69 +18,78 @@ from warehouse.build import (
     INDICATOR_SUITE,
     build_sql_table,
     check_indicator_values,
+    skip_indicator_checks,
     sql_description,
 )
 from warehouse.contract import MART_COLUMNS
+from warehouse.fingerprints import build_if_changed, built_in
+from warehouse.models import MODELS, Model
 
 OWNER = "team:backbone-office"
 
 
-def _key(*parts: str) -> dg.AssetKey:
-    return dg.AssetKey(list(parts))
-
-
-REGIONS = _key("core", "regions")
-CATALOGUE = _key("core", "catalogue")
-REVISIONS = _key("core", "measure_revisions")
-
-
-def _sql_asset_args(
-    table: str, sql_path: str, group: str, deps: list[dg.AssetKey]
-) -> dict[str, Any]:
+def _spec_args(model: Model, sources: dict[str, Source]) -> dict[str, Any]:
     """What every table built by one SQL file declares: key, lineage, description, schema."""
+    assert model.sql is not None
     return {
-        "key": _key(*table.split(".")),
-        "group_name": group,
-        "deps": deps,
-        "description": sql_description(sql_path),
+        "group_name": model.group,
+        "deps": model_deps(model, sources),
+        "description": sql_description(model.sql),
         "kinds": {"duckdb", "sql"},
         "owners": [OWNER],
         "metadata": {
-            "table": table,
-            "sql": f"warehouse/sql/{sql_path}",
-            "dagster/column_schema": column_schema(MART_COLUMNS[table]),
+            "table": model.name,
+            "sql": f"warehouse/sql/{model.sql}",
+            "dagster/column_schema": column_schema(MART_COLUMNS[model.name]),
         },
     }
 
 
-def _sql_asset(table: str, sql_path: str, group: str, deps: list[dg.AssetKey]):
-    @dg.asset(**_sql_asset_args(table, sql_path, group, deps))
-    def _build(warehouse: WarehouseResource):
+def _sql_asset(model: Model, sources: dict[str, Source]) -> dg.AssetsDefinition:
+    @dg.asset(key=model_key(model.name), **_spec_args(model, sources))
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as conn:
-            build_sql_table(conn, sql_path)
-            metadata = table_metadata(conn, table)
+            rebuilt = build_if_changed(
+                conn, model.name, sources, context.run_id,
+                lambda: build_sql_table(conn, model.sql),
+            )  # fmt: skip
+            metadata = table_metadata(conn, model.name)
+            metadata["rebuilt"] = rebuilt
+            metadata["built_in_run"] = built_in(conn, model.name) or ""
         return dg.MaterializeResult(metadata=metadata)
 
-    return _build
+    return _asset
 
 
-def indicator_values_asset() -> dg.AssetsDefinition:
-    table = "marts.indicator_values"
-    sql_path = "indicators/indicator_values.sql"
-    key = _key("marts", "indicator_values")
+def indicator_values_asset(sources: dict[str, Source]) -> dg.AssetsDefinition:
+    model = MODELS["marts.indicator_values"]
+    key = model_key(model.name)
 
-    @dg.asset(
-        **_sql_asset_args(table, sql_path, "indicators", [REVISIONS, REGIONS, CATALOGUE]),
+    @dg.multi_asset(
+        name="marts__indicator_values",
+        specs=[dg.AssetSpec(key, **_spec_args(model, sources))],
         check_specs=suite_check_specs(INDICATOR_SUITE, key),
+        can_subset=True,
     )
     def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+        outcomes = []
         with warehouse.connect() as conn:
-            build_sql_table(conn, sql_path)
-            metadata = table_metadata(conn, table)
-            outcomes, counts = check_indicator_values(conn, context.run_id)
-            metadata.update(counts)
-        metadata.update(data_docs_metadata(warehouse.paths, context.run_id))
-        yield dg.MaterializeResult(metadata=metadata)
+            rebuilt = build_if_changed(
+                conn, model.name, sources, context.run_id,
+                lambda: build_sql_table(conn, model.sql),
+            )  # fmt: skip
+            metadata = table_metadata(conn, model.name)
+            metadata["rebuilt"] = rebuilt
+            metadata["built_in_run"] = built_in(conn, model.name) or ""
+            if rebuilt:
+                outcomes, counts = check_indicator_values(conn, context.run_id)
+                metadata.update(counts)
+            else:
+                skip_indicator_checks(conn, context.run_id, metadata["built_in_run"])
+                metadata["checks_not_evaluated"] = "unchanged since its last build"
+        if rebuilt:
+            metadata.update(data_docs_metadata(warehouse.paths, context.run_id))
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
         for outcome in outcomes:
             yield to_check_result(outcome, key)
 
@@ -82,27 +97,8 @@ def indicator_values_asset() -> dg.AssetsDefinition:
 
 
 def mart_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
-    directory = [
-        _key("staging", s.id)
-        for s in sources.values()
-        if s.dataset in ("school_directory", "school_social_index")
-    ]
-    return [
-        indicator_values_asset(),
-        _sql_asset(
-            "marts.indicator_trends",
-            "indicators/indicator_trends.sql",
-            "indicators",
-            [_key("marts", "indicator_values"), CATALOGUE],
-        ),
-        _sql_asset("marts.regions", "marts/regions.sql", "marts", [REGIONS]),
-        _sql_asset("marts.goals", "marts/goals.sql", "marts", [CATALOGUE]),
-        _sql_asset("marts.indicators", "marts/indicators.sql", "marts", [CATALOGUE]),
-        _sql_asset(
-            "marts.measure_values",
-            "marts/measure_values.sql",
-            "marts",
-            [REVISIONS, REGIONS, CATALOGUE],
-        ),
-        _sql_asset("marts.schools", "marts/schools.sql", "marts", [*directory, REGIONS, CATALOGUE]),
-    ]
+    assets = [indicator_values_asset(sources)]
+    for name, model in MODELS.items():
+        if model.group in ("indicators", "marts") and name != "marts.indicator_values":
+            assets.append(_sql_asset(model, sources))
+    return assets

@@ -36,5 +36,8 @@ def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseR
             "storage_version": publication.storage_version,
             "dagster/row_count": sum(publication.tables.values()),
             "rows_per_table": dg.MetadataValue.json(publication.tables),
+            # nothing the marts are built from changed: the previous publication's marts
+            # were copied, this run's checks, deliveries and log replaced
+            "marts_copied_from_previous": publication.refreshed,
         }
     )
