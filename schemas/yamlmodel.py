@@ -17,6 +17,7 @@ All mistakes of a file are collected and raised together as one `YamlError` (one
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -55,6 +56,7 @@ class Problem:
     line: int | None = None
     key: str | None = None
     message: str = ""
+    column: int = field(default=0, repr=False)  # orders the problems of one line; not shown
 
     def __str__(self) -> str:
         where = [self.file] if self.file else []
@@ -78,7 +80,7 @@ class YamlError(ValueError):
 def sort_problems(problems: Iterable[Problem], first_file: str | None = None) -> list[Problem]:
     """By file (`first_file` first), then line; duplicates dropped."""
     unique = list(dict.fromkeys(problems))
-    return sorted(unique, key=lambda p: (p.file != first_file, p.file, p.line or 0))
+    return sorted(unique, key=lambda p: (p.file != first_file, p.file, p.line or 0, p.column))
 
 
 def dotted(path: Loc) -> str:
@@ -121,6 +123,8 @@ class Position:
     line: int
     value_line: int
     text: str | None = None
+    column: int = 0  # of the key (an item), to order problems on one line
+    value_column: int = 0
 
 
 @dataclass
@@ -157,8 +161,9 @@ class Document:
         found, _, rest = self.locate(loc)
         key = found + (rest[-1:] if at == "missing" else ())
         pos = self.position(found)
-        line = pos.value_line if at == "value" else pos.line
-        return Problem(pos.file, line, dotted(key) or None, message)
+        if at == "value":
+            return Problem(pos.file, pos.value_line, dotted(key) or None, message, pos.value_column)
+        return Problem(pos.file, pos.line, dotted(key) or None, message, pos.column)
 
 
 _ABSENT = object()
@@ -231,10 +236,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, doc: Document) ->
                 before, number = previous
                 written = f"{number.value},{key_node.value}"
                 result[before] = written
-                pos = doc.positions[(*loc, before)]
-                doc.positions[(*loc, before)] = Position(
-                    pos.file, pos.line, pos.value_line, written
-                )
+                at = (*loc, before)
+                doc.positions[at] = dataclasses.replace(doc.positions[at], text=written)
                 previous = None
                 continue
             if key in first and id(key_node) in own:
@@ -248,19 +251,22 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, doc: Document) ->
                 )
             if id(key_node) in own:
                 first.setdefault(key, line)
-            # a scalar's line is where it stands; a mapping or list is reported at its key
-            value_line = (
-                value_node.start_mark.line + 1 if _written(value_node) is not None else line
-            )
-            doc.positions[(*loc, key)] = Position(doc.file, line, value_line, _written(value_node))
+            # a scalar is reported where it stands, a mapping or a list at its key
+            value = value_node if _written(value_node) is not None else key_node
+            doc.positions[(*loc, key)] = Position(
+                doc.file, line, value.start_mark.line + 1, _written(value_node),
+                key_node.start_mark.column, value.start_mark.column,
+            )  # fmt: skip
             result[key] = _build(loader, value_node, (*loc, key), doc)
             previous = (key, value_node)
         return result
     if isinstance(node, yaml.SequenceNode):
         items = []
         for i, child in enumerate(node.value):
-            line = child.start_mark.line + 1
-            doc.positions[(*loc, i)] = Position(doc.file, line, line, _written(child))
+            line, column = child.start_mark.line + 1, child.start_mark.column
+            doc.positions[(*loc, i)] = Position(
+                doc.file, line, line, _written(child), column, column
+            )
             items.append(_build(loader, child, (*loc, i), doc))
         return items
     return loader.construct_object(node, deep=True)
