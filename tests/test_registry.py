@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from schemas.catalogue import load_catalogue
 from sources.registry import (
     REGISTRY_DIR,
     SOURCES_DIR,
@@ -845,3 +846,82 @@ def error_of_registry(directory: Path) -> str:
     with pytest.raises(RegistryError) as exc:
         load_registry(directory)
     return str(exc.value)
+
+
+# --- the CLI and Dagster say it plainly ------------------------------------------------------
+
+
+@pytest.fixture
+def broken_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry folder with two mistakes in one file; the CLI's environment restored after."""
+    for name in ("BILDUNGSMONITOR_REGISTRY_DIR", "BILDUNGSMONITOR_PROFILE", "DAGSTER_HOME",
+                 "BILDUNGSMONITOR_DATA_DIR"):  # fmt: skip
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores what the CLI sets
+        monkeypatch.delenv(name)
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    text = SOURCE_YAML.replace("rounding: 5", "rounding: 2,5").replace("by: key}", "by: nam}")
+    write(folder, text)
+    return folder
+
+
+BROKEN = (
+    "test_source.yaml, line 8, key 'rounding': '2,5' — a decimal comma? YAML numbers take a "
+    "point: 2.5\n"
+    "test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, name, "
+    "school_number — did you mean 'name'?\n"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["screen", "delivery.csv", "--source", "test_source"],
+        ["genesis-metadata", "--source", "test_source"],
+    ],
+)
+def test_the_cli_prints_the_mistakes_and_exits_with_2(
+    broken_registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, command: list[str]
+) -> None:
+    from pipelines.cli import main
+
+    (tmp_path / "delivery.csv").write_text("AGS;Schuljahr\n", encoding="utf-8")
+    argv = [*command, "--registry", str(broken_registry), "--data-dir", str(tmp_path / "data")]
+    argv = [str(tmp_path / a) if a == "delivery.csv" else a for a in argv]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", BROKEN)
+    assert not (tmp_path / "data").exists()  # nothing was started
+
+
+def test_the_cli_prints_catalogue_mistakes_and_exits_with_2(
+    broken_registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import schemas.catalogue
+    import sources.registry
+    from pipelines.cli import main
+
+    for name in ("measures.yaml", "goals.yaml", "indicators.yaml"):
+        text = (schemas.catalogue.SCHEMAS_DIR / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("direction: down", "direction: dwn", 1))
+    monkeypatch.setattr(sources.registry, "load_catalogue", lambda: load_catalogue(tmp_path))
+    assert main(["screen", "x.csv", "--source", "kita_betreuung"]) == 2
+    line = next(
+        n for n, line in enumerate((tmp_path / "indicators.yaml").read_text().splitlines(), 1)
+        if "direction: dwn" in line
+    )  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"indicators.yaml, line {line}, key 'indicators[0].direction': 'dwn' is not one of up, "
+        "down — did you mean 'down'?\n"
+    )
+
+
+def test_dagster_definitions_fail_with_the_plain_message(broken_registry: Path) -> None:
+    from pipelines.definitions import build_definitions
+
+    with pytest.raises(RegistryError) as exc:
+        build_definitions(data_dir=broken_registry.parent / "data", registry=broken_registry)
+    assert str(exc.value) + "\n" == BROKEN
+    assert exc.value.__cause__ is None and exc.value.__context__ is None  # no pydantic dump
