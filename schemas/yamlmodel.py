@@ -88,12 +88,14 @@ def dotted(path: Loc) -> str:
     indicators[0].target; keys that are not names -> values["Abgänger weiblich"]."""
     text = ""
     for part in path:
-        if isinstance(part, int):
+        if type(part) is int:  # a list index (a YAML key 01 is an _Int and shows as written)
             text += f"[{part}]"
-        elif part.isidentifier():
-            text += f".{part}" if text else part
+            continue
+        name = getattr(part, "written", str(part))
+        if name.isidentifier():
+            text += f".{name}" if text else name
         else:
-            text += f'["{part}"]'
+            text += f'["{name}"]'
     return text
 
 
@@ -172,9 +174,9 @@ _ABSENT = object()
 def _key_in(node: Any, part: str | int) -> Any:
     if isinstance(node, dict):
         if part in node:
-            return part
-        for key in node:  # a YAML key 2019 read as text '2019' by a model
-            if not isinstance(key, str) and str(key) == str(part):
+            return next(key for key in node if key == part)  # the key as read (05 as written)
+        for key in node:  # a YAML key 01 read as text '01' by a model
+            if not isinstance(key, str) and getattr(key, "written", str(key)) == str(part):
                 return key
     if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
         return part
@@ -224,7 +226,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, doc: Document) ->
         first: dict[Any, int] = {}
         previous: tuple[Any, yaml.Node] | None = None
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(loader, key_node)
             line = key_node.start_mark.line + 1
             if isinstance(key, list | dict):
                 doc.problems.append(
@@ -269,7 +271,38 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, doc: Document) ->
             )
             items.append(_build(loader, child, (*loc, i), doc))
         return items
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node)
+
+
+class _Int(int):
+    """An integer that remembers how it was written (05, 1_000), for keys that take text."""
+
+    written: str
+
+
+class _Float(float):
+    written: str
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    value = loader.construct_object(node, deep=True)
+    if type(value) in (int, float) and isinstance(node, yaml.ScalarNode):
+        value = (_Int if type(value) is int else _Float)(value)
+        value.written = node.value
+    return value
+
+
+def plain(value: Any) -> Any:
+    """Data of a Document with its numbers as plain int and float again."""
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if isinstance(value, _Int):
+        return int(value)
+    if isinstance(value, _Float):
+        return float(value)
+    return value
 
 
 def _written(node: yaml.Node) -> str | None:
@@ -298,13 +331,14 @@ def _decimal_comma(number: yaml.Node, key: yaml.Node, value: yaml.Node) -> bool:
 
 
 def _number_as_text(value: Any) -> Any:
-    """Column names, labels and codes are text; a YAML number there is meant as text."""
+    """Column names, labels and codes are text; a YAML number there is meant as text, as
+    written (01 -> '01', not '1')."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
+        return getattr(value, "written", str(value))
     return value
 
 
-#: text; a number is taken as written (2012 -> '2012')
+#: text; a number is taken as written (2012 -> '2012', 01 -> '01')
 Text = Annotated[str, BeforeValidator(_number_as_text)]
 
 

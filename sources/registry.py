@@ -42,6 +42,7 @@ from schemas.yamlmodel import (
     did_you_mean,
     expected,
     listing,
+    plain,
     read_yaml,
     sort_problems,
     validate,
@@ -297,7 +298,11 @@ def _text_or_mapping(value: Any) -> str | None:
 
 
 def _value_spec(value: Any) -> Any:
-    return {"measure": value} if isinstance(value, str | int | float) else value
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"measure": value}
+    raise expected("a measure id or {measure: …, sex: …, nationality: …}")
 
 
 SourceId = Annotated[Text, AfterValidator(_source_id)]
@@ -765,7 +770,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         constants=dict(mapping.constants) if isinstance(mapping, ReferenceMappingSpec) else {},
         path=path,
         api=_api(api) if api is not None else None,
-        quality=dict(quality or {}),
+        quality=plain(quality or {}),
     )
 
 

@@ -595,6 +595,9 @@ def test_yaml_mistake_unknown_key_without_a_hint(tmp_path: Path) -> None:
          "line 7, key 'coverage': expected text, got 05 — put it in quotes: \"05\""),
         ('title: "Schulabgänger/-innen"', "title:",
          "line 2, key 'title': expected text, got nothing (the value is empty)"),
+        ("    ohne Abschluss: leavers_without_hsa", "    ohne Abschluss:",
+         "line 16, key 'mapping.values[\"ohne Abschluss\"]': expected a measure id or "
+         "{measure: …, sex: …, nationality: …}, got nothing (the value is empty)"),
         ("expectations: [school_leavers]", "expectations: school_leavers",
          "line 9, key 'expectations': expected a list, got 'school_leavers'"),
         ("  values:\n    Abgänger/-innen: leavers_total\n    ohne Abschluss: leavers_without_hsa\n",
@@ -655,6 +658,21 @@ def test_yaml_mistake_key_given_twice(tmp_path: Path) -> None:
     assert mistake(tmp_path, "rounding: 5\n", "rounding: 5\nrounding: 3\n") == (
         "test_source.yaml, line 9, key 'rounding': given twice (also on line 8); keep one"
     )
+
+
+def test_numbers_where_text_is_expected_are_taken_as_written(tmp_path: Path) -> None:
+    text = SOURCE_YAML.replace(
+        "  values:\n", "  filters: {Schulart: 007, Stand: 1.50}\n  values:\n"
+    )
+    text = text.replace("weiblich: female, männlich: male", "01: female, 02: mänlich")
+    assert error_of(write(tmp_path, text)) == (
+        "test_source.yaml, line 13, key 'mapping.sex.values[\"02\"]': 'mänlich' is not one of "
+        "total, female, male"
+    )
+    source = load_source(write(tmp_path, text.replace("02: mänlich", "02: male")))
+    assert source.measures is not None
+    assert source.measures.filters == {"Schulart": "007", "Stand": "1.50"}
+    assert source.measures.sex.values == {"insgesamt": "total", "01": "female", "02": "male"}
 
 
 # --- extends -----------------------------------------------------------------------------------
