@@ -9,6 +9,9 @@
     bildungsmonitor docs                     regenerate the generated sections of docs/
     bildungsmonitor genesis-metadata --source ID   a GENESIS table's variables and codes
 
+A mistake in the source registry or the catalogue YAML is printed as one line per mistake
+(file, line, key, what was expected) and the command exits with code 2.
+
 The run goes through the Dagster instance under <data>/dagster_home, so it shows in the UI with
 its lineage, logs and check results like a scheduled run.
 """
@@ -23,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from schemas.yamlmodel import YamlError
 from sources.registry import PROFILES
 from warehouse.db import REPO_ROOT, DataPaths
 
@@ -36,6 +40,15 @@ def select_registry(args: argparse.Namespace) -> None:
         os.environ["BILDUNGSMONITOR_PROFILE"] = args.profile
     if getattr(args, "registry", None):
         os.environ["BILDUNGSMONITOR_REGISTRY_DIR"] = str(Path(args.registry).resolve())
+
+
+def selected_registry(args: argparse.Namespace) -> Path:
+    """The registry folder --registry / --profile (or their environment variables) name."""
+    from sources.registry import registry_dir
+
+    folder = os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
+    profile = getattr(args, "profile", None) or os.environ.get("BILDUNGSMONITOR_PROFILE")
+    return Path(folder) if folder else registry_dir(profile)
 
 
 def prepare_instance(paths: DataPaths) -> Path:
@@ -59,6 +72,9 @@ def _paths(args: argparse.Namespace) -> DataPaths:
 def cmd_run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     select_registry(args)
+    from sources.registry import load_registry
+
+    load_registry(selected_registry(args))  # a mistake in the YAML: say so before starting
     prepare_instance(paths)
     # Dagster and the pipeline are imported only now: DAGSTER_HOME must be set first.
     import dagster as dg
@@ -94,6 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     paths = _paths(args)
     select_registry(args)
+    from sources.registry import load_registry
+
+    load_registry(selected_registry(args))  # a mistake in the YAML: say so before starting
     home = prepare_instance(paths)
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
     command = [
@@ -129,10 +148,9 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
     from sources.clients.genesis import GenesisCredentials
     from sources.clients.http import FetchError
     from sources.fetch import describe_genesis_table, genesis_client, missing_variable
-    from sources.registry import GenesisApi, load_registry, registry_dir
+    from sources.registry import GenesisApi, load_registry
 
-    folder = os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
-    sources = load_registry(Path(folder) if folder else registry_dir(args.profile))
+    sources = load_registry(selected_registry(args))
     source = sources.get(args.source)
     if source is None or not isinstance(source.api, GenesisApi):
         genesis = sorted(s.id for s in sources.values() if isinstance(s.api, GenesisApi))
@@ -157,10 +175,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
     """Check a delivery before sending it: nothing is loaded. Exit 0 pass, 1 warnings, 2 fail."""
     select_registry(args)
     from expectations.screening import school_directory, screen
-    from sources.registry import load_registry, registry_dir
+    from sources.registry import load_registry
 
-    folder = os.environ.get("BILDUNGSMONITOR_REGISTRY_DIR")
-    sources = load_registry(Path(folder) if folder else registry_dir(args.profile))
+    sources = load_registry(selected_registry(args))
     source = sources.get(args.source)
     if source is None:
         print(f"unknown source {args.source!r}; known: {', '.join(sorted(sources))}")
@@ -220,7 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     metadata.add_argument("--source", required=True, help="id of a genesis_api source")
     metadata.set_defaults(func=cmd_genesis_metadata)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except YamlError as exc:  # the registry or the catalogue: one line per mistake
+        print(exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

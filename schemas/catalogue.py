@@ -1,32 +1,169 @@
 """The measure and indicator catalogue and the goals: loaded from YAML, checked for consistency.
 
-The backbone office edits `measures.yaml`, `indicators.yaml` and `goals.yaml`; a mistake there
-(an indicator naming a measure that does not exist, a target year that is not a school year)
-stops the pipeline at load time with the file and the entry named.
+The backbone office edits `measures.yaml`, `indicators.yaml` and `goals.yaml`. Each file is
+read into a typed model (`MeasuresFile`, `GoalsFile`, `IndicatorsFile`): an unknown key, a
+wrong type, a missing key, a value outside its set, an indicator naming a measure or goal that
+does not exist, a target year that is not a school year — every mistake of every file stops
+the load, all at once, one line each with file, line and key (schemas/yamlmodel.py):
+
+    goals.yaml, line 12, key 'goals[2].lead_partner': missing (required)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from schemas.tables import NATIONALITIES, SEXES, parse_school_year
+from schemas.tables import parse_school_year
+from schemas.yamlmodel import (
+    Document,
+    Problem,
+    Text,
+    YamlError,
+    YamlModel,
+    did_you_mean,
+    listing,
+    read_yaml,
+    sort_problems,
+    validate,
+)
 
 SCHEMAS_DIR = Path(__file__).resolve().parent
 UNITS = ("count", "percent", "hours")
 DIRECTIONS = ("up", "down")
 
 
-class CatalogueError(ValueError):
-    """A catalogue file that contradicts itself; the message names the file and the entry."""
+class CatalogueError(YamlError):
+    """Catalogue files with mistakes; one line per mistake, each naming file, line and key."""
 
 
-@dataclass(frozen=True)
-class Measure:
+# --- the files, as written ----------------------------------------------------------------------
+
+
+def _identifier(value: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", value):
+        raise ValueError(
+            f"'{value}' is not a valid id: lower case letters, digits and _, starting with a letter"
+        )
+    return value
+
+
+def _school_year(value: str) -> str:
+    parse_school_year(value)  # ValueError: "school year '2022/24': the second year must …"
+    return value
+
+
+Identifier = Annotated[Text, AfterValidator(_identifier)]
+SchoolYear = Annotated[Text, AfterValidator(_school_year)]
+Unit = Literal["count", "percent", "hours"]
+Sex = Literal["total", "female", "male"]
+Nationality = Literal["total", "german", "foreign"]
+
+
+class SchoolFormSpec(YamlModel):
+    label: Text
+
+
+class FamilySpec(YamlModel):
+    """Expands into one measure per school form: <prefix>_<school form>."""
+
+    prefix: Identifier
+    label: Text  # with {school_form}
+    unit: Unit
+    description: Text  # with {school_form}
+
+
+class MeasureSpec(YamlModel):
+    label: Text
+    unit: Unit
+    description: Text
+
+
+class MeasuresFile(YamlModel):
+    """schemas/measures.yaml"""
+
+    school_forms: dict[Identifier, SchoolFormSpec] = Field(default_factory=dict)
+    families: list[FamilySpec] = Field(default_factory=list)
+    measures: dict[Identifier, MeasureSpec] = Field(default_factory=dict)
+
+
+class GoalSpec(YamlModel):
+    id: Identifier
+    title: Text
+    description: Text
+    lead_partner: Text
+
+
+class GoalsFile(YamlModel):
+    """schemas/goals.yaml"""
+
+    goals: list[GoalSpec]
+
+
+class TargetSpec(YamlModel):
+    value: float
+    year: SchoolYear
+
+
+class SubgroupSpec(YamlModel):
+    sex: Sex | None = None
+    nationality: Nationality | None = None
+
+
+class RateSpec(YamlModel):
+    """value = scale × Σ numerator / Σ denominator"""
+
+    id: Identifier
+    name: Text
+    goal: Text
+    kind: Literal["rate"]
+    definition: Text
+    numerator: Annotated[list[Text], Field(min_length=1)]
+    denominator: Annotated[list[Text], Field(min_length=1)]
+    scale: Annotated[float, Field(gt=0)]
+    unit: Text
+    direction: Literal["up", "down"]
+    baseline: SchoolYear
+    target: TargetSpec
+    responsible_partner: Text
+
+
+class GapSpec(YamlModel):
+    """value = rate of `indicator` for `minuend` − for `subtrahend`, in percentage points"""
+
+    id: Identifier
+    name: Text
+    goal: Text
+    kind: Literal["gap"]
+    indicator: Text
+    minuend: SubgroupSpec
+    subtrahend: SubgroupSpec
+    definition: Text
+    unit: Text
+    direction: Literal["up", "down"]
+    baseline: SchoolYear
+    target: TargetSpec
+    responsible_partner: Text
+
+
+class IndicatorsFile(YamlModel):
+    """schemas/indicators.yaml"""
+
+    indicators: list[Annotated[RateSpec | GapSpec, Field(discriminator="kind")]]
+
+
+# --- the catalogue, as the pipeline uses it ------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Measure(_Frozen):
     id: str
     label: str
     unit: str
@@ -35,16 +172,14 @@ class Measure:
     school_form: str | None = None
 
 
-@dataclass(frozen=True)
-class Goal:
+class Goal(_Frozen):
     id: str
     title: str
     description: str
     lead_partner: str
 
 
-@dataclass(frozen=True)
-class Indicator:
+class Indicator(_Frozen):
     id: str
     name: str
     goal: str
@@ -61,8 +196,8 @@ class Indicator:
     scale: float = 100.0
     # gap indicators: the rate indicator and the two subgroups compared
     of_indicator: str | None = None
-    minuend: dict[str, str] = field(default_factory=dict)
-    subtrahend: dict[str, str] = field(default_factory=dict)
+    minuend: dict[str, str] = Field(default_factory=dict)
+    subtrahend: dict[str, str] = Field(default_factory=dict)
 
     @property
     def baseline_start_year(self) -> int:
@@ -73,8 +208,7 @@ class Indicator:
         return parse_school_year(self.target_year)
 
 
-@dataclass(frozen=True)
-class Catalogue:
+class Catalogue(_Frozen):
     measures: dict[str, Measure]
     goals: dict[str, Goal]
     indicators: dict[str, Indicator]
@@ -86,175 +220,275 @@ class Catalogue:
         return [i for i in self.indicators.values() if i.kind == "gap"]
 
 
-def _read(path: Path) -> dict[str, Any]:
+# --- loading -------------------------------------------------------------------------------------
+
+
+def _read(path: Path, problems: list[Problem]) -> Document | None:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise CatalogueError(f"{path.name}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise CatalogueError(f"{path.name}: expected a mapping at the top level")
-    return data
+        doc = read_yaml(path)
+    except YamlError as exc:
+        problems += exc.problems
+        return None
+    problems += doc.problems
+    if not isinstance(doc.data, dict):
+        problems.append(
+            Problem(
+                doc.file, doc.position(()).line, None, "expected a mapping of keys at the top level"
+            )
+        )
+        return None
+    return doc
 
 
-def _require(entry: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
-    missing = [k for k in keys if k not in entry]
-    if missing:
-        raise CatalogueError(f"{where}: missing {', '.join(missing)}")
+def _measures(path: Path) -> tuple[dict[str, Measure], list[Problem]]:
+    problems: list[Problem] = []
+    doc = _read(path, problems)
+    spec = doc and validate(MeasuresFile, doc.data, doc, problems)
+    if doc is None or spec is None:
+        return {}, problems
+    measures: dict[str, Measure] = {}
+    made_by: dict[str, int] = {}  # measure id -> index of the family that makes it
+    prefixes: dict[str, int] = {}  # prefix -> its line
+    for i, family in enumerate(spec.families):
+        if family.prefix in prefixes:
+            first = prefixes[family.prefix]
+            problems.append(
+                doc.problem(
+                    ("families", i, "prefix"),
+                    f"'{family.prefix}' is defined twice (also on line {first})",
+                )
+            )
+            continue
+        prefixes[family.prefix] = doc.position(("families", i, "prefix")).line
+        texts: dict[str, str] = {}
+        for key in ("label", "description"):
+            template = getattr(family, key)
+            try:
+                template.format(school_form="")
+            except (KeyError, IndexError, ValueError) as exc:
+                problems.append(doc.problem(("families", i, key), _template_problem(exc)))
+            texts[key] = template
+        for form, form_spec in spec.school_forms.items():
+            measure_id = f"{family.prefix}_{form}"
+            made_by[measure_id] = i
+            try:
+                label = texts["label"].format(school_form=form_spec.label)
+                description = texts["description"].format(school_form=form_spec.label)
+            except (KeyError, IndexError, ValueError):
+                label = description = ""  # reported above
+            measures[measure_id] = Measure(
+                id=measure_id,
+                label=label,
+                unit=family.unit,
+                description=description,
+                family=family.prefix,
+                school_form=form,
+            )
+    for measure_id, entry in spec.measures.items():
+        if measure_id in measures:
+            family = spec.families[made_by[measure_id]]
+            line = doc.position(("families", made_by[measure_id])).line
+            problems.append(
+                doc.problem(
+                    ("measures", measure_id),
+                    f"'{measure_id}' is defined twice: the family '{family.prefix}' "
+                    f"(line {line}) makes it too",
+                    at="key",
+                )
+            )
+            continue
+        measures[measure_id] = Measure(
+            id=measure_id, label=entry.label, unit=entry.unit, description=entry.description
+        )
+    return measures, problems
+
+
+def _template_problem(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"{{{exc.args[0]}}} is not a placeholder here; the only one is {{school_form}}"
+    if isinstance(exc, IndexError):
+        return "{} is not a placeholder here; the only one is {school_form}"
+    return f"not a valid template ({exc}); write {{{{ and }}}} for a literal brace"
+
+
+def _goals(path: Path) -> tuple[dict[str, Goal], list[Problem]]:
+    problems: list[Problem] = []
+    doc = _read(path, problems)
+    spec = doc and validate(GoalsFile, doc.data, doc, problems)
+    if doc is None or spec is None:
+        return {}, problems
+    goals: dict[str, Goal] = {}
+    lines: dict[str, int] = {}
+    for i, entry in enumerate(spec.goals):
+        if entry.id in goals:
+            problems.append(
+                doc.problem(
+                    ("goals", i, "id"),
+                    f"'{entry.id}' is defined twice (also on line {lines[entry.id]})",
+                )
+            )
+            continue
+        lines[entry.id] = doc.position(("goals", i, "id")).line
+        goals[entry.id] = Goal(
+            id=entry.id,
+            title=entry.title,
+            description=entry.description.strip(),
+            lead_partner=entry.lead_partner,
+        )
+    return goals, problems
+
+
+def _indicators(
+    path: Path, measures: dict[str, Measure] | None, goals: dict[str, Goal] | None
+) -> tuple[dict[str, Indicator], list[Problem]]:
+    """`measures` / `goals` None: not known (their file has mistakes); not checked against."""
+    problems: list[Problem] = []
+    doc = _read(path, problems)
+    spec = doc and validate(IndicatorsFile, doc.data, doc, problems)
+    if doc is None or spec is None:
+        return {}, problems
+    indicators: dict[str, Indicator] = {}
+    lines: dict[str, int] = {}
+    for i, entry in enumerate(spec.indicators):
+        at = ("indicators", i)
+        if entry.id in indicators:
+            problems.append(
+                doc.problem(
+                    (*at, "id"), f"'{entry.id}' is defined twice (also on line {lines[entry.id]})"
+                )
+            )
+            continue
+        lines[entry.id] = doc.position((*at, "id")).line
+        if goals is not None and entry.goal not in goals:
+            problems.append(
+                doc.problem(
+                    (*at, "goal"),
+                    f"'{entry.goal}' is not a goal in goals.yaml; expected one of "
+                    f"{listing(goals)}{did_you_mean(entry.goal, goals)}",
+                )
+            )
+        if parse_school_year(entry.baseline) > parse_school_year(entry.target.year):
+            problems.append(
+                doc.problem(
+                    (*at, "baseline"),
+                    f"{entry.baseline} is after the target year {entry.target.year}",
+                )
+            )
+        extra: dict[str, Any] = {}
+        if isinstance(entry, RateSpec):
+            for part in ("numerator", "denominator"):
+                for j, measure in enumerate(getattr(entry, part)):
+                    if measures is not None and measure not in measures:
+                        problems.append(
+                            doc.problem(
+                                (*at, part, j),
+                                f"'{measure}' is not a measure in measures.yaml"
+                                f"{did_you_mean(measure, measures)}",
+                            )
+                        )
+            extra = {
+                "numerator": tuple(entry.numerator),
+                "denominator": tuple(entry.denominator),
+                "scale": entry.scale,
+            }
+        else:
+            minuend = entry.minuend.model_dump(exclude_none=True)
+            subtrahend = entry.subtrahend.model_dump(exclude_none=True)
+            for key, group in (("minuend", minuend), ("subtrahend", subtrahend)):
+                if len(group) != 1:
+                    problems.append(
+                        doc.problem(
+                            (*at, key),
+                            "must name exactly one subgroup, e.g. {sex: male} or "
+                            "{nationality: foreign}",
+                        )
+                    )
+            if len(minuend) == len(subtrahend) == 1:
+                if minuend.keys() != subtrahend.keys():
+                    problems.append(
+                        doc.problem(
+                            (*at, "subtrahend"),
+                            f"compares {next(iter(subtrahend))}, the minuend "
+                            f"{next(iter(minuend))}: both must name the same subgroup "
+                            "dimension, e.g. {sex: male} and {sex: female}",
+                        )
+                    )
+                elif minuend == subtrahend:
+                    problems.append(
+                        doc.problem(
+                            (*at, "subtrahend"),
+                            "is the minuend's subgroup; a gap compares two different subgroups",
+                        )
+                    )
+            extra = {"of_indicator": entry.indicator, "minuend": minuend, "subtrahend": subtrahend}
+        indicators[entry.id] = Indicator(
+            id=entry.id,
+            name=entry.name,
+            goal=entry.goal,
+            kind=entry.kind,
+            definition=entry.definition,
+            unit=entry.unit,
+            direction=entry.direction,
+            baseline=entry.baseline,
+            target_value=entry.target.value,
+            target_year=entry.target.year,
+            responsible_partner=entry.responsible_partner,
+            **extra,
+        )
+    rates = [i.id for i in indicators.values() if i.kind == "rate"]
+    for i, entry in enumerate(spec.indicators):
+        if isinstance(entry, GapSpec) and entry.indicator not in rates:
+            what = (
+                "a gap indicator; a gap compares the subgroups of a rate indicator"
+                if entry.indicator in indicators
+                else "not an indicator in indicators.yaml"
+            )
+            problems.append(
+                doc.problem(
+                    ("indicators", i, "indicator"),
+                    f"'{entry.indicator}' is {what}; expected one of {listing(rates)}"
+                    f"{did_you_mean(entry.indicator, rates)}",
+                )
+            )
+    return indicators, problems
+
+
+def _raise(problems: list[Problem], first: str | None = None) -> None:
+    if problems:
+        raise CatalogueError(sort_problems(problems, first)) from None
 
 
 def load_measures(path: Path) -> dict[str, Measure]:
-    data = _read(path)
-    forms: dict[str, dict[str, str]] = data.get("school_forms", {})
-    measures: dict[str, Measure] = {}
-    for family in data.get("families", []):
-        where = f"{path.name}: family {family.get('prefix')!r}"
-        _require(family, ("prefix", "label", "unit", "description"), where)
-        for form, spec in forms.items():
-            label = spec["label"]
-            measure_id = f"{family['prefix']}_{form}"
-            measures[measure_id] = Measure(
-                id=measure_id,
-                label=family["label"].format(school_form=label),
-                unit=family["unit"],
-                description=family["description"].format(school_form=label),
-                family=family["prefix"],
-                school_form=form,
-            )
-    for measure_id, spec in data.get("measures", {}).items():
-        where = f"{path.name}: measure {measure_id!r}"
-        _require(spec, ("label", "unit", "description"), where)
-        if measure_id in measures:
-            raise CatalogueError(f"{where}: defined twice (also produced by a family)")
-        measures[measure_id] = Measure(
-            id=measure_id, label=spec["label"], unit=spec["unit"], description=spec["description"]
-        )
-    for measure in measures.values():
-        if measure.unit not in UNITS:
-            raise CatalogueError(
-                f"{path.name}: measure {measure.id!r}: unit {measure.unit!r} is not one of {UNITS}"
-            )
+    measures, problems = _measures(path)
+    _raise(problems)
     return measures
 
 
 def load_goals(path: Path) -> dict[str, Goal]:
-    goals: dict[str, Goal] = {}
-    for entry in _read(path).get("goals", []):
-        where = f"{path.name}: goal {entry.get('id')!r}"
-        _require(entry, ("id", "title", "description", "lead_partner"), where)
-        if entry["id"] in goals:
-            raise CatalogueError(f"{where}: defined twice")
-        goals[entry["id"]] = Goal(
-            id=entry["id"],
-            title=entry["title"],
-            description=entry["description"].strip(),
-            lead_partner=entry["lead_partner"],
-        )
+    goals, problems = _goals(path)
+    _raise(problems)
     return goals
 
 
-def _subgroup(spec: dict[str, str], where: str) -> dict[str, str]:
-    allowed = {"sex": SEXES, "nationality": NATIONALITIES}
-    for key, value in spec.items():
-        if key not in allowed or value not in allowed[key]:
-            raise CatalogueError(f"{where}: subgroup {key}={value!r} is not a canonical subgroup")
-    return dict(spec)
-
-
-def load_indicators(path: Path, measures: dict[str, Measure], goals: dict[str, Goal]):
-    indicators: dict[str, Indicator] = {}
-    common = (
-        "id",
-        "name",
-        "goal",
-        "kind",
-        "definition",
-        "unit",
-        "direction",
-        "baseline",
-        "target",
-        "responsible_partner",
-    )
-    for entry in _read(path).get("indicators", []):
-        where = f"{path.name}: indicator {entry.get('id')!r}"
-        _require(entry, common, where)
-        if entry["id"] in indicators:
-            raise CatalogueError(f"{where}: defined twice")
-        if entry["goal"] not in goals:
-            raise CatalogueError(f"{where}: goal {entry['goal']!r} is not in goals.yaml")
-        if entry["direction"] not in DIRECTIONS:
-            raise CatalogueError(f"{where}: direction must be one of {DIRECTIONS}")
-        target = entry["target"]
-        _require(target, ("value", "year"), f"{where}: target")
-        for label in (entry["baseline"], target["year"]):
-            try:
-                parse_school_year(str(label))
-            except ValueError as exc:
-                raise CatalogueError(f"{where}: {exc}") from exc
-        if parse_school_year(str(entry["baseline"])) > parse_school_year(str(target["year"])):
-            raise CatalogueError(
-                f"{where}: the baseline {entry['baseline']} is after the target "
-                f"year {target['year']}"
-            )
-        if not isinstance(target["value"], int | float) or isinstance(target["value"], bool):
-            raise CatalogueError(f"{where}: target value {target['value']!r} is not a number")
-        extra: dict[str, Any] = {}
-        if entry["kind"] == "rate":
-            _require(entry, ("numerator", "denominator", "scale"), where)
-            for part in ("numerator", "denominator"):
-                unknown = [m for m in entry[part] if m not in measures]
-                if unknown:
-                    raise CatalogueError(
-                        f"{where}: {part} measure(s) {', '.join(unknown)} not in measures.yaml"
-                    )
-            extra = {
-                "numerator": tuple(entry["numerator"]),
-                "denominator": tuple(entry["denominator"]),
-                "scale": float(entry["scale"]),
-            }
-        elif entry["kind"] == "gap":
-            _require(entry, ("indicator", "minuend", "subtrahend"), where)
-            extra = {
-                "of_indicator": entry["indicator"],
-                "minuend": _subgroup(entry["minuend"], where),
-                "subtrahend": _subgroup(entry["subtrahend"], where),
-            }
-            if len(extra["minuend"]) != 1 or set(extra["minuend"]) != set(extra["subtrahend"]):
-                raise CatalogueError(
-                    f"{where}: minuend and subtrahend must name the same single subgroup "
-                    "dimension (sex or nationality), e.g. {sex: male} and {sex: female}"
-                )
-        else:
-            raise CatalogueError(f"{where}: kind must be 'rate' or 'gap', not {entry['kind']!r}")
-        indicators[entry["id"]] = Indicator(
-            id=entry["id"],
-            name=entry["name"],
-            goal=entry["goal"],
-            kind=entry["kind"],
-            definition=entry["definition"],
-            unit=entry["unit"],
-            direction=entry["direction"],
-            baseline=str(entry["baseline"]),
-            target_value=float(target["value"]),
-            target_year=str(target["year"]),
-            responsible_partner=entry["responsible_partner"],
-            **extra,
-        )
-    for indicator in indicators.values():
-        if indicator.kind == "gap":
-            base = indicators.get(indicator.of_indicator or "")
-            if base is None or base.kind != "rate":
-                raise CatalogueError(
-                    f"{path.name}: indicator {indicator.id!r}: gap of {indicator.of_indicator!r}, "
-                    "which is not a rate indicator in this file"
-                )
+def load_indicators(
+    path: Path, measures: dict[str, Measure], goals: dict[str, Goal]
+) -> dict[str, Indicator]:
+    indicators, problems = _indicators(path, measures, goals)
+    _raise(problems)
     return indicators
 
 
 @cache
 def load_catalogue(directory: Path = SCHEMAS_DIR) -> Catalogue:
-    measures = load_measures(directory / "measures.yaml")
-    goals = load_goals(directory / "goals.yaml")
-    indicators = load_indicators(directory / "indicators.yaml", measures, goals)
+    """The three files of `directory`; every mistake in any of them is raised at once."""
+    measures, problems = _measures(directory / "measures.yaml")
+    goals, goal_problems = _goals(directory / "goals.yaml")
+    indicators, indicator_problems = _indicators(
+        directory / "indicators.yaml",
+        None if problems else measures,
+        None if goal_problems else goals,
+    )
+    _raise([*problems, *goal_problems, *indicator_problems])
     return Catalogue(measures=measures, goals=goals, indicators=indicators)
 
 

@@ -1,23 +1,52 @@
-"""The source registry: one YAML file per source (sources/registry/<id>.yaml).
+"""The source registry: one YAML file per source (sources/registry/<profile>/<id>.yaml).
 
-Adding a partner source is a YAML file, not code (docs/sources.md). This module reads and
-checks those files; a mistake stops the load with the file and the key named, before any data
-is touched.
+Adding a partner source is a YAML file, not code (docs/sources.md). This module reads those
+files into typed models: `SourceSpec` and its parts describe the file exactly as written
+(every key, its type, its allowed values; unknown keys are mistakes), `Source` is what the
+pipeline uses. Every mistake of a file is reported at once, one line each, naming the file, the
+line and the key, before any data is touched:
+
+    kita_betreuung.yaml, line 21, key 'mapping.region.by': 'nam' is not one of key, name, …
 """
 
 from __future__ import annotations
 
-import dataclasses
+import codecs
+import os
 import re
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+)
 
 from schemas.catalogue import Catalogue, load_catalogue
 from schemas.tables import NATIONALITIES, SEXES
+from schemas.yamlmodel import (
+    Document,
+    Loc,
+    Problem,
+    Text,
+    YamlError,
+    YamlModel,
+    did_you_mean,
+    expected,
+    listing,
+    plain,
+    read_yaml,
+    sort_problems,
+    validate,
+)
 
 SOURCES_DIR = Path(__file__).resolve().parent
 REGISTRIES = SOURCES_DIR / "registry"
@@ -25,6 +54,7 @@ PROFILES = ("demo", "production")
 DEFAULT_PROFILE = "demo"
 REGISTRY_DIR = REGISTRIES / DEFAULT_PROFILE
 EXPECTATIONS_DIR = SOURCES_DIR.parent / "expectations"
+QUALITY_YAML = EXPECTATIONS_DIR / "quality.yaml"
 
 FILE_KINDS = ("csv", "genesis_table_csv", "genesis_ffcsv")
 API_KINDS = ("genesis_api", "json_api")
@@ -34,31 +64,39 @@ REGION_BY = ("key", "name", "school_number")
 YEAR_FORMATS = ("school_year", "start_year", "end_year", "date", "iso_date")
 _ID = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")  # as Dagster checks owners
+#: `format` and `api` of an `extends:` base are merged key by key; other keys are replaced
+MERGED_KEYS = ("format", "api")
 
 
-class RegistryError(ValueError):
-    """A registry file that cannot be used; the message names the file and the key."""
+class RegistryError(YamlError):
+    """Registry files with mistakes; one line per mistake, each naming file, line and key."""
 
 
-@dataclass(frozen=True)
-class Lookup:
+# --- the pipeline's view of a source ------------------------------------------------------------
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Lookup(_Frozen):
     """A row column whose values map to a piece of the measure id (e.g. variable → pupils)."""
 
     column: str
     values: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Dimension:
+class Dimension(_Frozen):
     """Where a canonical dimension comes from: a column (with a value map) or a constant."""
 
     column: str | None = None
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = Field(default_factory=dict)
     constant: str | None = None
 
 
-@dataclass(frozen=True)
-class ValueColumn:
+class ValueColumn(_Frozen):
     """A delivered column holding values: which measure (template) and subgroup it is."""
 
     column: str
@@ -67,8 +105,7 @@ class ValueColumn:
     nationality: str | None = None
 
 
-@dataclass(frozen=True)
-class MeasureMapping:
+class MeasureMapping(_Frozen):
     region_column: str
     region_by: str
     region_scope: str | None
@@ -79,7 +116,7 @@ class MeasureMapping:
     values: tuple[ValueColumn, ...]
     lookups: dict[str, Lookup]
     labels: tuple[str, ...] = ()  # GENESIS tables: names for the row-label columns
-    filters: dict[str, str] = field(default_factory=dict)  # keep rows where column == value
+    filters: dict[str, str] = {}  # keep rows where column == value
     count_rows_as: str | None = None  # school-grain sources: measure = rows per region
     absent_means_zero: bool = False  # school-grain: a covered region without rows has 0
     # flat files list leaves only: lines that differ only in dimensions the mapping ignores
@@ -90,8 +127,7 @@ class MeasureMapping:
     ignore_columns: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class GenesisApi:
+class GenesisApi(_Frozen):
     """A table of a GENESIS-Online service (kind genesis_api)."""
 
     base_url: str
@@ -106,8 +142,7 @@ class GenesisApi:
     attempts: int = 5
 
 
-@dataclass(frozen=True)
-class JsonApi:
+class JsonApi(_Frozen):
     """A paginated JSON API (kind json_api), {count, next, results} style."""
 
     url: str
@@ -122,8 +157,10 @@ class JsonApi:
     attempts: int = 5
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(_Frozen):
+    """A source as the pipeline uses it. Frozen: derive a changed copy with
+    `source.model_copy(update={...})`."""
+
     id: str
     title: str
     partner: str
@@ -149,7 +186,7 @@ class Source:
     path: Path  # the YAML file
     api: GenesisApi | JsonApi | None = None  # the API kinds
     # overrides of expectations/quality.yaml for this source's cross checks
-    quality: dict[str, Any] = field(default_factory=dict)
+    quality: dict[str, Any] = Field(default_factory=dict)
 
     def measure_ids(self) -> set[str]:
         """Every measure id this source can produce (templates expanded over lookups)."""
@@ -187,251 +224,553 @@ def _expand(template: str, lookups: dict[str, Lookup]) -> set[str]:
     return results
 
 
-def _dimension(spec: Any, allowed: tuple[str, ...], where: str) -> Dimension:
-    if spec is None:
-        return Dimension(constant="total")
-    if isinstance(spec, str):
-        if spec not in allowed:
-            raise RegistryError(f"{where}: {spec!r} is not one of {allowed}")
-        return Dimension(constant=spec)
-    if "column" not in spec or "values" not in spec:
-        raise RegistryError(f"{where}: give `column` and `values`, or a constant")
-    values = {str(k): str(v) for k, v in spec["values"].items()}
-    bad = sorted(v for v in values.values() if v not in allowed)
-    if bad:
-        raise RegistryError(f"{where}: values map to {bad}, expected one of {allowed}")
-    return Dimension(column=str(spec["column"]), values=values)
+# --- the file, as written -----------------------------------------------------------------------
 
 
-def _need(entry: Any, keys: tuple[str, ...], where: str) -> None:
-    if not isinstance(entry, dict):
-        raise RegistryError(f"{where}: expected a mapping with {', '.join(keys)}")
-    missing = [k for k in keys if k not in entry]
-    if missing:
-        raise RegistryError(f"{where}: needs {', '.join(f'`{k}`' for k in missing)}")
-
-
-def _number_format(fmt: dict[str, Any], where: str) -> tuple[str, str | None]:
-    decimal = str(fmt.get("decimal", ","))
-    thousands = fmt.get("thousands")
-    if decimal not in (",", "."):
-        raise RegistryError(f"{where}: format.decimal must be ',' or '.', not {decimal!r}")
-    if thousands is not None and (thousands not in (".", ",", " ", "'") or thousands == decimal):
-        raise RegistryError(
-            f"{where}: format.thousands must be '.', ',', ' ' or \"'\" and differ from the "
-            f"decimal separator, not {thousands!r}"
+def _source_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(
+            f"'{value}' is not a valid id: lower case letters, digits and _, starting with a "
+            "letter, 3–63 characters"
         )
-    return decimal, thousands
+    return value
 
 
-def _api(kind: str, spec: Any, where: str) -> GenesisApi | JsonApi:
-    where = f"{where}: api"
-    if kind == "genesis_api":
-        _need(spec, ("base_url", "table", "credentials"), where)
-        credentials = spec["credentials"]
-        _need(credentials, ("username_env",), f"{where}.credentials")
-        for key in ("username_env", "password_env"):
-            name = credentials.get(key)
-            if name is not None and not re.fullmatch(r"[A-Z][A-Z0-9_]*", str(name)):
-                raise RegistryError(
-                    f"{where}.credentials.{key}: {name!r} must name an environment variable "
-                    "(upper case, e.g. REGIONALSTATISTIK_USERNAME) — never the credential itself"
-                )
-        options = {k: spec[k] for k in ("timeout_seconds", "poll_interval_seconds",
-                                         "time_budget_seconds", "max_parallel", "attempts")
-                   if k in spec}  # fmt: skip
-        return GenesisApi(
-            base_url=str(spec["base_url"]).rstrip("/"),
-            table=str(spec["table"]),
-            parameters={str(k): str(v) for k, v in (spec.get("parameters") or {}).items()},
-            username_env=str(credentials["username_env"]),
-            password_env=credentials.get("password_env"),
-            **options,
+def _owner(value: str) -> str:
+    if not (re.fullmatch(r"team:\S+", value) or _EMAIL.fullmatch(value)):
+        raise ValueError(
+            f"'{value}' is not an owner Dagster accepts: team:<name> or an e-mail address"
         )
-    _need(spec, ("url",), where)
-    known = {f.name for f in dataclasses.fields(JsonApi)}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise RegistryError(f"{where}: unknown key(s) {', '.join(unknown)}")
-    return JsonApi(**spec)
+    return value
 
 
-def _measure_mapping(spec: dict[str, Any], catalogue: Catalogue, where: str) -> MeasureMapping:
-    _need(spec, ("region", "school_year", "values"), where)
-    _need(spec["region"], ("column",), f"{where}: region")
-    _need(spec["school_year"], ("column",), f"{where}: school_year")
-    for name, lookup in (spec.get("lookups") or {}).items():
-        _need(lookup, ("column", "values"), f"{where}: lookups.{name}")
-    for column, target in spec["values"].items():
-        if not isinstance(target, str):
-            _need(target, ("measure",), f"{where}: values[{column!r}]")
-    region = spec["region"]
-    if region.get("by", "key") not in REGION_BY:
-        raise RegistryError(f"{where}: region.by must be one of {REGION_BY}")
-    year = spec["school_year"]
-    if year.get("format", "school_year") not in YEAR_FORMATS:
-        raise RegistryError(f"{where}: school_year.format must be one of {YEAR_FORMATS}")
-    lookups = {
-        name: Lookup(
-            column=str(lk["column"]), values={str(k): str(v) for k, v in lk["values"].items()}
+def _suite(value: str) -> str:
+    if not (EXPECTATIONS_DIR / f"{value}.json").is_file():
+        suites = sorted(p.stem for p in EXPECTATIONS_DIR.glob("*.json"))
+        raise ValueError(
+            f"'{value}' is not an expectation suite in expectations/; expected one of "
+            f"{listing(suites)}{did_you_mean(value, suites)}"
         )
-        for name, lk in (spec.get("lookups") or {}).items()
-    }
-    values: list[ValueColumn] = []
-    for column, target in spec["values"].items():
-        if isinstance(target, str):
-            target = {"measure": target}
-        value = ValueColumn(
-            column=str(column),
-            measure=str(target["measure"]),
-            sex=target.get("sex"),
-            nationality=target.get("nationality"),
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(
+            f"'{value}' must name an environment variable (upper case, e.g. "
+            "REGIONALSTATISTIK_USERNAME) — never the credential itself"
         )
-        if value.sex is not None and value.sex not in SEXES:
-            raise RegistryError(f"{where}: values[{column!r}].sex must be one of {SEXES}")
-        if value.nationality is not None and value.nationality not in NATIONALITIES:
-            raise RegistryError(
-                f"{where}: values[{column!r}].nationality must be one of {NATIONALITIES}"
-            )
-        for name in _PLACEHOLDER.findall(value.measure):
-            if name not in lookups:
-                raise RegistryError(
-                    f"{where}: values[{column!r}] uses {{{name}}} but lookups has no {name!r}"
-                )
-        values.append(value)
-    mapping = MeasureMapping(
-        region_column=str(region["column"]),
-        region_by=region.get("by", "key"),
-        region_scope=region.get("scope"),
-        year_column=str(year["column"]),
-        year_format=year.get("format", "school_year"),
-        sex=_dimension(spec.get("sex"), SEXES, f"{where}: sex"),
-        nationality=_dimension(spec.get("nationality"), NATIONALITIES, f"{where}: nationality"),
-        values=tuple(values),
-        lookups=lookups,
-        labels=tuple(spec.get("labels") or ()),
-        filters={str(k): str(v) for k, v in (spec.get("filters") or {}).items()},
-        count_rows_as=spec.get("count_rows_as"),
-        absent_means_zero=bool(spec.get("absent_means_zero", False)),
-        combine_rows=bool(spec.get("combine_rows", False)),
-        derive_totals=tuple(spec.get("derive_totals") or ()),
-        ignore_columns=tuple(str(c) for c in spec.get("ignore_columns") or ()),
-    )
-    bad = [d for d in mapping.derive_totals if d not in ("sex", "nationality")]
-    if bad:
-        raise RegistryError(f"{where}: derive_totals may name sex and nationality, not {bad}")
-    produced: set[str] = set()
-    for value in mapping.values:
-        produced |= _expand(value.measure, lookups)
-    if mapping.count_rows_as:
-        produced.add(mapping.count_rows_as)
-    unknown = sorted(m for m in produced if m not in catalogue.measures)
-    if unknown:
-        raise RegistryError(
-            f"{where}: maps to measures not in schemas/measures.yaml: {', '.join(unknown)}"
+    return value
+
+
+def _encoding(value: str) -> str:
+    if value != "auto":
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(
+                f"'{value}' is not an encoding; expected auto, utf-8, utf-8-sig, cp1252, cp850 "
+                "or another Python codec"
+            ) from None
+    return value
+
+
+def _delimiter(value: str) -> str:
+    if value != "auto" and len(value) != 1:
+        raise ValueError(f"'{value}' is not a delimiter; expected auto or one character: ; , | \\t")
+    return value
+
+
+def _paths(value: Any) -> Any:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list):
+        raise expected("a path or a list of paths")
+    return value
+
+
+def _text_or_mapping(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "<text>"
+    if isinstance(value, dict):
+        return "<mapping>"
+    return None
+
+
+def _value_spec(value: Any) -> Any:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return {"measure": value}
+    raise expected("a measure id or {measure: …, sex: …, nationality: …}")
+
+
+SourceId = Annotated[Text, AfterValidator(_source_id)]
+EnvName = Annotated[Text, AfterValidator(_env_name)]
+#: a region code is text: unquoted, 05 would be read as the number 5
+RegionCode = str
+Sex = Literal[SEXES]  # type: ignore[valid-type]
+Nationality = Literal[NATIONALITIES]  # type: ignore[valid-type]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class FormatSpec(YamlModel):
+    """How a file writes its text and numbers."""
+
+    encoding: Annotated[Text, AfterValidator(_encoding)] = "auto"
+    delimiter: Annotated[Text, AfterValidator(_delimiter)] = "auto"
+    decimal: Literal[",", "."] = ","
+    thousands: Literal[".", ",", " ", "'"] | None = None
+
+
+class RegionSpec(YamlModel):
+    column: Text
+    by: Literal[REGION_BY] = "key"  # type: ignore[valid-type]
+    scope: RegionCode | None = None
+
+
+class SchoolYearSpec(YamlModel):
+    column: Text
+    format: Literal[YEAR_FORMATS] = "school_year"  # type: ignore[valid-type]
+
+
+class SexColumn(YamlModel):
+    column: Text
+    values: dict[Text, Sex]
+
+
+class NationalityColumn(YamlModel):
+    column: Text
+    values: dict[Text, Nationality]
+
+
+class ValueSpec(YamlModel):
+    """A value column: `Abgänger: leavers_total` or `{measure: …, sex: …, nationality: …}`."""
+
+    measure: Text
+    sex: Sex | None = None
+    nationality: Nationality | None = None
+
+
+class LookupSpec(YamlModel):
+    column: Text
+    values: dict[Text, Text]
+
+
+class MeasureMappingSpec(YamlModel):
+    """`mapping:` of a measure source (dataset: measures)."""
+
+    region: RegionSpec
+    school_year: SchoolYearSpec
+    sex: Annotated[
+        Annotated[Sex, Tag("<text>")] | Annotated[SexColumn, Tag("<mapping>")],
+        Discriminator(
+            _text_or_mapping,
+            custom_error_type="expected",
+            custom_error_message="expected total, female or male, or {column: …, values: …}",
+        ),
+    ] = "total"
+    nationality: Annotated[
+        Annotated[Nationality, Tag("<text>")] | Annotated[NationalityColumn, Tag("<mapping>")],
+        Discriminator(
+            _text_or_mapping,
+            custom_error_type="expected",
+            custom_error_message="expected total, german or foreign, or {column: …, values: …}",
+        ),
+    ] = "total"
+    lookups: dict[Text, LookupSpec] = Field(default_factory=dict)
+    values: dict[Text, Annotated[ValueSpec, BeforeValidator(_value_spec)]]
+    labels: list[Text] = Field(default_factory=list)
+    filters: dict[Text, Text] = Field(default_factory=dict)
+    count_rows_as: Text | None = None
+    absent_means_zero: bool = False
+    combine_rows: bool = False
+    derive_totals: list[Literal["sex", "nationality"]] = Field(default_factory=list)
+    ignore_columns: list[Text] = Field(default_factory=list)
+
+
+class ReferenceMappingSpec(YamlModel):
+    """`mapping:` of a reference dataset: canonical column -> delivered column."""
+
+    columns: dict[Text, Text]
+    constants: dict[Text, Text] = Field(default_factory=dict)
+
+
+class CredentialsSpec(YamlModel):
+    username_env: EnvName
+    password_env: EnvName | None = None
+
+
+class GenesisApiSpec(YamlModel):
+    """`api:` of kind genesis_api."""
+
+    base_url: Text
+    table: Text
+    credentials: CredentialsSpec
+    parameters: dict[Text, Text] = Field(default_factory=dict)
+    timeout_seconds: PositiveFloat = 60.0
+    poll_interval_seconds: PositiveFloat = 10.0
+    time_budget_seconds: PositiveFloat = 1800.0
+    max_parallel: PositiveInt = 5
+    attempts: PositiveInt = 5
+
+
+class JsonApiSpec(YamlModel):
+    """`api:` of kind json_api."""
+
+    url: Text
+    page_size: PositiveInt = 500
+    page_size_param: Text = "page_size"
+    results_key: Text = "results"
+    next_key: Text = "next"
+    count_key: Text = "count"
+    token_env: EnvName | None = None
+    timeout_seconds: PositiveFloat = 60.0
+    time_budget_seconds: PositiveFloat = 600.0
+    attempts: PositiveInt = 5
+
+
+class SourceSpec(YamlModel):
+    """A registry file. `mapping`, `api` and `quality` are checked by their own models, chosen
+    by `dataset` and `kind` (MeasureMappingSpec / ReferenceMappingSpec, GenesisApiSpec /
+    JsonApiSpec, quality_spec())."""
+
+    id: SourceId
+    title: Text
+    partner: Text
+    owner: Annotated[Text, AfterValidator(_owner)] = "team:backbone-office"
+    licence: Text
+    synthetic: bool = False
+    description: Text = ""
+    kind: Literal[KINDS]  # type: ignore[valid-type]
+    dataset: Literal[DATASETS] = "measures"  # type: ignore[valid-type]
+    location: Annotated[list[Text], BeforeValidator(_paths)] = Field(default_factory=list)
+    format: FormatSpec = FormatSpec()
+    coverage: RegionCode | None = None
+    rounding: PositiveInt | None = None
+    expectations: list[Annotated[Text, AfterValidator(_suite)]] = Field(default_factory=list)
+    api: Any = None
+    quality: Any = None
+    mapping: Any = None
+
+
+#: settings the cross checks read that expectations/quality.yaml does not list
+QUALITY_EXTRAS: dict[str, dict[str, Any]] = {
+    "completeness": {"level": Literal["bund", "land", "regierungsbezirk", "kreis", "gemeinde"]},
+}
+#: settings of quality.yaml that take one of a few words
+QUALITY_CHOICES: dict[tuple[str, str], Any] = {
+    ("year_over_year", "measures"): Literal["indicators", "all"],
+}
+
+
+def _bool_or_mapping(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "<on/off>"
+    if isinstance(value, dict):
+        return "<settings>"
+    return None
+
+
+@cache
+def quality_spec() -> type[YamlModel]:
+    """The model of a source's `quality:` overrides, made from expectations/quality.yaml: its
+    checks and settings, each with the type of its default; a check may also be switched off
+    or on as a whole (`level_consistency: false`)."""
+    defaults = yaml.safe_load(QUALITY_YAML.read_text(encoding="utf-8"))
+
+    def setting(check: str | None, name: str, default: Any) -> Any:
+        if (check, name) in QUALITY_CHOICES:
+            return QUALITY_CHOICES[(check, name)]
+        if isinstance(default, bool):
+            return bool
+        if isinstance(default, int):
+            return Annotated[int, Field(ge=0)]
+        if isinstance(default, float):
+            return Annotated[float, Field(ge=0)]
+        return Text
+
+    fields: dict[str, Any] = {}
+    for check, default in defaults.items():
+        if not isinstance(default, dict):
+            fields[check] = (setting(None, check, default), None)
+            continue
+        settings = {name: (setting(check, name, v), None) for name, v in default.items()}
+        settings |= {name: (tp, None) for name, tp in QUALITY_EXTRAS.get(check, {}).items()}
+        model = create_model(f"Quality_{check}", __base__=YamlModel, **settings)
+        fields[check] = (
+            Annotated[
+                Annotated[bool, Tag("<on/off>")] | Annotated[model, Tag("<settings>")],
+                Discriminator(
+                    _bool_or_mapping,
+                    custom_error_type="expected",
+                    custom_error_message="expected true, false or a mapping of its settings",
+                ),
+            ],
+            None,
         )
-    return mapping
+    return create_model("QualitySpec", __base__=YamlModel, **fields)
 
 
-def _location(value: Any, where: str) -> tuple[str, ...]:
-    """No location: the source's deliveries arrive only through data/inbox/<id>/."""
-    entries = [value] if isinstance(value, str) else value
-    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
-        raise RegistryError(f"{where}: location must be a path or a list of paths")
-    return tuple(entries)
+# --- reading ------------------------------------------------------------------------------------
 
 
-def _read_spec(path: Path, where: str, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _read(path: Path, top: Path | None = None, seen: tuple[Path, ...] = ()) -> Document:
     """The YAML of a source; `extends: <file>` takes another source's file as the base and
-    overrides its top-level keys (`format` and `api` are merged key by key)."""
+    overrides its top-level keys (`format` and `api` are merged key by key). A base file is
+    named in messages by its path from the source's folder (../demo/kita_betreuung.yaml)."""
+    name = path.name if top is None else os.path.relpath(path, top.parent)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"{where}: not valid YAML: {exc}") from exc
-    except FileNotFoundError:
-        raise RegistryError(f"{where}: {path} not found") from None
-    if not isinstance(spec, dict):
-        raise RegistryError(f"{where}: expected a mapping at the top level")
-    base_name = spec.pop("extends", None)
-    if base_name is None:
-        return spec
-    base_path = (path.parent / str(base_name)).resolve()
-    if base_path in seen:
-        raise RegistryError(f"{where}: extends loops back to {base_path.name}")
-    base = _read_spec(base_path, f"{where}: extends {base_name}", (*seen, path.resolve()))
-    for key in ("format", "api"):
-        if isinstance(base.get(key), dict) and isinstance(spec.get(key), dict):
-            spec[key] = {**base[key], **spec[key]}
-    return {**base, **spec}
+        doc = read_yaml(path, name)
+    except YamlError as exc:
+        raise RegistryError(exc.problems) from None
+    if not isinstance(doc.data, dict):
+        raise RegistryError(
+            [
+                Problem(
+                    name,
+                    doc.position(()).line,
+                    None,
+                    "expected a mapping of keys (id: …, title: …) at the top level",
+                )
+            ]
+        )
+    if "extends" not in doc.data:
+        return doc
+    base_name = doc.data["extends"]
+    if not isinstance(base_name, str):
+        raise RegistryError([doc.problem(("extends",), "expected the path of a source file")])
+    base_path = (path.parent / base_name).resolve()
+    if base_path in (*seen, path.resolve()):
+        raise RegistryError(
+            [doc.problem(("extends",), f"'{base_name}' loops back to {base_path.name}")]
+        )
+    if not base_path.is_file():
+        raise RegistryError([doc.problem(("extends",), f"'{base_name}' not found ({base_path})")])
+    base = _read(base_path, top or path, (*seen, path.resolve()))
+    del doc.data["extends"]
+    return _merge(base, doc)
+
+
+def _merge(base: Document, child: Document) -> Document:
+    data = dict(base.data)
+    kept = {}
+    for loc, pos in base.positions.items():
+        if not loc:
+            continue
+        key = loc[0]
+        if key not in child.data or (
+            key in MERGED_KEYS
+            and isinstance(base.data.get(key), dict)
+            and isinstance(child.data[key], dict)
+            and len(loc) > 1
+            and loc[1] not in child.data[key]
+        ):
+            kept[loc] = pos
+    for key, value in child.data.items():
+        if key in MERGED_KEYS and isinstance(base.data.get(key), dict) and isinstance(value, dict):
+            data[key] = {**base.data[key], **value}
+        else:
+            data[key] = value
+    return Document(
+        child.file, data, {**kept, **child.positions}, [*base.problems, *child.problems]
+    )
+
+
+def _check_mapping(
+    doc: Document, spec: MeasureMappingSpec, catalogue: Catalogue, problems: list[Problem]
+) -> None:
+    """What the model alone cannot know: placeholders need lookups, measures must exist."""
+    raw = doc.data["mapping"]["values"]
+    lookups = {name: set(lk.values.values()) for name, lk in spec.lookups.items()}
+    for (column, written), value in zip(raw.items(), spec.values.values(), strict=True):
+        at: Loc = (
+            "mapping",
+            "values",
+            column,
+            *(("measure",) if isinstance(written, dict) else ()),
+        )
+        missing = [n for n in _PLACEHOLDER.findall(value.measure) if n not in lookups]
+        for name in missing:
+            known = f" (it has {listing(lookups)})" if lookups else ""
+            problems.append(
+                doc.problem(
+                    at,
+                    f"'{value.measure}' uses {{{name}}}, but mapping.lookups has no "
+                    f"'{name}'{known}",
+                )
+            )
+        if missing:
+            continue
+        produced = _expand(
+            value.measure,
+            {n: Lookup(column="", values={v: v for v in vs}) for n, vs in lookups.items()},
+        )
+        unknown = sorted(m for m in produced if m not in catalogue.measures)
+        if not unknown:
+            continue
+        if produced == {value.measure}:
+            problems.append(
+                doc.problem(
+                    at,
+                    f"'{value.measure}' is not a measure in schemas/measures.yaml"
+                    f"{did_you_mean(value.measure, catalogue.measures)}",
+                )
+            )
+        else:
+            problems.append(
+                doc.problem(
+                    at,
+                    f"'{value.measure}' gives {', '.join(unknown)}, not measures in "
+                    "schemas/measures.yaml",
+                )
+            )
+    if spec.count_rows_as and spec.count_rows_as not in catalogue.measures:
+        problems.append(
+            doc.problem(
+                ("mapping", "count_rows_as"),
+                f"'{spec.count_rows_as}' is not a measure in schemas/measures.yaml"
+                f"{did_you_mean(spec.count_rows_as, catalogue.measures)}",
+            )
+        )
+
+
+def _dimension(spec: str | SexColumn | NationalityColumn) -> Dimension:
+    if isinstance(spec, str):
+        return Dimension(constant=spec)
+    return Dimension(column=spec.column, values=dict(spec.values))
+
+
+def _measure_mapping(spec: MeasureMappingSpec) -> MeasureMapping:
+    return MeasureMapping(
+        region_column=spec.region.column,
+        region_by=spec.region.by,
+        region_scope=spec.region.scope,
+        year_column=spec.school_year.column,
+        year_format=spec.school_year.format,
+        sex=_dimension(spec.sex),
+        nationality=_dimension(spec.nationality),
+        values=tuple(
+            ValueColumn(column=column, measure=v.measure, sex=v.sex, nationality=v.nationality)
+            for column, v in spec.values.items()
+        ),
+        lookups={
+            name: Lookup(column=lk.column, values=dict(lk.values))
+            for name, lk in spec.lookups.items()
+        },
+        labels=tuple(spec.labels),
+        filters=dict(spec.filters),
+        count_rows_as=spec.count_rows_as,
+        absent_means_zero=spec.absent_means_zero,
+        combine_rows=spec.combine_rows,
+        derive_totals=tuple(spec.derive_totals),
+        ignore_columns=tuple(spec.ignore_columns),
+    )
+
+
+def _api(spec: GenesisApiSpec | JsonApiSpec) -> GenesisApi | JsonApi:
+    if isinstance(spec, JsonApiSpec):
+        return JsonApi(**spec.model_dump())
+    return GenesisApi(
+        base_url=spec.base_url.rstrip("/"),
+        table=spec.table,
+        parameters=dict(spec.parameters),
+        username_env=spec.credentials.username_env,
+        password_env=spec.credentials.password_env,
+        timeout_seconds=spec.timeout_seconds,
+        poll_interval_seconds=spec.poll_interval_seconds,
+        time_budget_seconds=spec.time_budget_seconds,
+        max_parallel=spec.max_parallel,
+        attempts=spec.attempts,
+    )
 
 
 def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
+    """The source of one registry file. Raises RegistryError naming every mistake in it."""
     catalogue = catalogue or load_catalogue()
-    where = path.name
-    spec = _read_spec(path, where)
-    required = ("id", "title", "partner", "licence", "kind")
-    missing = [k for k in required if k not in spec]
-    if missing:
-        raise RegistryError(f"{where}: missing {', '.join(missing)}")
-    source_id = str(spec["id"])
-    if not _ID.match(source_id):
-        raise RegistryError(
-            f"{where}: id {source_id!r} must be lower case letters, digits and _ (3–63 chars)"
+    doc = _read(path)
+    data = doc.data
+    problems = list(doc.problems)
+    spec = validate(SourceSpec, data, doc, problems)
+
+    # `api` and `mapping` take the model their source's kind and dataset call for
+    kind = data.get("kind") if data.get("kind") in KINDS else None
+    api: GenesisApiSpec | JsonApiSpec | None = None
+    if kind in API_KINDS:
+        if data.get("api") is None:
+            problems.append(doc.problem(("api",), f"missing (required for kind {kind})", "missing"))
+        else:
+            model = GenesisApiSpec if kind == "genesis_api" else JsonApiSpec
+            api = validate(model, data["api"], doc, problems, ("api",))
+    elif kind is not None and "api" in data:
+        problems.append(
+            doc.problem(
+                ("api",), f"only for the kinds {listing(API_KINDS)}, not for kind {kind}", "key"
+            )
         )
-    if path.stem != source_id:
-        raise RegistryError(f"{where}: the file must be named after its id ({source_id}.yaml)")
-    if spec["kind"] not in KINDS:
-        raise RegistryError(f"{where}: kind {spec['kind']!r} is not one of {KINDS}")
-    api = None
-    if spec["kind"] in API_KINDS:
-        api = _api(spec["kind"], spec.get("api"), where)
-    elif "api" in spec:
-        raise RegistryError(f"{where}: `api` only applies to the kinds {API_KINDS}")
-    dataset = spec.get("dataset", "measures")
-    if dataset not in DATASETS:
-        raise RegistryError(f"{where}: dataset {dataset!r} is not one of {DATASETS}")
-    suites = tuple(spec.get("expectations") or ())
-    for suite in suites:
-        if not (EXPECTATIONS_DIR / f"{suite}.json").is_file():
-            raise RegistryError(f"{where}: expectation suite expectations/{suite}.json not found")
-    fmt = spec.get("format") or {}
-    decimal, thousands = _number_format(fmt, where)
-    mapping = spec.get("mapping") or {}
-    measures = None
-    columns: dict[str, str] = {}
-    constants: dict[str, str] = {}
-    if dataset == "measures":
-        measures = _measure_mapping(mapping, catalogue, f"{where}: mapping")
-    else:
-        if "columns" not in mapping:
-            raise RegistryError(f"{where}: mapping.columns (canonical → delivered) is required")
-        columns = {str(k): str(v) for k, v in mapping["columns"].items()}
-        constants = {str(k): str(v) for k, v in (mapping.get("constants") or {}).items()}
-    owner = str(spec.get("owner") or "team:backbone-office")
+    dataset = data.get("dataset", "measures")
+    mapping: MeasureMappingSpec | ReferenceMappingSpec | None = None
+    if dataset in DATASETS:
+        model = MeasureMappingSpec if dataset == "measures" else ReferenceMappingSpec
+        if data.get("mapping") is None:
+            problems.append(doc.problem(("mapping",), "missing (required)", "missing"))
+        else:
+            mapping = validate(model, data["mapping"], doc, problems, ("mapping",))
+    quality = data.get("quality")
+    if quality is not None:
+        validate(quality_spec(), quality, doc, problems, ("quality",))
+
+    # what no single key can say
+    source_id = data.get("id")
+    if isinstance(source_id, str) and _ID.match(source_id) and path.stem != source_id:
+        where = doc.positions.get(("id",))
+        line = where.value_line if where and where.file == doc.file else doc.position(()).line
+        problems.append(
+            Problem(
+                doc.file,
+                line,
+                "id",
+                f"'{source_id}' — the file must be named after its id: {source_id}.yaml",
+            )
+        )
+    if spec is not None and spec.format.thousands == spec.format.decimal:
+        problems.append(
+            doc.problem(
+                ("format", "thousands"),
+                f"'{spec.format.thousands}' is also the decimal separator; thousands "
+                "must differ from decimal",
+            )
+        )
+    if isinstance(mapping, MeasureMappingSpec):
+        _check_mapping(doc, mapping, catalogue, problems)
+
+    if problems or spec is None or mapping is None:
+        raise RegistryError(sort_problems(problems, doc.file))
     return Source(
-        id=source_id,
-        title=str(spec["title"]),
-        partner=str(spec["partner"]),
-        owner=owner,
-        licence=str(spec["licence"]),
-        kind=spec["kind"],
-        location=_location(spec.get("location", []), where),
-        dataset=dataset,
-        synthetic=bool(spec.get("synthetic", False)),
-        encoding=str(fmt.get("encoding", "auto")),
-        delimiter=str(fmt.get("delimiter", "auto")),
-        decimal=decimal,
-        thousands=thousands,
-        expectations=suites,
-        description=str(spec.get("description", "")).strip(),
-        coverage=spec.get("coverage"),
-        rounding=spec.get("rounding"),
-        measures=measures,
-        columns=columns,
-        constants=constants,
+        id=spec.id,
+        title=spec.title,
+        partner=spec.partner,
+        owner=spec.owner,
+        licence=spec.licence,
+        kind=spec.kind,
+        location=tuple(spec.location),
+        dataset=spec.dataset,
+        synthetic=spec.synthetic,
+        encoding=spec.format.encoding,
+        delimiter=spec.format.delimiter,
+        decimal=spec.format.decimal,
+        thousands=spec.format.thousands,
+        expectations=tuple(spec.expectations),
+        description=spec.description.strip(),
+        coverage=spec.coverage,
+        rounding=spec.rounding,
+        measures=_measure_mapping(mapping) if isinstance(mapping, MeasureMappingSpec) else None,
+        columns=dict(mapping.columns) if isinstance(mapping, ReferenceMappingSpec) else {},
+        constants=dict(mapping.constants) if isinstance(mapping, ReferenceMappingSpec) else {},
         path=path,
-        api=api,
-        quality=dict(spec.get("quality") or {}),
+        api=_api(api) if api is not None else None,
+        quality=plain(quality or {}),
     )
 
 
@@ -440,17 +779,26 @@ def registry_dir(profile: str | None = None) -> Path:
     production (the live tables)."""
     profile = profile or DEFAULT_PROFILE
     if profile not in PROFILES:
-        raise RegistryError(f"profile {profile!r} is not one of {PROFILES}")
+        raise RegistryError(f"profile '{profile}' is not one of {listing(PROFILES)}")
     return REGISTRIES / profile
 
 
 @cache
 def load_registry(directory: Path = REGISTRY_DIR) -> dict[str, Source]:
-    """Every source of the registry directory, by id, in file-name order."""
+    """Every source of the registry directory, by id, in file-name order. Raises
+    RegistryError naming every mistake of every file."""
+    catalogue = load_catalogue()
     sources: dict[str, Source] = {}
+    problems: list[Problem] = []
     for path in sorted(directory.glob("*.yaml")):
-        source = load_source(path)
+        try:
+            source = load_source(path, catalogue)
+        except RegistryError as exc:
+            problems += exc.problems
+            continue
         sources[source.id] = source
+    if problems:
+        raise RegistryError(problems)
     if not sources:
         raise RegistryError(f"{directory}: no source files (*.yaml) found")
     return sources

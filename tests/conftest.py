@@ -8,7 +8,6 @@ runs; tests that change inputs copy the data directory first.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -101,7 +100,7 @@ def stage_bytes(tmp_path: Path, source_id: str, payload: bytes, file_name: str):
     paths = DataPaths(tmp_path / "data")
     delivered = tmp_path / file_name
     delivered.write_bytes(payload)
-    source = dataclasses.replace(load_registry()[source_id], location=(str(delivered),))
+    source = load_registry()[source_id].model_copy(update={"location": (str(delivered),)})
     paths.work_db.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(str(paths.work_db))
     init_schema(conn)

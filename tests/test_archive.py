@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import stat
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -182,7 +181,7 @@ def test_inbox_payload_file_name_is_a_base_name(tmp_path: Path) -> None:
         touch(inbox / name, name.encode(), 100 + i)
     touch(inbox / ".hidden.csv", b"1", 50)  # a dot file: not a delivery
     touch(inbox / ".~lock.kita.csv#", b"1", 51)
-    source = replace(load_registry()["kita_betreuung"], location=())
+    source = load_registry()["kita_betreuung"].model_copy(update={"location": ()})
     payloads = collect_payloads(source, inbox)
     assert [p.file_name for p in payloads] == names
     for p in payloads:

@@ -8,7 +8,6 @@ night).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -325,8 +324,8 @@ def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
     paths = DataPaths(tmp_path / "data")
     delivered = tmp_path / "abgaenger.csv"
     delivered.write_bytes(leavers_file(demo_leaver_lines(45)))
-    source = dataclasses.replace(
-        load_registry()["schulabgaenger_abschlussart"], location=(str(delivered),)
+    source = load_registry()["schulabgaenger_abschlussart"].model_copy(
+        update={"location": (str(delivered),)}
     )
     paths.work_db.parent.mkdir(parents=True)
     with duckdb.connect(str(paths.work_db)) as conn:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +61,7 @@ def yaml_source(tmp_path: Path, mapping: dict[str, Any], **top: Any) -> Source:
 
 def with_mapping(source: Source, **changes: Any) -> Source:
     assert source.measures is not None
-    return replace(source, measures=replace(source.measures, **changes))
+    return source.model_copy(update={"measures": source.measures.model_copy(update=changes)})
 
 
 def rows_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -197,7 +196,7 @@ def test_unreadable_cell_is_a_problem_naming_the_column(cell: str, problem: str)
 
 
 def test_declared_thousands_and_decimal_point() -> None:
-    source = replace(registry("kita_betreuung"), decimal=",", thousands=".")
+    source = registry("kita_betreuung").model_copy(update={"decimal": ",", "thousands": "."})
     raw = kita_table(["01.03.2023", "05112000", "Duisburg", "1.852", "12.322,0"])
     frame = to_records(raw, source, KEYS)
     assert frame["value"].tolist() == [1852.0, 12322.0]

@@ -160,81 +160,133 @@ def test_copy_loads_like_the_original(schemas: Path) -> None:
     assert load_catalogue(schemas) == load_catalogue()
 
 
-# --- errors name the file and the entry ------------------------------------------------------
+# --- errors name the file, the line and the key ---------------------------------------------
+
+
+def line_of(path: Path, needle: str, after: str = "") -> int:
+    """The line number of the first line containing `needle` (after the line with `after`)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    return next(i for i in range(start, len(lines)) if needle in lines[i]) + 1
+
+
+def index_of(schemas: Path, indicator_id: str) -> int:
+    data = yaml.safe_load((schemas / "indicators.yaml").read_text(encoding="utf-8"))
+    return [i["id"] for i in data["indicators"]].index(indicator_id)
 
 
 def test_unknown_measure(schemas: Path) -> None:
     edit_indicator(schemas, "abitur_rate", numerator=["leavers_abitur", "leavers_abi_bogus"])
+    line = line_of(schemas / "indicators.yaml", "- leavers_abi_bogus")
+    i = index_of(schemas, "abitur_rate")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'abitur_rate': numerator measure(s) leavers_abi_bogus not in "
-        "measures.yaml"
+        f"indicators.yaml, line {line}, key 'indicators[{i}].numerator[1]': 'leavers_abi_bogus' "
+        "is not a measure in measures.yaml — did you mean 'leavers_abitur'?"
     )
 
 
 def test_unknown_denominator_measure(schemas: Path) -> None:
     edit_indicator(schemas, "gymnasium_share", denominator=["pupils_everyone"])
+    line = line_of(schemas / "indicators.yaml", "- pupils_everyone")
+    i = index_of(schemas, "gymnasium_share")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'gymnasium_share': denominator measure(s) pupils_everyone not "
-        "in measures.yaml"
+        f"indicators.yaml, line {line}, key 'indicators[{i}].denominator[0]': 'pupils_everyone' "
+        "is not a measure in measures.yaml"
     )
+
+
+GOALS = "schulabschluss, fruehe_bildung, hochschulzugang, inklusion, lernbedingungen"
 
 
 def test_unknown_goal(schemas: Path) -> None:
     edit_indicator(schemas, "dropout_rate", goal="weltfrieden")
+    line = line_of(schemas / "indicators.yaml", "goal: weltfrieden")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'dropout_rate': goal 'weltfrieden' is not in goals.yaml"
+        f"indicators.yaml, line {line}, key 'indicators[0].goal': 'weltfrieden' is not a goal "
+        f"in goals.yaml; expected one of {GOALS}"
     )
 
 
 def test_removing_a_goal_still_used(schemas: Path) -> None:
     edit(schemas / "goals.yaml", lambda d: d["goals"].pop(0))  # schulabschluss
-    assert error_of(schemas).startswith(
-        "indicators.yaml: indicator 'dropout_rate': goal 'schulabschluss' is not in goals.yaml"
+    path = schemas / "indicators.yaml"
+    rest = "fruehe_bildung, hochschulzugang, inklusion, lernbedingungen"
+    assert error_of(schemas) == "\n".join(
+        f"indicators.yaml, line {line_of(path, 'goal: schulabschluss', f'- id: {name}')}, "
+        f"key 'indicators[{index_of(schemas, name)}].goal': 'schulabschluss' is not a goal in "
+        f"goals.yaml; expected one of {rest}"
+        for name in ("dropout_rate", "dropout_gap_male_female", "dropout_gap_foreign_german")
     )
 
 
 def test_bad_direction(schemas: Path) -> None:
     edit_indicator(schemas, "betreuungsquote_u3", direction="higher")
+    line = line_of(schemas / "indicators.yaml", "direction: higher")
+    i = index_of(schemas, "betreuungsquote_u3")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'betreuungsquote_u3': direction must be one of ('up', 'down')"
+        f"indicators.yaml, line {line}, key 'indicators[{i}].direction': 'higher' is not one "
+        "of up, down"
     )
 
 
 @pytest.mark.parametrize(
-    ("changes", "expected"),
+    ("changes", "needle", "key", "expected"),
     [
         (
             {"baseline": "2022/24"},
+            "baseline: 2022/24",
+            "baseline",
             "school year '2022/24': the second year must follow the first (expected 2022/23)",
         ),
         (
             {"target": {"value": 5.0, "year": "2029/31"}},
+            "year: 2029/31",
+            "target.year",
             "school year '2029/31': the second year must follow the first (expected 2029/30)",
         ),
-        ({"baseline": "2015"}, "school year '2015' is not of the form 2022/23"),
+        (
+            {"baseline": "2015"},
+            "baseline: '2015'",
+            "baseline",
+            "school year '2015' is not of the form 2022/23",
+        ),
     ],
 )
-def test_bad_school_year(schemas: Path, changes: dict[str, Any], expected: str) -> None:
+def test_bad_school_year(
+    schemas: Path, changes: dict[str, Any], needle: str, key: str, expected: str
+) -> None:
     edit_indicator(schemas, "dropout_rate", **changes)
-    assert error_of(schemas) == f"indicators.yaml: indicator 'dropout_rate': {expected}"
+    line = line_of(schemas / "indicators.yaml", needle)
+    assert (
+        error_of(schemas) == f"indicators.yaml, line {line}, key 'indicators[0].{key}': {expected}"
+    )
 
 
 @pytest.mark.parametrize(
-    ("changes", "expected"),
+    ("changes", "needle", "expected"),
     [
-        ({"minuend": {"sex": "boys"}}, "subgroup sex='boys' is not a canonical subgroup"),
-        ({"subtrahend": {"gender": "female"}}, "subgroup gender='female' is not a canonical"),
+        (
+            {"minuend": {"sex": "boys"}},
+            "sex: boys",
+            "key 'indicators[1].minuend.sex': 'boys' is not one of total, female, male",
+        ),
+        (
+            {"subtrahend": {"gender": "female"}},
+            "gender: female",
+            "key 'indicators[1].subtrahend.gender': unknown key; expected one of sex, nationality",
+        ),
         (
             {"minuend": {"nationality": "eu"}},
-            "subgroup nationality='eu' is not a canonical subgroup",
+            "nationality: eu",
+            "key 'indicators[1].minuend.nationality': 'eu' is not one of total, german, foreign",
         ),
     ],
 )
-def test_bad_subgroup(schemas: Path, changes: dict[str, Any], expected: str) -> None:
+def test_bad_subgroup(schemas: Path, changes: dict[str, Any], needle: str, expected: str) -> None:
     edit_indicator(schemas, "dropout_gap_male_female", **changes)
-    assert error_of(schemas).startswith(
-        f"indicators.yaml: indicator 'dropout_gap_male_female': {expected}"
-    )
+    assert index_of(schemas, "dropout_gap_male_female") == 1
+    line = line_of(schemas / "indicators.yaml", needle)
+    assert error_of(schemas) == f"indicators.yaml, line {line}, {expected}"
 
 
 def test_duplicate_indicator_id(schemas: Path) -> None:
@@ -242,7 +294,13 @@ def test_duplicate_indicator_id(schemas: Path) -> None:
         data["indicators"].append(dict(data["indicators"][0]))
 
     edit(schemas / "indicators.yaml", duplicate)
-    assert error_of(schemas) == "indicators.yaml: indicator 'dropout_rate': defined twice"
+    path = schemas / "indicators.yaml"
+    last = len(yaml.safe_load(path.read_text(encoding="utf-8"))["indicators"]) - 1
+    line = line_of(path, "- id: dropout_rate", "- id: programme_pupil_reach")
+    assert error_of(schemas) == (
+        f"indicators.yaml, line {line}, key 'indicators[{last}].id': 'dropout_rate' is defined "
+        f"twice (also on line {line_of(path, '- id: dropout_rate')})"
+    )
 
 
 def test_measure_defined_twice(schemas: Path) -> None:
@@ -252,8 +310,11 @@ def test_measure_defined_twice(schemas: Path) -> None:
             pupils_gymnasium={"label": "x", "unit": "count", "description": "x"}
         ),
     )
+    path = schemas / "measures.yaml"
     assert error_of(schemas) == (
-        "measures.yaml: measure 'pupils_gymnasium': defined twice (also produced by a family)"
+        f"measures.yaml, line {line_of(path, 'pupils_gymnasium:')}, key "
+        "'measures.pupils_gymnasium': 'pupils_gymnasium' is defined twice: the family 'pupils' "
+        f"(line {line_of(path, '- prefix: pupils')}) makes it too"
     )
 
 
@@ -262,23 +323,38 @@ def test_duplicate_goal_id(schemas: Path) -> None:
         data["goals"].append({**data["goals"][0], "title": "Zweiter Titel"})
 
     edit(schemas / "goals.yaml", duplicate)
-    with pytest.raises(CatalogueError, match=r"goals\.yaml: goal 'schulabschluss'"):
-        load_catalogue(schemas)
+    path = schemas / "goals.yaml"
+    assert error_of(schemas) == (
+        f"goals.yaml, line {line_of(path, '- id: schulabschluss', '- id: lernbedingungen')}, key "
+        "'goals[5].id': 'schulabschluss' is defined twice (also on line "
+        f"{line_of(path, '- id: schulabschluss')})"
+    )
 
 
 def test_gap_of_a_non_rate(schemas: Path) -> None:
     edit_indicator(schemas, "abitur_gap_german_foreign", indicator="dropout_gap_male_female")
+    path = schemas / "indicators.yaml"
+    i = index_of(schemas, "abitur_gap_german_foreign")
+    line = line_of(path, "indicator: dropout_gap_male_female")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'abitur_gap_german_foreign': gap of "
-        "'dropout_gap_male_female', which is not a rate indicator in this file"
+        f"indicators.yaml, line {line}, key 'indicators[{i}].indicator': "
+        "'dropout_gap_male_female' is a gap indicator; a gap compares the subgroups of a rate "
+        f"indicator; expected one of {RATES}"
     )
+
+
+RATES = (
+    "dropout_rate, abitur_rate, gymnasium_share, betreuungsquote_u3, betreuungsquote_3_6, "
+    "foerderschule_share, pupils_per_teacher, programme_school_reach, programme_pupil_reach"
+)
 
 
 def test_gap_of_an_unknown_indicator(schemas: Path) -> None:
     edit_indicator(schemas, "dropout_gap_male_female", indicator="dropout_quote")
-    assert error_of(schemas).startswith(
-        "indicators.yaml: indicator 'dropout_gap_male_female': gap of 'dropout_quote', which is "
-        "not a rate indicator"
+    line = line_of(schemas / "indicators.yaml", "indicator: dropout_quote")
+    assert error_of(schemas) == (
+        f"indicators.yaml, line {line}, key 'indicators[1].indicator': 'dropout_quote' is not "
+        f"an indicator in indicators.yaml; expected one of {RATES} — did you mean 'dropout_rate'?"
     )
 
 
@@ -289,14 +365,20 @@ def test_gap_must_compare_one_dimension(schemas: Path) -> None:
         minuend={"sex": "male"},
         subtrahend={"nationality": "german"},
     )
-    with pytest.raises(CatalogueError, match="dropout_gap_male_female"):
-        load_catalogue(schemas)
+    line = line_of(schemas / "indicators.yaml", "subtrahend:", "- id: dropout_gap_male_female")
+    assert error_of(schemas) == (
+        f"indicators.yaml, line {line}, key 'indicators[1].subtrahend': compares nationality, "
+        "the minuend sex: both must name the same subgroup dimension, e.g. {sex: male} and "
+        "{sex: female}"
+    )
 
 
 def test_unknown_kind(schemas: Path) -> None:
     edit_indicator(schemas, "gymnasium_share", kind="ratio")
+    i = index_of(schemas, "gymnasium_share")
+    line = line_of(schemas / "indicators.yaml", "kind: ratio")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'gymnasium_share': kind must be 'rate' or 'gap', not 'ratio'"
+        f"indicators.yaml, line {line}, key 'indicators[{i}].kind': 'ratio' is not one of rate, gap"
     )
 
 
@@ -305,7 +387,11 @@ def test_missing_keys(schemas: Path) -> None:
         del data["indicators"][0]["target"], data["indicators"][0]["unit"]
 
     edit(schemas / "indicators.yaml", drop)
-    assert error_of(schemas) == "indicators.yaml: indicator 'dropout_rate': missing unit, target"
+    line = line_of(schemas / "indicators.yaml", "- id: dropout_rate")
+    assert error_of(schemas) == (
+        f"indicators.yaml, line {line}, key 'indicators[0].unit': missing (required)\n"
+        f"indicators.yaml, line {line}, key 'indicators[0].target': missing (required)"
+    )
 
 
 def test_rate_needs_numerator_denominator_scale(schemas: Path) -> None:
@@ -313,37 +399,74 @@ def test_rate_needs_numerator_denominator_scale(schemas: Path) -> None:
         del data["indicators"][0]["scale"]
 
     edit(schemas / "indicators.yaml", drop)
-    assert error_of(schemas) == "indicators.yaml: indicator 'dropout_rate': missing scale"
+    line = line_of(schemas / "indicators.yaml", "- id: dropout_rate")
+    assert error_of(schemas) == (
+        f"indicators.yaml, line {line}, key 'indicators[0].scale': missing (required)"
+    )
 
 
 def test_target_needs_value_and_year(schemas: Path) -> None:
     edit_indicator(schemas, "dropout_rate", target={"value": 5.0})
-    assert error_of(schemas) == "indicators.yaml: indicator 'dropout_rate': target: missing year"
+    line = line_of(schemas / "indicators.yaml", "target:")
+    assert error_of(schemas) == (
+        f"indicators.yaml, line {line}, key 'indicators[0].target.year': missing (required)"
+    )
 
 
 def test_bad_measure_unit(schemas: Path) -> None:
     edit(schemas / "measures.yaml", lambda d: d["measures"]["leavers_total"].update(unit="Köpfe"))
+    line = line_of(schemas / "measures.yaml", "unit: Köpfe")
     assert error_of(schemas) == (
-        "measures.yaml: measure 'leavers_total': unit 'Köpfe' is not one of "
-        "('count', 'percent', 'hours')"
+        f"measures.yaml, line {line}, key 'measures.leavers_total.unit': 'Köpfe' is not one of "
+        "count, percent, hours"
     )
 
 
 def test_family_missing_keys(schemas: Path) -> None:
     edit(schemas / "measures.yaml", lambda d: d["families"][1].pop("unit"))
-    assert error_of(schemas) == "measures.yaml: family 'pupils': missing unit"
+    line = line_of(schemas / "measures.yaml", "- prefix: pupils")
+    assert error_of(schemas) == (
+        f"measures.yaml, line {line}, key 'families[1].unit': missing (required)"
+    )
+
+
+def test_family_template_with_an_unknown_placeholder(schemas: Path) -> None:
+    edit(schemas / "measures.yaml", lambda d: d["families"][2].update(label="L: {schulform}"))
+    line = line_of(schemas / "measures.yaml", "label: 'L: {schulform}'")
+    assert error_of(schemas) == (
+        f"measures.yaml, line {line}, key 'families[2].label': {{schulform}} is not a "
+        "placeholder here; the only one is {school_form}"
+    )
 
 
 def test_goal_missing_keys(schemas: Path) -> None:
     edit(schemas / "goals.yaml", lambda d: d["goals"][2].pop("lead_partner"))
-    assert error_of(schemas) == "goals.yaml: goal 'hochschulzugang': missing lead_partner"
+    line = line_of(schemas / "goals.yaml", "- id: hochschulzugang")
+    assert error_of(schemas) == (
+        f"goals.yaml, line {line}, key 'goals[2].lead_partner': missing (required)"
+    )
 
 
 def test_not_yaml_and_not_a_mapping(schemas: Path) -> None:
     (schemas / "goals.yaml").write_text("goals: [unclosed\n", encoding="utf-8")
-    assert error_of(schemas).startswith("goals.yaml: not valid YAML:")
-    (schemas / "goals.yaml").write_text("- a list\n", encoding="utf-8")
-    assert error_of(schemas) == "goals.yaml: expected a mapping at the top level"
+    assert error_of(schemas) == (
+        "goals.yaml, line 2: not valid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence from line 1)"
+    )
+    (schemas / "goals.yaml").write_text("# goals\n- a list\n", encoding="utf-8")
+    assert error_of(schemas) == "goals.yaml, line 2: expected a mapping of keys at the top level"
+
+
+def test_mistakes_in_several_files_are_reported_together(schemas: Path) -> None:
+    edit(schemas / "goals.yaml", lambda d: d["goals"][2].pop("lead_partner"))
+    edit_indicator(schemas, "dropout_rate", direction="higher")
+    goals_line = line_of(schemas / "goals.yaml", "- id: hochschulzugang")
+    direction_line = line_of(schemas / "indicators.yaml", "direction: higher")
+    assert error_of(schemas) == (
+        f"goals.yaml, line {goals_line}, key 'goals[2].lead_partner': missing (required)\n"
+        f"indicators.yaml, line {direction_line}, key 'indicators[0].direction': 'higher' is not "
+        "one of up, down"
+    )
 
 
 def test_loaders_can_be_called_directly(schemas: Path) -> None:
@@ -351,8 +474,122 @@ def test_loaders_can_be_called_directly(schemas: Path) -> None:
     goals = load_goals(schemas / "goals.yaml")
     indicators = load_indicators(schemas / "indicators.yaml", measures, goals)
     assert indicators == load_catalogue().indicators
-    with pytest.raises(CatalogueError, match=r"^indicators\.yaml: indicator 'dropout_rate': goal"):
+    with pytest.raises(
+        CatalogueError, match=r"^indicators\.yaml, line \d+, key 'indicators\[0\]\.goal'"
+    ):
         load_indicators(schemas / "indicators.yaml", measures, {})
+
+
+# --- one test per kind of YAML mistake, on a small catalogue -----------------------------------
+
+SMALL_MEASURES = """\
+measures:
+  leavers_total: {label: "Abgänger/-innen", unit: count, description: "Alle Abgänger/-innen."}
+  leavers_without_hsa: {label: "ohne HSA", unit: count, description: "Ohne Abschluss."}
+"""
+SMALL_GOALS = """\
+goals:
+  - id: schulabschluss
+    title: "Kein Abschluss ohne Anschluss"
+    description: "Fewer young people leave school without a qualification."
+    lead_partner: "Kommunale Bildungsbüros der Ruhr"
+"""
+SMALL_INDICATORS = """\
+indicators:
+  - id: dropout_rate
+    name: "Schulabgänger/-innen ohne Hauptschulabschluss"
+    goal: schulabschluss
+    kind: rate
+    definition: "Anteil ohne Hauptschulabschluss, in %."
+    numerator: [leavers_without_hsa]
+    denominator: [leavers_total]
+    scale: 100
+    unit: "%"
+    direction: down
+    baseline: "2015/16"
+    target: {value: 5.0, year: "2029/30"}
+    responsible_partner: "Kommunale Bildungsbüros der Ruhr"
+"""
+
+
+def small(tmp_path: Path, old: str = "", new: str = "") -> str:
+    """The message of a small catalogue whose indicators.yaml has `old` replaced by `new`."""
+    (tmp_path / "measures.yaml").write_text(SMALL_MEASURES, encoding="utf-8")
+    (tmp_path / "goals.yaml").write_text(SMALL_GOALS, encoding="utf-8")
+    assert old in SMALL_INDICATORS
+    text = SMALL_INDICATORS.replace(old, new, 1)
+    (tmp_path / "indicators.yaml").write_text(text, encoding="utf-8")
+    return error_of(tmp_path)
+
+
+def test_the_small_catalogue_loads(tmp_path: Path) -> None:
+    for name, text in [("measures", SMALL_MEASURES), ("goals", SMALL_GOALS),
+                       ("indicators", SMALL_INDICATORS)]:  # fmt: skip
+        (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
+    assert load_catalogue(tmp_path).indicators["dropout_rate"].target_value == 5.0
+
+
+def test_yaml_mistake_unknown_key_with_a_hint(tmp_path: Path) -> None:
+    assert small(tmp_path, "    scale: 100", "    scael: 100") == (
+        "indicators.yaml, line 2, key 'indicators[0].scale': missing (required)\n"
+        "indicators.yaml, line 9, key 'indicators[0].scael': unknown key; expected one of id, "
+        "name, goal, kind, definition, numerator, denominator, scale, unit, direction, "
+        "baseline, target, responsible_partner — did you mean 'scale'?"
+    )
+
+
+def test_yaml_mistake_wrong_type(tmp_path: Path) -> None:
+    assert small(
+        tmp_path, "numerator: [leavers_without_hsa]", "numerator: leavers_without_hsa"
+    ) == (
+        "indicators.yaml, line 7, key 'indicators[0].numerator': expected a list, got "
+        "'leavers_without_hsa'"
+    )
+
+
+def test_yaml_mistake_decimal_comma_in_a_flow_mapping(tmp_path: Path) -> None:
+    # {value: 4,5} is {value: 4, "5": null} to YAML: it must not silently become 4
+    assert small(tmp_path, "{value: 5.0,", "{value: 4,5,") == (
+        "indicators.yaml, line 13, key 'indicators[0].target.value': '4,5' — a decimal comma? "
+        "YAML numbers take a point: 4.5"
+    )
+
+
+def test_yaml_mistake_decimal_comma_in_a_block_mapping(tmp_path: Path) -> None:
+    block = '    target:\n      value: 4,5\n      year: "2029/30"'
+    assert small(tmp_path, '    target: {value: 5.0, year: "2029/30"}', block) == (
+        "indicators.yaml, line 14, key 'indicators[0].target.value': '4,5' — a decimal comma? "
+        "YAML numbers take a point: 4.5"
+    )
+
+
+def test_yaml_mistake_missing_key(tmp_path: Path) -> None:
+    assert small(tmp_path, '    unit: "%"\n', "") == (
+        "indicators.yaml, line 2, key 'indicators[0].unit': missing (required)"
+    )
+
+
+def test_yaml_mistake_value_outside_its_set(tmp_path: Path) -> None:
+    assert small(tmp_path, "direction: down", "direction: lower") == (
+        "indicators.yaml, line 11, key 'indicators[0].direction': 'lower' is not one of up, down"
+    )
+
+
+def test_yaml_mistake_two_in_one_file(tmp_path: Path) -> None:
+    text = SMALL_INDICATORS.replace("direction: down", "direction: lower")
+    assert small(tmp_path, SMALL_INDICATORS, text.replace("{value: 5.0,", "{value: 4,5,")) == (
+        "indicators.yaml, line 11, key 'indicators[0].direction': 'lower' is not one of up, "
+        "down\n"
+        "indicators.yaml, line 13, key 'indicators[0].target.value': '4,5' — a decimal comma? "
+        "YAML numbers take a point: 4.5"
+    )
+
+
+def test_yaml_mistake_key_given_twice(tmp_path: Path) -> None:
+    assert small(tmp_path, "    direction: down\n", "    direction: down\n    direction: up\n") == (
+        "indicators.yaml, line 12, key 'indicators[0].direction': given twice (also on line 11); "
+        "keep one"
+    )
 
 
 # --- Markdown --------------------------------------------------------------------------------
@@ -496,12 +733,15 @@ def test_worked_example_is_computed(schemas: Path, tmp_path: Path) -> None:
 
 def test_baseline_after_target_and_non_numeric_targets_are_errors(schemas: Path) -> None:
     edit_indicator(schemas, "dropout_rate", baseline="2031/32")
+    line = line_of(schemas / "indicators.yaml", "baseline: 2031/32")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'dropout_rate': the baseline 2031/32 is after the target "
-        "year 2029/30"
+        f"indicators.yaml, line {line}, key 'indicators[0].baseline': 2031/32 is after the "
+        "target year 2029/30"
     )
     edit_indicator(schemas, "dropout_rate", baseline="2015/16",
                    target={"value": "fünf", "year": "2029/30"})  # fmt: skip
+    line = line_of(schemas / "indicators.yaml", "value: fünf")
     assert error_of(schemas) == (
-        "indicators.yaml: indicator 'dropout_rate': target value 'fünf' is not a number"
+        f"indicators.yaml, line {line}, key 'indicators[0].target.value': expected a number, "
+        "got 'fünf'"
     )

@@ -3,7 +3,6 @@ that does not."""
 
 from __future__ import annotations
 
-import dataclasses
 from types import SimpleNamespace
 
 import duckdb
@@ -20,7 +19,7 @@ TOWNS = [f"05562{n}" for n in ("004", "008", "012", "014", "016", "020", "024", 
 
 
 def source(source_id: str = "schulabgaenger_abschlussart", **changes):
-    return dataclasses.replace(load_registry()[source_id], **changes)
+    return load_registry()[source_id].model_copy(update=changes)
 
 
 def records(rows: list[tuple]) -> pd.DataFrame:

@@ -102,3 +102,32 @@ def test_screening_doc_example_prints_what_the_doc_shows(tmp_path: Path) -> None
     assert done.returncode == 1, done.stdout + done.stderr  # warnings only
     for line in shown.strip().splitlines():
         assert line.strip() in done.stdout, line
+
+
+def test_sources_doc_shows_what_a_mistake_in_the_worked_example_says(tmp_path: Path) -> None:
+    from sources.registry import RegistryError
+
+    (shown,) = blocks("sources.md", "text")
+    yaml_text = next(b for b in blocks("sources.md", "yaml") if "kreis_re_schulabgaenger" in b)
+    broken = yaml_text.replace('coverage: "05562"', "coverage: 05562").replace(
+        "by: name,", "by: nam,"
+    )
+    path = tmp_path / "kreis_re_schulabgaenger.yaml"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(RegistryError) as exc:
+        load_source(path)
+    assert str(exc.value) == shown.strip()
+
+
+def test_indicators_doc_shows_what_a_decimal_comma_says(tmp_path: Path) -> None:
+    from schemas.catalogue import SCHEMAS_DIR, CatalogueError, load_catalogue
+
+    (shown,) = blocks("indicators.md", "text")
+    for name in ("measures.yaml", "goals.yaml", "indicators.yaml"):
+        text = (SCHEMAS_DIR / name).read_text(encoding="utf-8")
+        if name == "indicators.yaml":  # the target of the first indicator, dropout_rate
+            text = text.replace("target: {value: 5.0,", "target: {value: 4,5,", 1)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogueError) as exc:
+        load_catalogue(tmp_path)
+    assert str(exc.value) == shown.strip()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import string
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +250,8 @@ def test_cell_error_without_german_falls_back_to_english() -> None:
 def kita(*rows: list[str], year_format: str = "date") -> tuple[RawTable, Source]:
     source = load_registry()["kita_betreuung"]
     assert source.measures is not None
-    source = replace(source, measures=replace(source.measures, year_format=year_format))
+    measures = source.measures.model_copy(update={"year_format": year_format})
+    source = source.model_copy(update={"measures": measures})
     columns = ["Stichtag", "Gemeindeschlüssel", "Gemeindename", KITA_U3, KITA_3_6]
     raw = RawTable(
         "kita.csv",
@@ -318,12 +318,10 @@ def test_unknown_and_empty_region_and_cell_problems_in_german() -> None:
 def test_unknown_region_name_in_german(tmp_path: Path) -> None:
     source = load_registry()["kita_betreuung"]
     assert source.measures is not None
-    source = replace(
-        source,
-        measures=replace(
-            source.measures, region_column="Gemeindename", region_by="name", region_scope="05"
-        ),
+    measures = source.measures.model_copy(
+        update={"region_column": "Gemeindename", "region_by": "name", "region_scope": "05"}
     )
+    source = source.model_copy(update={"measures": measures})
     raw, _ = kita(
         ["01.03.2023", "", "Atlantis", "1", "2"],
         ["01.03.2023", "", "Neustadt", "1", "2"],

@@ -1,4 +1,5 @@
-"""The source registry: loading YAML files, the errors that name file and key, the defaults."""
+"""The source registry: loading YAML files, the errors that name file, line and key, the
+defaults."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
+from schemas.catalogue import load_catalogue
 from sources.registry import (
     REGISTRY_DIR,
     SOURCES_DIR,
     Dimension,
+    GenesisApi,
     Lookup,
     RegistryError,
     ValueColumn,
@@ -163,9 +166,11 @@ def test_full_source_keeps_every_setting(tmp_path: Path) -> None:
         column="Geschlecht", values={"w": "female", "m": "male", "i": "total"}
     )
     assert m.nationality == Dimension(constant="foreign")
-    assert m.values[1] == ValueColumn("Abgänger weiblich", "leavers_total", sex="female")
+    assert m.values[1] == ValueColumn(
+        column="Abgänger weiblich", measure="leavers_total", sex="female"
+    )
     assert m.values[2] == ValueColumn(
-        "ohne HSA deutsch", "leavers_without_hsa", nationality="german"
+        column="ohne HSA deutsch", measure="leavers_without_hsa", nationality="german"
     )
     assert m.filters == {"Art": "1"}  # values are compared as text
     assert source.measure_ids() == {"leavers_total", "leavers_without_hsa"}
@@ -187,51 +192,77 @@ def test_reference_dataset_renames_columns(tmp_path: Path) -> None:
     assert source.measure_ids() == set()
 
 
-# --- errors name the file and the key --------------------------------------------------------
+# --- errors name the file, the line and the key ------------------------------------------------
+
+
+def line_of(path: Path, needle: str, after: str = "") -> int:
+    """The line number of the first line containing `needle` (after the line with `after`)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    return next(i for i in range(start, len(lines)) if needle in lines[i]) + 1
 
 
 def test_missing_keys(tmp_path: Path) -> None:
     content = spec()
     del content["title"], content["kind"]
     message = error_of(write(tmp_path, content))
-    assert message == "test_source.yaml: missing title, kind"
+    assert message == (
+        "test_source.yaml, line 1, key 'title': missing (required)\n"
+        "test_source.yaml, line 1, key 'kind': missing (required)"
+    )
 
 
 @pytest.mark.parametrize("bad_id", ["Test-Source", "1source", "ab", "test source", "tést"])
 def test_bad_id(tmp_path: Path, bad_id: str) -> None:
     message = error_of(write(tmp_path, spec(id=bad_id), name="bad.yaml"))
-    assert message.startswith(f"bad.yaml: id {bad_id!r} must be lower case letters, digits and _")
+    assert message == (
+        f"bad.yaml, line 1, key 'id': '{bad_id}' is not a valid id: lower case letters, digits "
+        "and _, starting with a letter, 3–63 characters"
+    )
 
 
 def test_file_not_named_after_id(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, spec(), name="other_name.yaml"))
-    assert message == ("other_name.yaml: the file must be named after its id (test_source.yaml)")
+    assert message == (
+        "other_name.yaml, line 1, key 'id': 'test_source' — the file must be named after its "
+        "id: test_source.yaml"
+    )
 
 
 def test_unknown_kind(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, spec(kind="xlsx")))
-    assert message.startswith("test_source.yaml: kind 'xlsx' is not one of")
-    assert "genesis_table_csv" in message
+    assert message == (
+        "test_source.yaml, line 5, key 'kind': 'xlsx' is not one of csv, genesis_table_csv, "
+        "genesis_ffcsv, genesis_api, json_api"
+    )
 
 
 def test_unknown_dataset(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, spec(dataset="pupils")))
-    assert message.startswith("test_source.yaml: dataset 'pupils' is not one of")
-    assert "school_directory" in message
+    assert message == (
+        "test_source.yaml, line 13, key 'dataset': 'pupils' is not one of measures, "
+        "school_directory, school_social_index"
+    )
 
 
 def test_unknown_expectation_suite(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, spec(expectations=["school_leavers", "no_such_suite"])))
-    assert message == (
-        "test_source.yaml: expectation suite expectations/no_such_suite.json not found"
+    path = write(tmp_path, spec(expectations=["school_leavers", "school_laevers_2"]))
+    suites = ", ".join(sorted(p.stem for p in (SOURCES_DIR.parent / "expectations").glob("*.json")))
+    assert "school_leavers, school_social_index" in suites
+    assert error_of(path) == (
+        f"test_source.yaml, line {line_of(path, '- school_laevers_2')}, key 'expectations[1]': "
+        "'school_laevers_2' is not an expectation suite in expectations/; expected one of "
+        f"{suites} — did you mean 'school_leavers'?"
     )
 
 
 def test_measure_not_in_the_catalogue(tmp_path: Path) -> None:
-    content = spec(mapping=mapping(values={"A": "leavers_total", "B": "leavers_unknown"}))
-    message = error_of(write(tmp_path, content))
-    assert message == (
-        "test_source.yaml: mapping: maps to measures not in schemas/measures.yaml: leavers_unknown"
+    content = spec(mapping=mapping(values={"A": "leavers_total", "B": "leavers_totals"}))
+    path = write(tmp_path, content)
+    assert error_of(path) == (
+        f"test_source.yaml, line {line_of(path, 'B: leavers_totals')}, key 'mapping.values.B': "
+        "'leavers_totals' is not a measure in schemas/measures.yaml — did you mean "
+        "'leavers_total'?"
     )
 
 
@@ -242,105 +273,452 @@ def test_template_expanding_to_an_unknown_measure(tmp_path: Path) -> None:
             values={"Gymnasien": "{v}_gymnasium"},
         )
     )
-    message = error_of(write(tmp_path, content))
-    assert message.endswith("not in schemas/measures.yaml: bogus_gymnasium")
+    path = write(tmp_path, content)
+    assert error_of(path) == (
+        f"test_source.yaml, line {line_of(path, 'Gymnasien:')}, key 'mapping.values.Gymnasien': "
+        "'{v}_gymnasium' gives bogus_gymnasium, not measures in schemas/measures.yaml"
+    )
 
 
 def test_count_rows_as_must_be_a_measure(tmp_path: Path) -> None:
-    content = spec(mapping=mapping(count_rows_as="schools_counted"))
-    assert error_of(write(tmp_path, content)).endswith("schools_counted")
+    path = write(tmp_path, spec(mapping=mapping(count_rows_as="schools_counted")))
+    assert error_of(path) == (
+        f"test_source.yaml, line {line_of(path, 'count_rows_as:')}, key "
+        "'mapping.count_rows_as': 'schools_counted' is not a measure in schemas/measures.yaml"
+    )
 
 
 def test_template_placeholder_without_lookup(tmp_path: Path) -> None:
-    content = spec(mapping=mapping(values={"Gymnasien": "{variable}_gymnasium"}))
-    message = error_of(write(tmp_path, content))
-    assert message == (
-        "test_source.yaml: mapping: values['Gymnasien'] uses {variable} but lookups has no "
-        "'variable'"
+    path = write(tmp_path, spec(mapping=mapping(values={"Gymnasien": "{variable}_gymnasium"})))
+    assert error_of(path) == (
+        f"test_source.yaml, line {line_of(path, 'Gymnasien:')}, key 'mapping.values.Gymnasien': "
+        "'{variable}_gymnasium' uses {variable}, but mapping.lookups has no 'variable'"
     )
 
 
 @pytest.mark.parametrize(
-    ("changes", "expected"),
+    ("changes", "needle", "expected"),
     [
         (
             {"sex": {"column": "G", "values": {"w": "woman", "m": "male"}}},
-            "test_source.yaml: mapping: sex: values map to ['woman'], expected one of",
+            "w: woman",
+            "key 'mapping.sex.values.w': 'woman' is not one of total, female, male",
         ),
         (
             {"nationality": {"column": "N", "values": {"d": "deutsch"}}},
-            "test_source.yaml: mapping: nationality: values map to ['deutsch'], expected one of",
+            "d: deutsch",
+            "key 'mapping.nationality.values.d': 'deutsch' is not one of total, german, foreign",
         ),
-        ({"sex": "weiblich"}, "test_source.yaml: mapping: sex: 'weiblich' is not one of"),
-        ({"sex": {"column": "G"}}, "test_source.yaml: mapping: sex: give `column` and `values`"),
+        (
+            {"sex": "weiblich"},
+            "sex: weiblich",
+            "key 'mapping.sex': 'weiblich' is not one of total, female, male",
+        ),
+        ({"sex": {"column": "G"}}, "sex:", "key 'mapping.sex.values': missing (required)"),
+        (
+            {"sex": ["female"]},
+            "sex:",
+            "key 'mapping.sex': expected total, female or male, or {column: …, values: …}, got "
+            "a list",
+        ),
         (
             {"values": {"A": {"measure": "leavers_total", "sex": "girls"}}},
-            "test_source.yaml: mapping: values['A'].sex must be one of",
+            "sex: girls",
+            "key 'mapping.values.A.sex': 'girls' is not one of total, female, male",
         ),
         (
             {"values": {"A": {"measure": "leavers_total", "nationality": "eu"}}},
-            "test_source.yaml: mapping: values['A'].nationality must be one of",
+            "nationality: eu",
+            "key 'mapping.values.A.nationality': 'eu' is not one of total, german, foreign",
+        ),
+        (
+            {"derive_totals": ["sex", "age"]},
+            "- age",
+            "key 'mapping.derive_totals[1]': 'age' is not one of sex, nationality",
         ),
     ],
 )
 def test_subgroup_values_must_be_canonical(
-    tmp_path: Path, changes: dict[str, Any], expected: str
+    tmp_path: Path, changes: dict[str, Any], needle: str, expected: str
 ) -> None:
-    assert error_of(write(tmp_path, spec(mapping=mapping(**changes)))).startswith(expected)
+    path = write(tmp_path, spec(mapping=mapping(**changes)))
+    assert error_of(path) == f"test_source.yaml, line {line_of(path, needle)}, {expected}"
 
 
 def test_bad_region_by(tmp_path: Path) -> None:
-    content = spec(mapping=mapping(region={"column": "AGS", "by": "ags"}))
-    message = error_of(write(tmp_path, content))
-    assert message == (
-        "test_source.yaml: mapping: region.by must be one of ('key', 'name', 'school_number')"
+    path = write(tmp_path, spec(mapping=mapping(region={"column": "AGS", "by": "ags"})))
+    assert error_of(path) == (
+        "test_source.yaml, line 9, key 'mapping.region.by': 'ags' is not one of key, name, "
+        "school_number"
     )
 
 
 def test_bad_school_year_format(tmp_path: Path) -> None:
-    content = spec(mapping=mapping(school_year={"column": "Jahr", "format": "yyyy"}))
-    message = error_of(write(tmp_path, content))
-    assert message.startswith("test_source.yaml: mapping: school_year.format must be one of")
-    assert "iso_date" in message
+    path = write(tmp_path, spec(mapping=mapping(school_year={"column": "Jahr", "format": "yyyy"})))
+    assert error_of(path) == (
+        "test_source.yaml, line 11, key 'mapping.school_year.format': 'yyyy' is not one of "
+        "school_year, start_year, end_year, date, iso_date"
+    )
 
 
 @pytest.mark.parametrize("key", ["region", "school_year", "values"])
 def test_mapping_needs_region_year_and_values(tmp_path: Path, key: str) -> None:
     content = spec(mapping=mapping())
     del content["mapping"][key]
-    assert error_of(write(tmp_path, content)) == f"test_source.yaml: mapping: needs `{key}`"
+    assert error_of(write(tmp_path, content)) == (
+        f"test_source.yaml, line 6, key 'mapping.{key}': missing (required)"
+    )
 
 
 def test_reference_dataset_needs_columns(tmp_path: Path) -> None:
     content = spec(dataset="school_directory", mapping={"constants": {"a": "b"}})
-    message = error_of(write(tmp_path, content))
-    assert message == "test_source.yaml: mapping.columns (canonical → delivered) is required"
+    assert error_of(write(tmp_path, content)) == (
+        "test_source.yaml, line 6, key 'mapping.columns': missing (required)"
+    )
 
 
 def test_bad_location(tmp_path: Path) -> None:
-    message = error_of(write(tmp_path, spec(location={"path": "x.csv"})))
-    assert message == "test_source.yaml: location must be a path or a list of paths"
+    path = write(tmp_path, spec(location={"path": "x.csv"}))
+    assert error_of(path) == (
+        "test_source.yaml, line 13, key 'location': expected a path or a list of paths, got a "
+        "mapping"
+    )
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
-    assert error_of(write(tmp_path, "id: [unclosed\n")).startswith(
-        "test_source.yaml: not valid YAML:"
+    assert error_of(write(tmp_path, "id: [unclosed\n")) == (
+        "test_source.yaml, line 2: not valid YAML: expected ',' or ']', but got '<stream end>' "
+        "(while parsing a flow sequence from line 1)"
     )
     assert error_of(write(tmp_path, "- a list\n")) == (
-        "test_source.yaml: expected a mapping at the top level"
+        "test_source.yaml, line 1: expected a mapping of keys (id: …, title: …) at the top level"
+    )
+    assert error_of(write(tmp_path, "")) == (
+        "test_source.yaml, line 1: expected a mapping of keys (id: …, title: …) at the top level"
     )
 
 
-def test_region_without_column_names_file_and_key(tmp_path: Path) -> None:
-    content = spec(mapping=mapping(region={"by": "key"}))
-    with pytest.raises(RegistryError, match=r"test_source\.yaml.*column"):
-        load_source(write(tmp_path, content))
+def test_region_without_column_names_file_line_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, spec(mapping=mapping(region={"by": "key"})))
+    assert (
+        error_of(path)
+        == "test_source.yaml, line 7, key 'mapping.region.column': missing (required)"
+    )
 
 
-@pytest.mark.parametrize("fmt", [{"decimal": ";"}, {"decimal": ",", "thousands": ","}])
-def test_bad_number_format_is_rejected(tmp_path: Path, fmt: dict[str, str]) -> None:
-    with pytest.raises(RegistryError, match=r"test_source\.yaml.*(decimal|thousands)"):
-        load_source(write(tmp_path, spec(format=fmt)))
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ({"decimal": ";"}, "key 'format.decimal': ';' is not one of ',', '.'"),
+        (
+            {"decimal": ",", "thousands": ","},
+            "key 'format.thousands': ',' is also the decimal separator; thousands must differ "
+            "from decimal",
+        ),
+        (
+            {"encoding": "latin-9x"},
+            "key 'format.encoding': 'latin-9x' is not an encoding; expected auto, utf-8, "
+            "utf-8-sig, cp1252, cp850 or another Python codec",
+        ),
+        (
+            {"delimiter": ";;"},
+            "key 'format.delimiter': ';;' is not a delimiter; expected auto or one character: "
+            "; , | \\t",
+        ),
+    ],
+)
+def test_bad_format_is_rejected(tmp_path: Path, fmt: dict[str, str], expected: str) -> None:
+    path = write(tmp_path, spec(format=fmt))
+    key = expected.split("'")[1].split(".")[1]
+    line = line_of(path, f"{key}:", "format:")
+    assert error_of(path) == f"test_source.yaml, line {line}, {expected}"
+
+
+def test_owner_must_be_a_team_or_an_address(tmp_path: Path) -> None:
+    assert error_of(write(tmp_path, spec(owner="Bildungsbüro"))) == (
+        "test_source.yaml, line 13, key 'owner': 'Bildungsbüro' is not an owner Dagster accepts: "
+        "team:<name> or an e-mail address"
+    )
+
+
+def test_credentials_name_environment_variables(tmp_path: Path) -> None:
+    text = API_YAML.replace("username_env: REGIONALSTATISTIK_USERNAME", "username_env: max")
+    assert error_of(write(tmp_path, text, "test_api.yaml")) == (
+        "test_api.yaml, line 9, key 'api.credentials.username_env': 'max' must name an "
+        "environment variable (upper case, e.g. REGIONALSTATISTIK_USERNAME) — never the "
+        "credential itself"
+    )
+
+
+def test_api_only_for_api_kinds_and_required_for_them(tmp_path: Path) -> None:
+    assert error_of(write(tmp_path, API_YAML.replace("kind: genesis_api", "kind: csv"),
+                          "test_api.yaml")) == (
+        "test_api.yaml, line 6, key 'api': only for the kinds genesis_api, json_api, not for "
+        "kind csv"
+    )  # fmt: skip
+    text = SOURCE_YAML.replace("kind: csv", "kind: json_api")
+    assert error_of(write(tmp_path, text)) == (
+        "test_source.yaml, line 1, key 'api': missing (required for kind json_api)"
+    )
+
+
+def test_json_api_unknown_key(tmp_path: Path) -> None:
+    text = SOURCE_YAML.replace("kind: csv", "kind: json_api") + (
+        "api: {url: 'https://example.org/api/', page_sise: 100}\n"
+    )
+    assert error_of(write(tmp_path, text)) == (
+        "test_source.yaml, line 17, key 'api.page_sise': unknown key; expected one of url, "
+        "page_size, page_size_param, results_key, next_key, count_key, token_env, "
+        "timeout_seconds, time_budget_seconds, attempts — did you mean 'page_size'?"
+    )
+
+
+def test_quality_overrides_are_checked_against_quality_yaml(tmp_path: Path) -> None:
+    text = SOURCE_YAML + (
+        "quality:\n"
+        "  year_over_year: {relative: 1,5, measures: every}\n"
+        "  level_consistency: nein\n"
+        "  completness: false\n"
+    )
+    assert error_of(write(tmp_path, text)) == (
+        "test_source.yaml, line 18, key 'quality.year_over_year.relative': '1,5' — a decimal "
+        "comma? YAML numbers take a point: 1.5\n"
+        "test_source.yaml, line 18, key 'quality.year_over_year.measures': 'every' is not one of "
+        "indicators, all\n"
+        "test_source.yaml, line 19, key 'quality.level_consistency': expected true, false or a "
+        "mapping of its settings, got 'nein'\n"
+        "test_source.yaml, line 20, key 'quality.completness': unknown key; expected one of "
+        "year_over_year, completeness, level_consistency, subgroups, revisions, examples — did "
+        "you mean 'completeness'?"
+    )
+
+
+def test_quality_overrides_that_fit_load(tmp_path: Path) -> None:
+    text = SOURCE_YAML + (
+        "quality:\n"
+        "  year_over_year: {relative: 1, min_absolute: 20, measures: all}\n"
+        "  level_consistency: false\n"
+        "  completeness: {level: kreis}\n"
+        "  examples: 10\n"
+    )
+    source = load_source(write(tmp_path, text))
+    assert source.quality == {
+        "year_over_year": {"relative": 1, "min_absolute": 20, "measures": "all"},
+        "level_consistency": False,
+        "completeness": {"level": "kreis"},
+        "examples": 10,
+    }
+
+
+# --- one test per kind of YAML mistake ---------------------------------------------------------
+
+SOURCE_YAML = """\
+id: test_source
+title: "Schulabgänger/-innen"
+partner: "Bildungsbüro"
+licence: "CC0"
+kind: csv
+format: {encoding: utf-8, delimiter: ";", decimal: ","}
+coverage: "05"
+rounding: 5
+expectations: [school_leavers]
+mapping:
+  region: {column: AGS, by: key}
+  school_year: {column: Schuljahr, format: school_year}
+  sex: {column: Geschlecht, values: {insgesamt: total, weiblich: female, männlich: male}}
+  values:
+    Abgänger/-innen: leavers_total
+    ohne Abschluss: leavers_without_hsa
+"""
+
+API_YAML = """\
+id: test_api
+title: "Abgänger/-innen nach Abschlussart (GENESIS)"
+partner: "Regionalstatistik"
+licence: "Datenlizenz Deutschland – Namensnennung – Version 2.0"
+kind: genesis_api
+api:
+  base_url: https://www.regionalstatistik.de/genesisws/rest/2020
+  table: 21111-02-06-4
+  credentials: {username_env: REGIONALSTATISTIK_USERNAME}
+  timeout_seconds: 60
+mapping:
+  region: {column: "variable:KREISE", by: key}
+  school_year: {column: time, format: end_year}
+  values:
+    value: leavers_total
+"""
+
+
+def mistake(tmp_path: Path, old: str, new: str, text: str = SOURCE_YAML) -> str:
+    """The message of SOURCE_YAML (or `text`) with `old` replaced by `new`."""
+    assert old in text
+    name = "test_api.yaml" if text is API_YAML else "test_source.yaml"
+    return error_of(write(tmp_path, text.replace(old, new, 1), name))
+
+
+def test_the_yaml_of_these_tests_loads(tmp_path: Path) -> None:
+    source = load_source(write(tmp_path, SOURCE_YAML))
+    assert (source.coverage, source.rounding, source.encoding) == ("05", 5, "utf-8")
+    api = load_source(write(tmp_path, API_YAML, "test_api.yaml")).api
+    assert isinstance(api, GenesisApi)
+    assert (api.username_env, api.password_env, api.timeout_seconds) == (
+        "REGIONALSTATISTIK_USERNAME",
+        None,
+        60.0,
+    )
+
+
+def test_yaml_mistake_unknown_key_with_a_hint(tmp_path: Path) -> None:
+    assert mistake(tmp_path, "by: key}", "bx: key}") == (
+        "test_source.yaml, line 11, key 'mapping.region.bx': unknown key; expected one of "
+        "column, by, scope — did you mean 'by'?"
+    )
+
+
+def test_yaml_mistake_unknown_key_without_a_hint(tmp_path: Path) -> None:
+    assert mistake(tmp_path, "rounding: 5\n", "rounding: 5\nremarks: none\n") == (
+        "test_source.yaml, line 9, key 'remarks': unknown key; expected one of id, title, "
+        "partner, owner, licence, synthetic, description, kind, dataset, location, format, "
+        "coverage, rounding, expectations, api, quality, mapping"
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("rounding: 5", "rounding: five",
+         "line 8, key 'rounding': expected a whole number, got 'five'"),
+        ("rounding: 5", "rounding: 2.5",
+         "line 8, key 'rounding': expected a whole number, got 2.5"),
+        ('coverage: "05"', "coverage: 05",
+         "line 7, key 'coverage': expected text, got 05 — put it in quotes: \"05\""),
+        ('title: "Schulabgänger/-innen"', "title:",
+         "line 2, key 'title': expected text, got nothing (the value is empty)"),
+        ("    ohne Abschluss: leavers_without_hsa", "    ohne Abschluss:",
+         "line 16, key 'mapping.values[\"ohne Abschluss\"]': expected a measure id or "
+         "{measure: …, sex: …, nationality: …}, got nothing (the value is empty)"),
+        ("expectations: [school_leavers]", "expectations: school_leavers",
+         "line 9, key 'expectations': expected a list, got 'school_leavers'"),
+        ("  values:\n    Abgänger/-innen: leavers_total\n    ohne Abschluss: leavers_without_hsa\n",
+         "  values: leavers_total\n",
+         "line 14, key 'mapping.values': expected a mapping (key: value), got 'leavers_total'"),
+    ],
+)  # fmt: skip
+def test_yaml_mistake_wrong_type(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    assert mistake(tmp_path, old, new) == f"test_source.yaml, {expected}"
+
+
+def test_yaml_mistake_decimal_comma_in_a_block_number(tmp_path: Path) -> None:
+    assert mistake(tmp_path, "rounding: 5", "rounding: 2,5") == (
+        "test_source.yaml, line 8, key 'rounding': '2,5' — a decimal comma? YAML numbers take a "
+        "point: 2.5"
+    )
+
+
+def test_yaml_mistake_decimal_comma_in_a_flow_number(tmp_path: Path) -> None:
+    # {…, timeout_seconds: 7,5} is {…, timeout_seconds: 7, "5": null} to YAML
+    flow = "api: {base_url: 'https://x.example/rest/2020', table: '1', timeout_seconds: 7,5,\n"
+    text = API_YAML.replace(
+        "api:\n  base_url: https://www.regionalstatistik.de/genesisws/rest/2020\n"
+        "  table: 21111-02-06-4\n"
+        "  credentials: {username_env: REGIONALSTATISTIK_USERNAME}\n  timeout_seconds: 60\n",
+        flow + "      credentials: {username_env: REGIONALSTATISTIK_USERNAME}}\n",
+    )
+    assert error_of(write(tmp_path, text, "test_api.yaml")) == (
+        "test_api.yaml, line 6, key 'api.timeout_seconds': '7,5' — a decimal comma? YAML "
+        "numbers take a point: 7.5"
+    )
+
+
+def test_yaml_mistake_missing_key(tmp_path: Path) -> None:
+    assert mistake(
+        tmp_path, "{column: Schuljahr, format: school_year}", "{format: school_year}"
+    ) == ("test_source.yaml, line 12, key 'mapping.school_year.column': missing (required)")
+
+
+def test_yaml_mistake_value_outside_its_set(tmp_path: Path) -> None:
+    assert mistake(tmp_path, "by: key}", "by: nam}") == (
+        "test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, name, "
+        "school_number — did you mean 'name'?"
+    )
+
+
+def test_yaml_mistake_two_in_one_file(tmp_path: Path) -> None:
+    text = SOURCE_YAML.replace("rounding: 5", "rounding: 2,5").replace("by: key}", "by: nam}")
+    assert error_of(write(tmp_path, text)) == (
+        "test_source.yaml, line 8, key 'rounding': '2,5' — a decimal comma? YAML numbers take a "
+        "point: 2.5\n"
+        "test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, name, "
+        "school_number — did you mean 'name'?"
+    )
+
+
+def test_yaml_mistake_key_given_twice(tmp_path: Path) -> None:
+    assert mistake(tmp_path, "rounding: 5\n", "rounding: 5\nrounding: 3\n") == (
+        "test_source.yaml, line 9, key 'rounding': given twice (also on line 8); keep one"
+    )
+
+
+def test_numbers_where_text_is_expected_are_taken_as_written(tmp_path: Path) -> None:
+    text = SOURCE_YAML.replace(
+        "  values:\n", "  filters: {Schulart: 007, Stand: 1.50}\n  values:\n"
+    )
+    text = text.replace("weiblich: female, männlich: male", "01: female, 02: mänlich")
+    assert error_of(write(tmp_path, text)) == (
+        "test_source.yaml, line 13, key 'mapping.sex.values[\"02\"]': 'mänlich' is not one of "
+        "total, female, male"
+    )
+    source = load_source(write(tmp_path, text.replace("02: mänlich", "02: male")))
+    assert source.measures is not None
+    assert source.measures.filters == {"Schulart": "007", "Stand": "1.50"}
+    assert source.measures.sex.values == {"insgesamt": "total", "01": "female", "02": "male"}
+
+
+# --- extends -----------------------------------------------------------------------------------
+
+
+def extending(tmp_path: Path, base: str, child: str) -> Path:
+    """demo/test_source.yaml = `base`, production/test_source.yaml = `child` (extends it)."""
+    (tmp_path / "demo").mkdir(exist_ok=True)
+    (tmp_path / "production").mkdir(exist_ok=True)
+    write(tmp_path / "demo", base)
+    return write(tmp_path / "production", "extends: ../demo/test_source.yaml\n" + child)
+
+
+def test_extends_merges_format_and_api_key_by_key(tmp_path: Path) -> None:
+    path = extending(tmp_path, SOURCE_YAML, 'title: "Live"\nformat: {decimal: "."}\nrounding: 3\n')
+    source = load_source(path)
+    assert (source.title, source.partner, source.rounding) == ("Live", "Bildungsbüro", 3)
+    assert (source.encoding, source.delimiter, source.decimal) == ("utf-8", ";", ".")
+    assert source.path == path
+
+
+def test_yaml_mistake_in_a_file_reached_through_extends(tmp_path: Path) -> None:
+    path = extending(
+        tmp_path,
+        SOURCE_YAML.replace("by: key}", "by: nam}"),
+        'title: "Live"\nformat: {decmal: "."}\nrounding: fünf\n',
+    )
+    assert error_of(path) == (
+        "test_source.yaml, line 3, key 'format.decmal': unknown key; expected one of encoding, "
+        "delimiter, decimal, thousands — did you mean 'decimal'?\n"
+        "test_source.yaml, line 4, key 'rounding': expected a whole number, got 'fünf'\n"
+        "../demo/test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, "
+        "name, school_number — did you mean 'name'?"
+    )
+
+
+def test_extends_a_missing_file_or_itself(tmp_path: Path) -> None:
+    path = write(tmp_path, "extends: ../demo/nothing.yaml\nsynthetic: false\n")
+    assert error_of(path) == (
+        f"test_source.yaml, line 1, key 'extends': '../demo/nothing.yaml' not found "
+        f"({(tmp_path.parent / 'demo' / 'nothing.yaml').resolve()})"
+    )
+    path = write(tmp_path, "extends: test_source.yaml\n")
+    assert error_of(path) == (
+        "test_source.yaml, line 1, key 'extends': 'test_source.yaml' loops back to test_source.yaml"
+    )
 
 
 # --- location, measure ids -------------------------------------------------------------------
@@ -399,7 +777,7 @@ def test_measure_ids_expand_templates_over_lookups(tmp_path: Path) -> None:
     source = load_source(write(tmp_path, content))
     assert source.measures is not None
     assert source.measures.lookups["form"] == Lookup(
-        "Form", {"GY": "gymnasium", "GE": "gesamtschule"}
+        column="Form", values={"GY": "gymnasium", "GE": "gesamtschule"}
     )
     assert source.measure_ids() == {
         "schools_gymnasium",
@@ -470,8 +848,98 @@ def test_load_registry_of_an_empty_directory(tmp_path: Path) -> None:
         load_registry(tmp_path)
 
 
-def test_load_registry_stops_at_the_first_bad_file(tmp_path: Path) -> None:
+def test_load_registry_reports_every_bad_file(tmp_path: Path) -> None:
     write(tmp_path, spec())
     write(tmp_path, spec(id="broken_source", kind="pdf"))
-    with pytest.raises(RegistryError, match=r"^broken_source\.yaml: kind 'pdf'"):
-        load_registry(tmp_path)
+    write(tmp_path, spec(id="other_source", rounding="2,5"))
+    assert error_of_registry(tmp_path) == (
+        "broken_source.yaml, line 5, key 'kind': 'pdf' is not one of csv, genesis_table_csv, "
+        "genesis_ffcsv, genesis_api, json_api\n"
+        "other_source.yaml, line 13, key 'rounding': '2,5' — a decimal comma? YAML numbers take "
+        "a point: 2.5"
+    )
+
+
+def error_of_registry(directory: Path) -> str:
+    with pytest.raises(RegistryError) as exc:
+        load_registry(directory)
+    return str(exc.value)
+
+
+# --- the CLI and Dagster say it plainly ------------------------------------------------------
+
+
+@pytest.fixture
+def broken_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A registry folder with two mistakes in one file; the CLI's environment restored after."""
+    for name in ("BILDUNGSMONITOR_REGISTRY_DIR", "BILDUNGSMONITOR_PROFILE", "DAGSTER_HOME",
+                 "BILDUNGSMONITOR_DATA_DIR"):  # fmt: skip
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores what the CLI sets
+        monkeypatch.delenv(name)
+    folder = tmp_path / "registry"
+    folder.mkdir()
+    text = SOURCE_YAML.replace("rounding: 5", "rounding: 2,5").replace("by: key}", "by: nam}")
+    write(folder, text)
+    return folder
+
+
+BROKEN = (
+    "test_source.yaml, line 8, key 'rounding': '2,5' — a decimal comma? YAML numbers take a "
+    "point: 2.5\n"
+    "test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, name, "
+    "school_number — did you mean 'name'?\n"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["screen", "delivery.csv", "--source", "test_source"],
+        ["genesis-metadata", "--source", "test_source"],
+    ],
+)
+def test_the_cli_prints_the_mistakes_and_exits_with_2(
+    broken_registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture, command: list[str]
+) -> None:
+    from pipelines.cli import main
+
+    (tmp_path / "delivery.csv").write_text("AGS;Schuljahr\n", encoding="utf-8")
+    argv = [*command, "--registry", str(broken_registry), "--data-dir", str(tmp_path / "data")]
+    argv = [str(tmp_path / a) if a == "delivery.csv" else a for a in argv]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", BROKEN)
+    assert not (tmp_path / "data").exists()  # nothing was started
+
+
+def test_the_cli_prints_catalogue_mistakes_and_exits_with_2(
+    broken_registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    import schemas.catalogue
+    import sources.registry
+    from pipelines.cli import main
+
+    for name in ("measures.yaml", "goals.yaml", "indicators.yaml"):
+        text = (schemas.catalogue.SCHEMAS_DIR / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("direction: down", "direction: dwn", 1))
+    monkeypatch.setattr(sources.registry, "load_catalogue", lambda: load_catalogue(tmp_path))
+    assert main(["screen", "x.csv", "--source", "kita_betreuung"]) == 2
+    line = next(
+        n for n, line in enumerate((tmp_path / "indicators.yaml").read_text().splitlines(), 1)
+        if "direction: dwn" in line
+    )  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"indicators.yaml, line {line}, key 'indicators[0].direction': 'dwn' is not one of up, "
+        "down — did you mean 'down'?\n"
+    )
+
+
+def test_dagster_definitions_fail_with_the_plain_message(broken_registry: Path) -> None:
+    from pipelines.definitions import build_definitions
+
+    with pytest.raises(RegistryError) as exc:
+        build_definitions(data_dir=broken_registry.parent / "data", registry=broken_registry)
+    assert str(exc.value) + "\n" == BROKEN
+    assert exc.value.__cause__ is None and exc.value.__context__ is None  # no pydantic dump
