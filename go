@@ -38,6 +38,7 @@ case "$command" in
     fi
     "$UV" run --frozen --no-sync ruff check .
     "$UV" run --frozen --no-sync ruff format --check .
+    "$UV" run --frozen --no-sync lint-imports   # the layering contract (pyproject.toml)
     exec "$UV" run --frozen --no-sync pytest "$@" ;;
   ui)   exec "$UV" run --frozen --no-sync bildungsmonitor ui "$@" ;;
   *)    exec "$UV" run --frozen --no-sync bildungsmonitor "$command" "$@" ;;

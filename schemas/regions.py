@@ -1,6 +1,6 @@
 """The region reference (``regions.csv``) and a matcher for sources that carry region names.
 
-``regions.csv`` is built by ``python -m schemas.build_regions`` from real GENESIS recordings; see
+``regions.csv`` is built by ``python -m sources.build_regions`` from real GENESIS recordings; see
 ``REGIONS.md`` for its columns, naming convention and provenance.
 
 Loading::
@@ -157,7 +157,8 @@ _PREFIX_KINDS: tuple[tuple[str, Kind], ...] = (
     ("regionalverband ", "kreis"),
     ("kreisfreie stadt ", "kreisfrei"),
 )
-# Status or honorific parts ("Stadt", "Hansestadt", "GKSt", "M" = Markt …); see build_regions.
+# Status or honorific parts ("Stadt", "Hansestadt", "GKSt", "M" = Markt …); see
+# sources/build_regions.py.
 _STATUS_WORDS = ("stadt", "gemeinde", "flecken", "bad", "kurort", "kuort", "dorf", "hochschulort")
 _STATUS_ABBREVIATIONS = {"m", "st", "gkst"}
 _KIND_WORDS: dict[Kind, str] = {

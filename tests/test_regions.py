@@ -9,8 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from schemas import build_regions
-from schemas.build_regions import display_name, region_display_name
 from schemas.regions import (
     REGIONS_CSV,
     MatchResult,
@@ -22,6 +20,8 @@ from schemas.regions import (
     ruhr_kreise,
     ruhr_municipalities,
 )
+from sources import build_regions
+from sources.build_regions import display_name, region_display_name
 from sources.readers import read_genesis_table
 
 OFFICIAL = Path(__file__).resolve().parent.parent / "sources" / "demo" / "official"

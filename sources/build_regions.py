@@ -1,6 +1,6 @@
 """Build ``schemas/regions.csv`` from real GENESIS data of the Regionalstatistik.
 
-    python -m schemas.build_regions [--recordings DIR] [--regionalstatistik FILE] [--output FILE]
+    python -m sources.build_regions [--recordings DIR] [--regionalstatistik FILE] [--output FILE]
 
 Inputs: two GENESIS REST recordings (vcrpy cassettes; each ``data/tablefile`` response body is a
 zip holding one GENESIS "ffcsv" flat CSV, UTF-8 with BOM, ``;``) and one committed table export:
@@ -41,7 +41,7 @@ from sources.readers import read_genesis_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RECORDINGS = REPO_ROOT.parent / "shared" / "data" / "genesis-recordings"
-DEFAULT_OUTPUT = Path(__file__).resolve().parent / "regions.csv"
+DEFAULT_OUTPUT = REPO_ROOT / "schemas" / "regions.csv"
 
 GEMEINDEN_CASSETTE = "AI-N-01-2-5.yaml"
 KREISE_CASSETTE = "11111-02-01-4.yaml"
