@@ -168,6 +168,10 @@ def _n(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _times(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}×"
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
@@ -378,10 +382,13 @@ def _print_table(
     print(_step_line("pipeline re-run", records, rerun))
     print(_step_line("reference (DuckDB)", records, reference))
     print(
-        f"{'pipeline / reference':<24}{'':>12}{_n(figures['ratio'], 1) + '×':>10}{'':>21}"
-        f"{_n(figures['memory_ratio'], 1) + '×':>13}"
+        f"{'pipeline / reference':<24}{'':>12}{_times(figures['ratio']):>10}{'':>21}"
+        f"{_times(figures['memory_ratio']):>13}"
     )
-    print(f"{'re-run / reference':<24}{'':>12}{_n(figures['rerun_ratio'], 1) + '×':>10}")
+    print(
+        f"{'re-run / reference':<24}{'':>12}{_times(figures['rerun_ratio']):>10}{'':>21}"
+        f"{_times(_ratio(figures['rerun_peak_mb'], figures['reference_peak_mb'])):>13}"
+    )
     if query:
         print(
             f"query ({query.runs}× {query.indicator} trend, {query.regions} regions, "
