@@ -339,14 +339,9 @@ FROM indicator_terms t JOIN measures m ON m.measure = t.measure
 WHERE t.term_measures > 1
 GROUP BY ALL;
 
--- Σ over the Gemeinden of each region, with how many of them have data; a Gemeinde is its
--- own only member (no aggregation needed)
-CREATE TEMP TABLE level_sums AS
-SELECT indicator_id, role, region_code, start_year, sex, nationality, value,
-    numeric::BIGINT AS members_with_data, flag_rank, 1::BIGINT AS members
-FROM term_values
-WHERE region_code IN (SELECT member_code FROM gemeinde_members WHERE region_code = member_code)
-UNION ALL
+-- Σ over the Gemeinden of every region with more than one, with how many of them have data
+-- (a Gemeinde is its own only member: its sums are its term values)
+CREATE TEMP TABLE region_sums AS
 SELECT s.*, mc.members FROM (
     SELECT tv.indicator_id, tv.role, g.region_code, tv.start_year, tv.sex, tv.nationality,
         sum(tv.value) AS value,
@@ -358,33 +353,50 @@ SELECT s.*, mc.members FROM (
 JOIN (SELECT region_code, count(*) AS members FROM gemeinde_members GROUP BY ALL) mc
   USING (region_code);
 
+CREATE MACRO rate_value(scale, numerator, denominator) AS
+    CASE WHEN denominator > 0 THEN scale * numerator / denominator END;
+CREATE MACRO rate_status(flag_rank, denominator) AS
+    CASE WHEN denominator = 0 THEN 'not_applicable' WHEN flag_rank = 3 THEN 'unreliable'
+         WHEN flag_rank = 2 THEN 'estimated' WHEN flag_rank = 1 THEN 'provisional'
+         ELSE 'ok' END;
+
 CREATE TABLE indicator_values AS
 WITH scales AS (SELECT DISTINCT indicator_id, scale FROM indicator_terms),
+-- the terms of keys where some figure is not numeric (usually none)
+symbol_terms AS (
+    SELECT * FROM term_values
+    WHERE (indicator_id, region_code, start_year, sex, nationality) IN (
+        SELECT indicator_id, region_code, start_year, sex, nationality FROM term_values
+        WHERE NOT numeric)
+),
 rates AS (
+    -- a (current) Gemeinde: its own figures, where both are numeric
     SELECT n.indicator_id, n.region_code, n.start_year, n.sex, n.nationality,
-        CASE WHEN d.value > 0 THEN s.scale * n.value / d.value END AS value,
-        n.value AS numerator, d.value AS denominator,
-        CASE WHEN d.value = 0 THEN 'not_applicable'
-             WHEN greatest(n.flag_rank, d.flag_rank) = 3 THEN 'unreliable'
-             WHEN greatest(n.flag_rank, d.flag_rank) = 2 THEN 'estimated'
-             WHEN greatest(n.flag_rank, d.flag_rank) = 1 THEN 'provisional'
-             ELSE 'ok' END AS status
-    FROM level_sums n
-    JOIN level_sums d
-      ON d.indicator_id = n.indicator_id AND d.role = 'denominator'
-     AND d.region_code = n.region_code AND d.start_year = n.start_year
-     AND d.sex = n.sex AND d.nationality = n.nationality
-    JOIN scales s ON s.indicator_id = n.indicator_id
-    WHERE n.role = 'numerator'
+        rate_value(s.scale, n.value, d.value) AS value, n.value AS numerator,
+        d.value AS denominator,
+        rate_status(greatest(n.flag_rank, d.flag_rank), d.value) AS status
+    FROM term_values n
+    JOIN term_values d USING (indicator_id, region_code, start_year, sex, nationality)
+    JOIN scales s USING (indicator_id)
+    WHERE n.role = 'numerator' AND d.role = 'denominator' AND n.numeric AND d.numeric
+      AND n.region_code IN (
+          SELECT member_code FROM gemeinde_members WHERE region_code = member_code)
+    UNION ALL
+    -- every other region: Σ over its Gemeinden, where every one of them has numeric figures
+    SELECT n.indicator_id, n.region_code, n.start_year, n.sex, n.nationality,
+        rate_value(s.scale, n.value, d.value), n.value, d.value,
+        rate_status(greatest(n.flag_rank, d.flag_rank), d.value)
+    FROM region_sums n
+    JOIN region_sums d USING (indicator_id, region_code, start_year, sex, nationality)
+    JOIN scales s USING (indicator_id)
+    WHERE n.role = 'numerator' AND d.role = 'denominator'
       AND n.members_with_data = n.members AND d.members_with_data = d.members
     UNION ALL
     -- a Gemeinde whose own figure carries a symbol: that status, no value
     SELECT n.indicator_id, n.region_code, n.start_year, n.sex, n.nationality,
         NULL, NULL, NULL, coalesce(n.missing_status, d.missing_status)
-    FROM (SELECT DISTINCT indicator_id, region_code, start_year, sex, nationality
-          FROM term_values WHERE NOT numeric) k
-    JOIN term_values n USING (indicator_id, region_code, start_year, sex, nationality)
-    JOIN term_values d USING (indicator_id, region_code, start_year, sex, nationality)
+    FROM symbol_terms n
+    JOIN symbol_terms d USING (indicator_id, region_code, start_year, sex, nationality)
     WHERE n.role = 'numerator' AND d.role = 'denominator' AND NOT (n.numeric AND d.numeric)
       AND coalesce(n.missing_status, d.missing_status) IS NOT NULL
 ),
