@@ -62,7 +62,7 @@ from sources.demo.generate import (
 )
 from sources.registry import REGISTRIES, SOURCES_DIR
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SEED = 20261128
 REPO = SOURCES_DIR.parent
 REGIONS_CSV = REPO / "schemas" / "regions.csv"
@@ -143,9 +143,11 @@ QUALIFICATION_SHARES = {
     2016: (5.9, 16.5, 42.0, 1.6, 34.0),
     2024: (6.9, 15.5, 40.6, 1.5, 35.5),
 }
-# log rate ratios male vs female and foreign vs German, per qualification
+# log rate ratios male vs female and foreign vs German, per qualification; centred on the
+# national shares (female −½, male +½; German −share, foreign 1 − share of foreign leavers)
 MALE_EFFECT = np.array([0.40, 0.25, 0.0, 0.0, -0.22])
 FOREIGN_EFFECT = np.array([0.80, 0.60, 0.0, 0.0, -0.80])
+FOREIGN_LEAVERS = 0.12
 CITY_POPULATION_CAP = 1_800_000  # keeps population under 3 within the suites' 0–60,000
 EAST = (11, 12, 13, 14, 15, 16)
 
@@ -347,7 +349,7 @@ class Model:
         if subgroup_lines == 9:
             foreign_leavers = rng.binomial(by_sex, 0.85 * foreign[:, None])
             cells = np.stack([by_sex - foreign_leavers, foreign_leavers], axis=2)  # [n, 2, 2]
-            is_foreign = np.array([0.0, 1.0])
+            is_foreign = np.array([-FOREIGN_LEAVERS, 1.0 - FOREIGN_LEAVERS])
         else:
             cells = by_sex[:, :, None]  # [n, 2, 1]
             is_foreign = np.array([0.0])
@@ -355,7 +357,7 @@ class Model:
         logits = (
             base[None, None, None, :]
             + self.leaver_effect[:, None, None, :]
-            + MALE_EFFECT[None, None, None, :] * np.array([0.0, 1.0])[None, :, None, None]
+            + MALE_EFFECT[None, None, None, :] * np.array([-0.5, 0.5])[None, :, None, None]
             + FOREIGN_EFFECT[None, None, None, :] * is_foreign[None, None, :, None]
             + rng.normal(0.0, 0.05, (n, 1, 1, 5))
         )
