@@ -2,6 +2,7 @@
 # The front door.  ./go            set up and run the nightly pipeline on the bundled demo data
 #                  ./go test       set up and run linters and the test suite (CI calls this)
 #                  ./go ui         set up and open the Dagster UI on http://127.0.0.1:3000
+#                  ./go bench      national-scale benchmark against DuckDB alone (docs/performance.md)
 # Needs only python3 (>= 3.11); everything else comes from PyPI, pinned by uv.lock.
 set -eu
 cd "$(dirname "$0")"
@@ -41,5 +42,6 @@ case "$command" in
     "$UV" run --frozen --no-sync lint-imports   # the layering contract (pyproject.toml)
     exec "$UV" run --frozen --no-sync pytest "$@" ;;
   ui)   exec "$UV" run --frozen --no-sync bildungsmonitor ui "$@" ;;
+  bench) exec "$UV" run --frozen --no-sync python -m benchmarks "$@" ;;
   *)    exec "$UV" run --frozen --no-sync bildungsmonitor "$command" "$@" ;;
 esac
