@@ -7,6 +7,10 @@
 set -eu
 cd "$(dirname "$0")"
 export UV_PYTHON_DOWNLOADS=never   # never let uv fetch an interpreter: use the machine's python3
+# Write the bytecode of every installed package once, at setup: a command then starts in a
+# second instead of compiling pandas, Dagster … again each time (where Python is told not to
+# write bytecode itself, PYTHONDONTWRITEBYTECODE, that would be every time).
+export UV_COMPILE_BYTECODE=1
 UV_VERSION=0.13.9
 
 if command -v uv >/dev/null 2>&1; then
@@ -20,6 +24,8 @@ else
   UV=.tools/bin/uv
 fi
 "$UV" sync --frozen --quiet --python python3
+# the project's own modules too (they are not installed: an editable install)
+"$UV" run --frozen --no-sync python -m compileall -q -j 0 pipelines sources expectations warehouse schemas benchmarks >/dev/null
 
 command=${1:-run}
 [ $# -gt 0 ] && shift

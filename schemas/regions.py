@@ -25,18 +25,21 @@ The matcher never guesses: when no region or more than one region fits, ``code``
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import duckdb
-import pandas as pd
 
 from schemas.tables import GERMANY_CODE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REGIONS_CSV: Path = Path(__file__).resolve().parent / "regions.csv"
 
@@ -44,16 +47,44 @@ _CODE_COLUMNS = ("region_code", "parent_code", "kreis_code", "land_code")
 _FLAG_COLUMNS = ("in_ruhr", "is_current")
 
 
+@dataclass(frozen=True)
+class Region:
+    """One row of regions.csv (a missing parent/kreis/land code is None)."""
+
+    region_code: str
+    name: str
+    official_name: str
+    level: str
+    parent_code: str | None
+    kreis_code: str | None
+    land_code: str | None
+    in_ruhr: bool
+    is_current: bool
+
+
+@functools.lru_cache(maxsize=1)
+def region_rows() -> tuple[Region, ...]:
+    """regions.csv as typed rows, read once per process without pandas (the screener starts
+    faster without it)."""
+    flags = {"true": True, "false": False}
+    rows = []
+    with REGIONS_CSV.open(encoding="utf-8", newline="") as handle:
+        for line in csv.DictReader(handle):
+            for column in _FLAG_COLUMNS:
+                if line[column] not in flags:
+                    raise ValueError(f"{REGIONS_CSV}: {column} must be true/false")
+            values = {c: (line[c] or None) if c in _CODE_COLUMNS[1:] else line[c] for c in line}
+            rows.append(Region(**{**values, **{c: flags[line[c]] for c in _FLAG_COLUMNS}}))
+    return tuple(rows)
+
+
 @functools.lru_cache(maxsize=1)
 def _regions_frame() -> pd.DataFrame:
-    frame = pd.read_csv(REGIONS_CSV, dtype=str, keep_default_na=False, encoding="utf-8")
-    for column in _FLAG_COLUMNS:
-        values = frame[column].map({"true": True, "false": False})
-        if values.isna().any():
-            raise ValueError(f"{REGIONS_CSV}: {column} must be true/false")
-        frame[column] = values.astype(bool)
+    import pandas as pd
+
+    frame = pd.DataFrame([r.__dict__ for r in region_rows()])
     for column in _CODE_COLUMNS[1:]:
-        frame[column] = frame[column].where(frame[column] != "")
+        frame[column] = frame[column].astype(object).where(frame[column].notna())
     return frame
 
 
@@ -91,10 +122,9 @@ def regions_relation(conn: duckdb.DuckDBPyConnection) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _ruhr_codes() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    frame = _regions_frame()
-    ruhr = frame[frame["in_ruhr"] & frame["is_current"]]
-    gemeinden = tuple(sorted(ruhr.loc[ruhr["level"] == "gemeinde", "region_code"]))
-    kreise = tuple(sorted(ruhr.loc[ruhr["level"] == "kreis", "region_code"]))
+    ruhr = [r for r in region_rows() if r.in_ruhr and r.is_current]
+    gemeinden = tuple(sorted(r.region_code for r in ruhr if r.level == "gemeinde"))
+    kreise = tuple(sorted(r.region_code for r in ruhr if r.level == "kreis"))
     return gemeinden, kreise
 
 
@@ -112,8 +142,7 @@ def ruhr_kreise() -> list[str]:
 def known_region_codes() -> frozenset[str]:
     """Every current region key: DG, Länder, Regierungsbezirke / Statistische Regionen,
     Kreise, Gemeinden, Berlin's Bezirke (level 'stadtbezirk'), RVR."""
-    frame = _regions_frame()
-    return frozenset(frame.loc[frame["is_current"], "region_code"])
+    return frozenset(r.region_code for r in region_rows() if r.is_current)
 
 
 @functools.lru_cache(maxsize=1)
@@ -121,7 +150,7 @@ def official_region_codes() -> frozenset[str]:
     """Every key of regions.csv, current or dissolved. Deliveries may use dissolved keys (old
     years, or tables that still list a dissolved Kreis with '-'); they are valid keys, and
     aggregates only ever count current regions."""
-    return frozenset(_regions_frame()["region_code"])
+    return frozenset(r.region_code for r in region_rows())
 
 
 # --- name normalisation --------------------------------------------------------------------

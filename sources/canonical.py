@@ -521,32 +521,30 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
         f"CASE WHEN {name} IS NOT NULL THEN {_lit(column)} END" for name, column in problems
     )
 
-    # --- one row per line with everything the line says -------------------------------------
+    # --- one row per line with everything the line says, and its value cells v0 … ------------
+    values = mapping.values
     lines = temp.name("lines")
     row_problem = f"nullif(concat_ws('; ', {row_problem}), '')"
     row_problem_de = f"nullif(concat_ws('; ', {row_problem_de}), '')"
+    cells = ", ".join(f"r.{_cell(positions, v.column)} AS v{k}" for k, v in enumerate(values))
+    label = "start_year || '/' || lpad(((start_year + 1) % 100)::VARCHAR, 2, '0')"
     conn.execute(
-        f"CREATE TEMP TABLE {lines} AS SELECT *, {row_problem} AS row_problem, "
+        f"CREATE TEMP TABLE {lines} AS SELECT * EXCLUDE ({', '.join(_problem_fields(problems))}), "
+        f"{label} AS school_year, {row_problem} AS row_problem, "
         f"{row_problem_de} AS row_problem_de, coalesce({first_problem_column}) "
         f"AS row_problem_column FROM (SELECT r.line, "
         + ", ".join(f"{expr} AS {name}" for name, expr in fields.items())
-        + f" FROM {rows} r {' '.join(joins)})"
+        + f", {cells} FROM {rows} r {' '.join(joins)})"
     )
 
-    # --- every value cell, parsed (plain numbers in SQL, the rest once per distinct text) ----
-    values = mapping.values
-    cells = temp.name("cells")
-    conn.execute(
-        f"CREATE TEMP TABLE {cells} AS "
-        + " UNION ALL ".join(
-            f"SELECT line, {k} AS k, {_cell(positions, v.column)} AS text FROM {rows}"
-            for k, v in enumerate(values)
-        )
-    )
+    # --- every value cell parsed: plain numbers in SQL, the rest once per distinct text ----
     simple = _simple_number("text", source.decimal)
     number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
+    every_cell = " UNION ".join(
+        f"SELECT DISTINCT v{k} AS text FROM {lines}" for k in range(len(values))
+    )
     parsed = []
-    for text in _distinct(conn, "text", f"{cells} WHERE NOT {simple}"):
+    for text in _distinct(conn, "text", f"({every_cell}) WHERE NOT {simple}"):
         try:
             value, status = parse_cell(text, number_format)
             parsed.append((text, value, status, None, None))
@@ -570,33 +568,44 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     )  # fmt: skip
     measure = "t.template"
     for name in mapping.lookups:
-        measure = f"replace({measure}, {_lit('{' + name + '}')}, l.lookup_{name})"
+        measure = f"replace({measure}, {_lit('{' + name + '}')}, c.lookup_{name})"
     is_simple = _simple_number("c.text", source.decimal)
-    values_table = temp.name("values")
-    conn.execute(
-        f"""CREATE TEMP TABLE {values_table} AS
-        SELECT c.line, c.k, {measure} AS measure, coalesce(t.sex, l.sex) AS sex,
-            coalesce(t.nationality, l.nationality) AS nationality,
+    unpivoted = (
+        f"(SELECT * EXCLUDE (cell), CAST(substr(cell, 2) AS INTEGER) AS k FROM "
+        f"(UNPIVOT {lines} ON {', '.join(f'v{k}' for k in range(len(values)))} "
+        f"INTO NAME cell VALUE text))"
+    )
+    # one row per value cell, the line's fields along (no join with the lines again)
+    cell_values = f"""
+        SELECT c.* EXCLUDE (text, k, sex, nationality), c.k, {measure} AS measure,
+            coalesce(t.sex, c.sex) AS sex, coalesce(t.nationality, c.nationality) AS nationality,
             CASE WHEN p.text IS NULL THEN {plain} ELSE p.value END AS value,
             CASE WHEN p.text IS NULL THEN 'ok' ELSE p.status END AS status,
             c.text AS raw_value, t.column_name AS source_column,
             'column ' || t.column_label || ': ' || p.problem AS cell_problem,
             'Spalte ' || t.column_label || ': ' || p.problem_de AS cell_problem_de
-        FROM {cells} c JOIN {targets} t ON t.k = c.k JOIN {lines} l ON l.line = c.line
+        FROM {unpivoted} c JOIN {targets} t ON t.k = c.k
         LEFT JOIN {parsed_table} p ON p.text = c.text AND NOT {is_simple}"""
-    )
 
     # --- columns of one line that map to one measure are added up (IT.NRW's Förderschulen):
     # only the columns that can meet another are grouped, the others pass through
     merging = _merging_columns(mapping)
     if merging:
         merged = temp.name("merged")
+        per_cell = temp.name("cell_values")
+        conn.execute(f"CREATE TEMP TABLE {per_cell} AS {cell_values}")
         numeric = ", ".join(_lit(s) for s in NUMERIC_STATUSES)
         listed = ", ".join(str(k) for k in sorted(merging))
+        line_fields = [
+            n
+            for n, *_ in conn.execute(f"DESCRIBE {lines}").fetchall()
+            if n not in ("line", "sex", "nationality") and not _is_value_cell(n)
+        ]
+        carried = ", ".join(f"any_value({n}) AS {n}" for n in line_fields)
         conn.execute(
             f"""CREATE TEMP TABLE {merged} AS
-            SELECT line, min(k) AS k, any_value(measure) AS measure, any_value(sex) AS sex,
-                any_value(nationality) AS nationality,
+            SELECT line, {carried}, min(k) AS k, any_value(measure) AS measure,
+                any_value(sex) AS sex, any_value(nationality) AS nationality,
                 CASE WHEN bool_or(status IS NULL) OR NOT bool_and(status IN ({numeric}))
                      THEN NULL ELSE sum(value) END AS value,
                 CASE WHEN bool_or(status IS NULL) THEN NULL
@@ -608,34 +617,42 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
                 {_in_column_order("source_column", " + ")} AS source_column,
                 nullif({_in_column_order("cell_problem", "; ")}, '') AS cell_problem,
                 nullif({_in_column_order("cell_problem_de", "; ")}, '') AS cell_problem_de
-            FROM {values_table} WHERE k IN ({listed})
+            FROM {per_cell} WHERE k IN ({listed})
             GROUP BY line, coalesce(measure, '?' || source_column), sex, nationality"""
         )
-        values_table = (
-            f"(SELECT * FROM {values_table} WHERE k NOT IN ({listed}) "
-            f"UNION ALL SELECT * FROM {merged})"
+        cell_values = (
+            f"SELECT * FROM {per_cell} WHERE k NOT IN ({listed}) "
+            f"UNION ALL BY NAME SELECT * FROM {merged}"
         )
 
     # --- the records: a record's id orders it by line, then by the mapping's value columns ---
     records = temp_name("records")
-    label = "l.start_year || '/' || lpad(((l.start_year + 1) % 100)::VARCHAR, 2, '0')"
     units = ", ".join(f"({_lit(m.id)}, {_lit(m.unit)})" for m in load_catalogue().measures.values())
     conn.execute(
         f"""CREATE TEMP TABLE {records} AS
-        SELECT v.measure, l.region_code, l.region_label, l.school_number,
-            {label} AS school_year, l.start_year, v.sex, v.nationality, v.value, v.status,
+        SELECT v.measure, v.region_code, v.region_label, v.school_number, v.school_year,
+            v.start_year, v.sex, v.nationality, v.value, v.status,
             v.raw_value, v.line AS source_line, v.source_column,
-            CASE WHEN v.cell_problem IS NULL THEN l.row_problem
-                 ELSE concat_ws('; ', l.row_problem, v.cell_problem) END AS problem,
-            CASE WHEN v.cell_problem_de IS NULL THEN l.row_problem_de
-                 ELSE concat_ws('; ', l.row_problem_de, v.cell_problem_de) END AS problem_de,
+            CASE WHEN v.cell_problem IS NULL THEN v.row_problem
+                 ELSE concat_ws('; ', v.row_problem, v.cell_problem) END AS problem,
+            CASE WHEN v.cell_problem_de IS NULL THEN v.row_problem_de
+                 ELSE concat_ws('; ', v.row_problem_de, v.cell_problem_de) END AS problem_de,
             CASE WHEN v.cell_problem IS NOT NULL THEN v.source_column
-                 ELSE l.row_problem_column END AS problem_column,
+                 ELSE v.row_problem_column END AS problem_column,
             u.unit, v.line::BIGINT * {ROW_STRIDE} + v.k AS row_id
-        FROM {values_table} v JOIN {lines} l ON l.line = v.line
+        FROM ({cell_values}) v
         LEFT JOIN (VALUES {units}) u(measure, unit) ON u.measure = v.measure"""
     )
     return records
+
+
+def _problem_fields(problems: list[tuple[str, str]]) -> list[str]:
+    """The per-line problem fields folded into row_problem (English and German)."""
+    return [name for problem, _ in problems for name in (problem, f"{problem}_de")]
+
+
+def _is_value_cell(name: str) -> bool:
+    return name[:1] == "v" and name[1:].isdigit()
 
 
 def _in_column_order(column: str, separator: str) -> str:
@@ -659,15 +676,21 @@ def _expand(template: str, lookups: dict) -> set[str]:
 def _merging_columns(mapping: MeasureMapping) -> set[int]:
     """The value columns (by position in the mapping) that can yield the same measure and
     subgroup as another column of the same line: they are added up. Decided from the mapping,
-    so that most columns — and most deliveries — skip the grouping."""
-    produced = [(v, _expand(v.measure, mapping.lookups)) for v in mapping.values]
+    so that most columns — and most deliveries — skip the grouping. A column without a
+    subgroup of its own takes the line's: the dimension's constant, or unknown (None) when the
+    dimension is a column of the delivery."""
+    sex, nationality = mapping.sex.constant, mapping.nationality.constant
+    produced = [
+        (v.sex or sex, v.nationality or nationality, _expand(v.measure, mapping.lookups))
+        for v in mapping.values
+    ]
     merging: set[int] = set()
-    for i, (a, measures_a) in enumerate(produced):
+    for i, (sex_a, nationality_a, measures_a) in enumerate(produced):
         for j in range(i + 1, len(produced)):
-            b, measures_b = produced[j]
-            same_sex = a.sex is None or b.sex is None or a.sex == b.sex
+            sex_b, nationality_b, measures_b = produced[j]
+            same_sex = sex_a is None or sex_b is None or sex_a == sex_b
             same_nationality = (
-                a.nationality is None or b.nationality is None or a.nationality == b.nationality
+                nationality_a is None or nationality_b is None or nationality_a == nationality_b
             )
             if same_sex and same_nationality and measures_a & measures_b:
                 merging |= {i, j}

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import duckdb
 
 from schemas.catalogue import load_catalogue
-from schemas.regions import load_regions, match_region_names
+from schemas.regions import match_region_names, region_rows
 from sources.canonical import RegionResolver, to_records
 from sources.grain import aggregate_school_grain, combine_rows, derive_totals
 from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_records
@@ -41,12 +41,11 @@ def read_payload(
 
 def covered_municipalities(source: Source) -> list[str]:
     """Current Gemeinden inside the source's declared coverage (e.g. RVR → the 53)."""
-    regions = load_regions()
-    gemeinden = regions[(regions["level"] == "gemeinde") & regions["is_current"]]
+    gemeinden = [r for r in region_rows() if r.level == "gemeinde" and r.is_current]
     if source.coverage == "RVR":
-        return sorted(gemeinden[gemeinden["in_ruhr"]]["region_code"])
+        return sorted(r.region_code for r in gemeinden if r.in_ruhr)
     prefix = "" if source.coverage in (None, "DG") else source.coverage
-    return sorted(c for c in gemeinden["region_code"] if c.startswith(prefix))
+    return sorted(r.region_code for r in gemeinden if r.region_code.startswith(prefix))
 
 
 def records_relation(

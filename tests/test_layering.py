@@ -1,6 +1,7 @@
 """The layering of the code is a contract (pyproject.toml, [tool.importlinter]): pipelines wire
 into Dagster, warehouse owns the persisted tables, expectations check, sources read, schemas
 name things — each floor imports only the floors below it, and only pipelines know Dagster.
+benchmarks/ sits on top: it measures the pipeline from outside and nothing imports it.
 `./go test` runs `lint-imports` before the tests; this test keeps the contract in force when
 pytest runs alone."""
 
@@ -19,7 +20,14 @@ def test_the_layers_are_declared_in_order() -> None:
     config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     contracts = config["tool"]["importlinter"]["contracts"]
     layers = next(c for c in contracts if c["type"] == "layers")
-    assert layers["layers"] == ["pipelines", "warehouse", "expectations", "sources", "schemas"]
+    assert layers["layers"] == [
+        "benchmarks",
+        "pipelines",
+        "warehouse",
+        "expectations",
+        "sources",
+        "schemas",
+    ]
     forbidden = next(c for c in contracts if c["type"] == "forbidden")
     assert forbidden["forbidden_modules"] == ["dagster"]
 

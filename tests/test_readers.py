@@ -7,6 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
@@ -790,3 +791,13 @@ def test_declared_header_line_skips_a_preamble():
     assert table.rows == [RawRow(5, ("Essen", "5"))]
     with pytest.raises(DeliveryFormatError, match=r"^f\.csv, line 3: the declared header line is"):
         read_csv(data, "f.csv", header_line=3)
+
+
+def test_py_strip_knows_every_character_python_strips() -> None:
+    from sources.readers.body import PY_WHITESPACE, ensure_macros
+
+    assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == PY_WHITESPACE
+    conn = duckdb.connect()
+    ensure_macros(conn)
+    for text in ("  a b ", "\u3000x\xa0", "\u200bzero\u200b", "", "\t\n"):
+        assert conn.execute("SELECT py_strip(?)", [text]).fetchone()[0] == text.strip()

@@ -30,8 +30,12 @@ from sources.readers.decoding import Text
 from sources.scratch import temp_name
 
 BATCH_ROWS = 100_000
-# what str.strip() removes: every character for which str.isspace() is true
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# what str.strip() removes: every character for which str.isspace() is true (a test checks
+# this list against Python's own)
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 _WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]"
@@ -153,7 +157,8 @@ def _numbered_lines(
     text: Text, first: int, stop: int | None, end: _End
 ) -> Iterator[tuple[int, str]]:
     """(physical line of the first line, block of whole lines without the final line end);
-    `end` learns the last line of the text and whether it ends with a line end."""
+    `end` learns the last line of the text and whether it ends with a line end. Lines are
+    counted and cut with str.count / str.find: only the lines read are ever split."""
     line = 1
     for block in text.blocks():
         end.newline = block.endswith("\n")
@@ -163,14 +168,24 @@ def _numbered_lines(
         if line + count <= first:
             line += count
             continue
-        lines = parts.split("\n")
         begin = max(first - line, 0)
-        until = len(lines) if stop is None else max(min(stop - line, len(lines)), 0)
+        until = count if stop is None else max(min(stop - line, count), 0)
         if begin < until:
-            yield line + begin, "\n".join(lines[begin:until])
+            yield line + begin, _lines(parts, begin, until, count)
         line += count
         if stop is not None and line >= stop:
             return
+
+
+def _lines(parts: str, begin: int, until: int, count: int) -> str:
+    """Lines begin … until - 1 of `parts` (count lines, joined by "\n")."""
+    start = 0
+    for _ in range(begin):
+        start = parts.index("\n", start) + 1
+    finish = len(parts)
+    for _ in range(count - until):
+        finish = parts.rindex("\n", 0, finish)
+    return parts[start:finish]
 
 
 def _load_with_csv(

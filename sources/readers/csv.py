@@ -106,9 +106,7 @@ def _quoting_error(
 
 def _head(text: Text, start_line: int = 1) -> Iterator[tuple[int, str]]:
     """(physical line, text) of the lines from `start_line` on, lazily."""
-    for number, line in enumerate(text.lines(), start=1):
-        if number >= start_line:
-            yield number, line
+    yield from enumerate(text.lines(start_line), start=start_line)
 
 
 def read_csv(

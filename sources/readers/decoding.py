@@ -111,15 +111,16 @@ class _Survey:
     nul: int | None = None
     high: int | None = None
     utf8_error: int | None = None  # of the bytes after a UTF-8 BOM, if there is one
-    cp1252_error: int | None = None
     ascii_after_bom: bool = True
+    # whether the bytes decode as cp1252: learnt only when a code page must be guessed
+    cp1252_error: int | None = None
+    cp1252_checked: bool = False
     block_starts: list[int] = field(default_factory=list)
 
 
 def _survey(source: Source) -> _Survey:
     survey = _Survey(size=_size(source))
     utf8 = codecs.getincrementaldecoder("utf-8")()
-    cp1252 = codecs.getincrementaldecoder("cp1252")()
     offset = 0
     bom = False
     for block in _blocks(source):
@@ -139,11 +140,6 @@ def _survey(source: Source) -> _Survey:
                 utf8.decode(block[skip:])
             except UnicodeDecodeError as err:
                 survey.utf8_error = _error_offset(offset + skip, err, utf8)
-        if survey.cp1252_error is None:
-            try:
-                cp1252.decode(block)
-            except UnicodeDecodeError as err:
-                survey.cp1252_error = offset + err.start
         offset += len(block)
     if survey.utf8_error is None:
         try:
@@ -318,6 +314,10 @@ def _guess_single_byte(source: Source, survey: _Survey, skip: int = 0) -> tuple[
     to cp1252. Scored chunk by chunk until one leads by `_DECISIVE` points, so a large file
     costs no more than a small one. `margin` is the lead (0 when only cp850 can decode:
     cp1252 leaves 0x81 0x8d 0x8f 0x90 0x9d undefined; cp850 uses them)."""
+    if not survey.cp1252_checked:
+        err = _strict(source, "cp1252", skip)
+        survey.cp1252_error = err.start if err is not None else None
+        survey.cp1252_checked = True
     if survey.cp1252_error is not None and survey.cp1252_error >= skip:
         return "cp850", 0
     lead = 0  # > 0: cp1252 reads better
@@ -478,15 +478,18 @@ class Text:
         """The whole text (for small payloads and tests)."""
         return "".join(self.blocks())
 
-    def lines(self) -> Iterator[str]:
-        """Every line, without its line end."""
-        pending = ""
+    def lines(self, start: int = 1) -> Iterator[str]:
+        """Every line from line `start` on, without its line end. Blocks before `start` are
+        only counted, never split."""
+        number = 1
         for block in self.blocks():
-            parts = (pending + block).split("\n")
-            pending = parts.pop()
-            yield from parts
-        if pending:
-            yield pending
+            body = block[:-1] if block.endswith("\n") else block
+            count = body.count("\n") + 1
+            if number + count <= start:
+                number += count
+                continue
+            yield from body.split("\n")[max(start - number, 0) :]
+            number += count
 
 
 def _not_only_whitespace(text: Text) -> Text:
@@ -582,6 +585,8 @@ def check_text(source: Source, file_name: str, encoding: str = "auto") -> Text:
     err = _strict(source, codec, skip)
     if err is not None:
         raise _strict_error(source, survey, err, used, file_name, declared=True)
+    if codec == "cp1252":  # the pass just made says it: no second one when guessing
+        survey.cp1252_error, survey.cp1252_checked = None, True
     if used in _SINGLE_BYTE:
         _check_plausible(source, survey, used, file_name, skip)
     return _not_only_whitespace(Text(file_name, used, source, codec, skip))

@@ -176,22 +176,32 @@ def _with_variable_columns(table: RawTable) -> RawTable:
         return table
     extra = []
     width = len(table.columns)
+    # each slot's cells stripped once (a CASE per code below reads them many times)
+    stripped = {
+        position: f"s{position}"
+        for code_at, attribute_at, label_at in slots
+        for position in (code_at, attribute_at, label_at)
+        if position is not None
+    }
     for position, code in enumerate(codes):
         literal = code.replace("'", "''")
         attribute = " ".join(
-            f"WHEN py_strip(c{code_at}) = '{literal}' THEN py_strip(c{attribute_at})"
+            f"WHEN {stripped[code_at]} = '{literal}' THEN {stripped[attribute_at]}"
             for code_at, attribute_at, _ in reversed(slots)
         )
         label = " ".join(
-            f"WHEN py_strip(c{code_at}) = '{literal}' THEN "
-            + (f"py_strip(c{label_at})" if label_at is not None else "''")
+            f"WHEN {stripped[code_at]} = '{literal}' THEN "
+            + (stripped[label_at] if label_at is not None else "''")
             for code_at, _, label_at in reversed(slots)
         )
         extra.append(f"CASE {attribute} ELSE '' END AS c{width + 2 * position}")
         extra.append(f"CASE {label} ELSE '' END AS c{width + 2 * position + 1}")
     widened = temp_name("raw_variables")
+    helpers = ", ".join(f"py_strip(c{p}) AS {name}" for p, name in stripped.items())
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {widened} AS SELECT *, {', '.join(extra)} FROM {relation}"
+        f"CREATE OR REPLACE TEMP TABLE {widened} AS SELECT * EXCLUDE "
+        f"({', '.join(stripped.values())}), {', '.join(extra)} "
+        f"FROM (SELECT *, {helpers} FROM {relation})"
     )
     conn.execute(f"DROP TABLE {relation}")
     table.relation = widened

@@ -186,9 +186,7 @@ def read_genesis_table(
         raise _width_error(file_name, wrong[0], wrong[1], width, label_columns)
 
     metadata = {"table_code": table_code, "title": " ".join(title)}
-    metadata.update(
-        _footer(line + "\n" for n, line in enumerate(text.lines(), start=1) if n > footer)
-    )
+    metadata.update(_footer(line + "\n" for line in text.lines(footer + 1)))
     return RawTable(
         file_name,
         columns,

@@ -9,83 +9,120 @@
 -- incomplete: an aggregate never silently leaves a municipality out.
 -- Gap indicators: rate of one subgroup minus rate of the other, in percentage points.
 CREATE OR REPLACE TABLE marts.indicator_values AS
-WITH current_measures AS (
-    SELECT measure, region_code, school_year, start_year, sex, nationality, value, status,
-        source_id, synthetic
-    FROM core.measure_revisions WHERE is_current
+WITH
+-- the sources a value rests on, as bits (one per source): OR-ing bits is cheap where lists of
+-- names on millions of rows are not; the names come back at the very end
+source_bits AS (
+    SELECT source_id, (row_number() OVER (ORDER BY source_id) - 1)::INTEGER AS bit,
+        greatest(count(*) OVER (), 1)::INTEGER AS width
+    FROM core.sources
 ),
--- one value per indicator term (numerator / denominator) per region, summing the term's
--- measures (e.g. two Förderschule columns); incomplete when a term measure is missing
+source_masks AS (
+    SELECT source_id, bit, set_bit(bitstring('0', width), bit, 1) AS mask FROM source_bits
+),
+-- numerator and denominator of every indicator, region, school year and subgroup in one row:
+-- each term summing its measures (e.g. two Förderschule columns); a term is numeric when all
+-- its measures are there with a number
 term_values AS (
-    SELECT t.indicator_id, t.role, c.region_code, c.school_year, c.start_year, c.sex,
-        c.nationality,
-        sum(c.value) AS value,
-        count(*) = max(t.term_measures) AND bool_and(c.value IS NOT NULL) AS numeric,
+    SELECT t.indicator_id, c.region_code, c.school_year, c.start_year, c.sex, c.nationality,
+        sum(c.value) FILTER (WHERE t.role = 'numerator') AS num,
+        sum(c.value) FILTER (WHERE t.role = 'denominator') AS den,
+        coalesce(count(*) FILTER (WHERE t.role = 'numerator')
+                 = max(t.term_measures) FILTER (WHERE t.role = 'numerator')
+                 AND bool_and(c.value IS NOT NULL) FILTER (WHERE t.role = 'numerator'),
+                 false) AS num_numeric,
+        coalesce(count(*) FILTER (WHERE t.role = 'denominator')
+                 = max(t.term_measures) FILTER (WHERE t.role = 'denominator')
+                 AND bool_and(c.value IS NOT NULL) FILTER (WHERE t.role = 'denominator'),
+                 false) AS den_numeric,
+        count(*) FILTER (WHERE t.role = 'numerator') > 0 AS has_num,
+        count(*) FILTER (WHERE t.role = 'denominator') > 0 AS has_den,
         max(CASE c.status WHEN 'unreliable' THEN 3 WHEN 'estimated' THEN 2
                           WHEN 'provisional' THEN 1 ELSE 0 END) AS flag_rank,
-        list(DISTINCT c.source_id) AS sources,
+        bit_or(s.mask) AS sources,
         bool_or(c.synthetic) AS synthetic,
-        min(c.status) FILTER (WHERE c.value IS NULL) AS missing_status
+        min(c.status) FILTER (WHERE t.role = 'numerator' AND c.value IS NULL) AS num_missing,
+        min(c.status) FILTER (WHERE t.role = 'denominator' AND c.value IS NULL) AS den_missing
     FROM core.indicator_terms t
-    JOIN current_measures c ON c.measure = t.measure
+    JOIN core.measure_revisions c ON c.measure = t.measure AND c.is_current
+    LEFT JOIN source_masks s ON s.source_id = c.source_id
     GROUP BY ALL
 ),
--- Σ over members per target region and member level, with completeness
+-- Σ over the members of every region at every member level. Municipalities — most of the
+-- data — are added up twice: into their Kreis, then the Kreis sums into every larger region,
+-- instead of joining each municipality with all its ancestors.
+gemeinde_values AS (
+    SELECT tv.*, r.kreis_code
+    FROM term_values tv
+    JOIN core.regions r ON r.region_code = tv.region_code
+    WHERE r.level = 'gemeinde' AND r.is_current
+),
+kreis_sums AS (
+    SELECT indicator_id, kreis_code, school_year, start_year, sex, nationality,
+        sum(num) AS num, sum(den) AS den,
+        count(*) FILTER (WHERE num_numeric) AS num_members,
+        count(*) FILTER (WHERE den_numeric) AS den_members,
+        max(flag_rank) AS flag_rank, bit_or(sources) AS sources, bool_or(synthetic) AS synthetic
+    FROM gemeinde_values
+    GROUP BY ALL
+),
 level_sums AS (
-    SELECT tv.indicator_id, tv.role, m.region_code, m.member_level, m.level_rank,
-        tv.school_year, tv.start_year, tv.sex, tv.nationality,
-        sum(tv.value) AS value,
-        count(*) FILTER (WHERE tv.numeric) AS members_with_data,
-        max(tv.flag_rank) AS flag_rank,
-        flatten(list(tv.sources)) AS sources,
-        bool_or(tv.synthetic) AS synthetic,
-        min(tv.missing_status) AS missing_status
+    -- a municipality at its own level
+    SELECT indicator_id, region_code, 'gemeinde' AS member_level, 1 AS level_rank,
+        school_year, start_year, sex, nationality, num, den,
+        num_numeric::INTEGER AS num_members, den_numeric::INTEGER AS den_members,
+        flag_rank, sources, synthetic
+    FROM gemeinde_values
+    UNION ALL
+    -- every larger region from the sums of its Kreise (its municipalities, Kreis by Kreis)
+    SELECT k.indicator_id, m.region_code, 'gemeinde', 1,
+        k.school_year, k.start_year, k.sex, k.nationality, sum(k.num), sum(k.den),
+        sum(k.num_members), sum(k.den_members), max(k.flag_rank), bit_or(k.sources),
+        bool_or(k.synthetic)
+    FROM kreis_sums k
+    JOIN core.region_members m ON m.member_code = k.kreis_code AND m.member_level = 'kreis'
+    JOIN core.regions r ON r.region_code = m.region_code AND r.level <> 'gemeinde'
+    GROUP BY ALL
+    UNION ALL
+    -- figures delivered for Kreise and larger regions: joined with their targets directly
+    SELECT tv.indicator_id, m.region_code, m.member_level, m.level_rank,
+        tv.school_year, tv.start_year, tv.sex, tv.nationality, sum(tv.num), sum(tv.den),
+        count(*) FILTER (WHERE tv.num_numeric), count(*) FILTER (WHERE tv.den_numeric),
+        max(tv.flag_rank), bit_or(tv.sources), bool_or(tv.synthetic)
     FROM term_values tv
     JOIN core.region_members m ON m.member_code = tv.region_code
+    WHERE m.member_level <> 'gemeinde'
     GROUP BY ALL
 ),
 member_counts AS (
     SELECT region_code, member_level, count(*) AS members
     FROM core.region_members GROUP BY ALL
 ),
-complete_levels AS (
-    SELECT n.indicator_id, n.region_code, n.member_level, n.level_rank, n.school_year,
-        n.start_year, n.sex, n.nationality,
-        n.value AS numerator, d.value AS denominator,
-        greatest(n.flag_rank, d.flag_rank) AS flag_rank,
-        list_distinct(list_concat(n.sources, d.sources)) AS sources,
-        n.synthetic OR d.synthetic AS synthetic,
-        mc.members
-    FROM level_sums n
-    JOIN level_sums d
-      ON d.indicator_id = n.indicator_id AND d.role = 'denominator'
-     AND d.region_code = n.region_code AND d.member_level = n.member_level
-     AND d.school_year = n.school_year AND d.sex = n.sex AND d.nationality = n.nationality
-    JOIN member_counts mc ON mc.region_code = n.region_code AND mc.member_level = n.member_level
-    WHERE n.role = 'numerator'
-      AND n.members_with_data = mc.members AND d.members_with_data = mc.members
-),
+-- the finest level at which every member has both terms
 chosen AS (
-    SELECT * FROM complete_levels
-    QUALIFY row_number() OVER (
-        PARTITION BY indicator_id, region_code, school_year, sex, nationality
-        ORDER BY level_rank) = 1
+    SELECT l.indicator_id, l.region_code, l.school_year, l.sex, l.nationality,
+        arg_min(l.start_year, l.level_rank) AS start_year,
+        arg_min(l.num, l.level_rank) AS numerator,
+        arg_min(l.den, l.level_rank) AS denominator,
+        arg_min(l.flag_rank, l.level_rank) AS flag_rank,
+        arg_min(l.member_level, l.level_rank) AS member_level,
+        arg_min(mc.members, l.level_rank) AS members,
+        arg_min(l.sources, l.level_rank) AS sources,
+        arg_min(l.synthetic, l.level_rank) AS synthetic
+    FROM level_sums l
+    JOIN member_counts mc ON mc.region_code = l.region_code AND mc.member_level = l.member_level
+    WHERE l.num_members = mc.members AND l.den_members = mc.members
+    GROUP BY l.indicator_id, l.region_code, l.school_year, l.sex, l.nationality
 ),
 -- where no level is complete, but the region's own figure carries a symbol (e.g. '.'),
 -- publish that status rather than nothing
 own_symbols AS (
-    SELECT n.indicator_id, n.region_code, n.school_year, n.start_year, n.sex, n.nationality,
-        coalesce(n.missing_status, d.missing_status) AS status,
-        list_distinct(list_concat(n.sources, d.sources)) AS sources,
-        n.synthetic OR d.synthetic AS synthetic
-    FROM level_sums n
-    JOIN level_sums d
-      ON d.indicator_id = n.indicator_id AND d.role = 'denominator'
-     AND d.region_code = n.region_code AND d.member_level = n.member_level
-     AND d.school_year = n.school_year AND d.sex = n.sex AND d.nationality = n.nationality
-    JOIN core.regions r ON r.region_code = n.region_code AND r.level = n.member_level
-    WHERE n.role = 'numerator'
-      AND coalesce(n.missing_status, d.missing_status) IS NOT NULL
+    SELECT tv.indicator_id, tv.region_code, tv.school_year, tv.start_year, tv.sex,
+        tv.nationality, coalesce(tv.num_missing, tv.den_missing) AS status, tv.sources,
+        tv.synthetic
+    FROM term_values tv
+    JOIN core.region_members m ON m.region_code = tv.region_code AND m.member_code = tv.region_code
+    WHERE tv.has_num AND tv.has_den AND coalesce(tv.num_missing, tv.den_missing) IS NOT NULL
 ),
 rates AS (
     SELECT c.indicator_id, c.region_code, c.school_year, c.start_year, c.sex, c.nationality,
@@ -117,7 +154,7 @@ gaps AS (
              ELSE 'ok' END AS status,
         least(a.computed_from_level, b.computed_from_level) AS computed_from_level,
         least(a.member_count, b.member_count) AS member_count,
-        list_distinct(list_concat(a.sources, b.sources)) AS sources,
+        a.sources | b.sources AS sources,
         a.synthetic OR b.synthetic AS synthetic
     FROM core.indicator_gaps g
     JOIN rates a ON a.indicator_id = g.of_indicator
@@ -132,6 +169,12 @@ gaps AS (
 ),
 all_values AS (
     SELECT * FROM rates UNION ALL SELECT * FROM gaps
+),
+source_names AS (
+    SELECT v.sources, string_agg(b.source_id, ', ' ORDER BY b.source_id) AS names
+    FROM (SELECT DISTINCT sources FROM all_values) v
+    JOIN source_bits b ON get_bit(v.sources, b.bit) = 1
+    GROUP BY v.sources
 )
 SELECT
     v.indicator_id, i.name AS indicator_name, i.goal_id,
@@ -139,9 +182,10 @@ SELECT
     v.school_year, v.start_year, v.sex, v.nationality,
     v.value, v.numerator, v.denominator, i.unit, v.status,
     v.computed_from_level, v.member_count,
-    array_to_string(list_sort(v.sources), ', ') AS sources,
+    coalesce(n.names, '') AS sources,
     coalesce(v.synthetic, false) AS synthetic
 FROM all_values v
+LEFT JOIN source_names n ON n.sources = v.sources
 JOIN core.indicators i ON i.indicator_id = v.indicator_id
 JOIN core.regions r ON r.region_code = v.region_code
 ORDER BY v.indicator_id, v.region_code, v.start_year, v.sex, v.nationality;
