@@ -3,6 +3,10 @@
     bildungsmonitor docs     rewrites the sections between the markers
                              <!-- generated:NAME:start --> … <!-- generated:NAME:end -->
 
+They are the parts of the docs that the backbone office's edits change: the indicator
+catalogue (schemas/*.yaml) and the lists of sources (sources/registry/<profile>/*.yaml). The
+documented workflows (docs/indicators.md, docs/sources.md) end with `./go docs`.
+
 tests/test_docs.py fails when a committed doc differs from what this renders.
 """
 
@@ -10,9 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from schemas.catalogue import render_markdown as render_catalogue
+from sources.registry import render_markdown as render_sources
 from warehouse.contract import render_markdown as render_contract
 from warehouse.db import REPO_ROOT
 
@@ -20,6 +26,8 @@ DOCS = REPO_ROOT / "docs"
 GENERATED: dict[str, tuple[Path, Callable[[], str]]] = {
     "columns": (DOCS / "analysts.md", render_contract),
     "catalogue": (DOCS / "indicators.md", render_catalogue),
+    "demo-sources": (DOCS / "sources.md", partial(render_sources, "demo")),
+    "production-sources": (DOCS / "sources.md", partial(render_sources, "production")),
 }
 
 

@@ -802,3 +802,32 @@ def load_registry(directory: Path = REGISTRY_DIR) -> dict[str, Source]:
     if not sources:
         raise RegistryError(f"{directory}: no source files (*.yaml) found")
     return sources
+
+
+def render_markdown(profile: str) -> str:
+    """The table of a profile's sources in docs/sources.md (`bildungsmonitor docs`): one row
+    per registry file, so that a new source shows in the docs as soon as its YAML exists."""
+
+    def cell(text: str) -> str:
+        return " ".join(text.split()).replace("|", "\\|")
+
+    rows = [
+        "| id | what | partner | kind | arrives as | data |",
+        "|---|---|---|---|---|---|",
+    ]
+    for source in load_registry(registry_dir(profile)).values():
+        if isinstance(source.api, GenesisApi):
+            arrives = f"fetched from GENESIS-Online (table `{source.api.table}`)"
+        elif isinstance(source.api, JsonApi):
+            arrives = "fetched from a JSON API"
+        elif source.location and not any(Path(entry).is_absolute() for entry in source.location):
+            arrives = "files bundled in `sources/`"
+        elif source.location:
+            arrives = "files at its `location`"
+        else:
+            arrives = f"files dropped into `data/inbox/{source.id}/`"
+        rows.append(
+            f"| `{source.id}` | {cell(source.title)} | {cell(source.partner)} | {source.kind} "
+            f"| {arrives} | {'**synthetic**' if source.synthetic else 'real'} |"
+        )
+    return "\n".join(rows) + "\n"

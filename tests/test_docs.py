@@ -125,8 +125,15 @@ def test_indicators_doc_shows_what_a_decimal_comma_says(tmp_path: Path) -> None:
     (shown,) = blocks("indicators.md", "text")
     for name in ("measures.yaml", "goals.yaml", "indicators.yaml"):
         text = (SCHEMAS_DIR / name).read_text(encoding="utf-8")
-        if name == "indicators.yaml":  # the target of the first indicator, dropout_rate
-            text = text.replace("target: {value: 5.0,", "target: {value: 4,5,", 1)
+        if name == "indicators.yaml":  # the target of dropout_rate, whatever it is now
+            text, n = re.subn(
+                r"(^  - id: dropout_rate\n(?:(?!  - id: ).*\n)*?    target: \{value: )[^,]+,",
+                r"\g<1>4,5,",
+                text,
+                count=1,
+                flags=re.M,
+            )
+            assert n == 1, "dropout_rate has no `target: {value: …, year: …}` line"
         (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(CatalogueError) as exc:
         load_catalogue(tmp_path)

@@ -13,6 +13,7 @@ import pytest
 
 from schemas.catalogue import load_catalogue
 from schemas.regions import ruhr_kreise, ruhr_municipalities
+from sources.registry import load_registry
 from tests.conftest import REPO, DemoRuns
 
 pytestmark = pytest.mark.slow
@@ -33,16 +34,7 @@ def scalar(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
 def test_first_run_reads_every_source_and_publishes(demo_runs: DemoRuns) -> None:
     out = demo_runs.first.output
     assert "success, published" in out
-    for source_id in (
-        "itnrw_21111_9k21",
-        "regionalstatistik_21111_01_03_4",
-        "kita_betreuung",
-        "schulabgaenger_abschlussart",
-        "bevoelkerung_kinder",
-        "lernfoerderung",
-        "nrw_schuldaten",
-        "nrw_schulsozialindex",
-    ):
+    for source_id in load_registry():  # the demo profile's sources
         assert source_id in out
     assert "payloads new 9, skipped unchanged 0" in out
     assert "0 failed (blocking)" in out
