@@ -226,12 +226,13 @@ def year_over_year(
         current AS (SELECT * FROM new_numeric WHERE measure IN ({listed})),
         before AS (
             SELECT measure, region_code, start_year, sex, nationality, value, school_year
-            FROM new_numeric
+            FROM current
             UNION ALL
             SELECT h.measure, h.region_code, h.start_year, h.sex, h.nationality, h.value,
                 h.school_year
             FROM {_numeric(history)} h
-            WHERE NOT EXISTS (SELECT 1 FROM new_numeric n WHERE n.measure = h.measure
+            WHERE h.measure IN ({listed})
+              AND NOT EXISTS (SELECT 1 FROM new_numeric n WHERE n.measure = h.measure
                 AND n.region_code = h.region_code AND n.school_year = h.school_year
                 AND n.start_year = h.start_year AND n.sex = h.sex
                 AND n.nationality = h.nationality)
@@ -391,11 +392,18 @@ def level_consistency(
             SELECT r.measure, e.other AS region_code, r.school_year, r.start_year, r.sex,
                 r.nationality, r.value, r.source_line, r.delivery_id, 1 AS copy
             FROM records r JOIN {_equivalents(regions)} e ON e.code = r.region_code
+            QUALIFY row_number() OVER (PARTITION BY r.measure, e.other, r.school_year,
+                r.start_year, r.sex, r.nationality ORDER BY r.region_code) = 1
         ),
+        -- (only where that key was not delivered itself: an anti join, not a window over all)
         vals AS (
-            SELECT * FROM (SELECT * FROM records UNION ALL SELECT * FROM copies)
-            QUALIFY row_number() OVER (PARTITION BY measure, region_code, school_year,
-                start_year, sex, nationality ORDER BY copy) = 1
+            SELECT * FROM records
+            UNION ALL
+            SELECT * FROM copies c WHERE NOT EXISTS (
+                SELECT 1 FROM records r WHERE r.measure = c.measure
+                AND r.region_code = c.region_code AND r.school_year = c.school_year
+                AND r.start_year = c.start_year AND r.sex = c.sex
+                AND r.nationality = c.nationality)
         ),
         placed AS (
             SELECT v.*, c.parent_code AS parent, c.level

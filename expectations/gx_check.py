@@ -32,7 +32,7 @@ from typing import Any
 import duckdb
 
 from expectations.evaluation import Evaluation, evaluate
-from expectations.rules import quote
+from expectations.rules import quote, same_keys
 from expectations.suites import ROW_ID, load_suite
 from sources.scratch import drop, temp_name
 
@@ -127,16 +127,19 @@ def _decisive_rows(conn: duckdb.DuckDBPyConnection, evaluation: Evaluation) -> s
             a, b = columns
             parts.append(f"SELECT arg_min({ROW_ID}, {a} - {b}) FROM {relation} WHERE {passing}")
         elif r.kind == "unique":
+            # the evaluation flagged every row of a repeated key: a row it did not flag is
+            # unique; the repeated keys come from the flagged rows (no pass over the relation)
             keys = ", ".join(columns)
+            flagged = f"(SELECT row_id FROM {evaluation.unexpected} WHERE position = {e.position})"
             parts.append(
                 f"SELECT min({ROW_ID}) FROM {relation} WHERE ({r.domain}) AND ({r.considered}) "
-                f"GROUP BY {keys} HAVING count(*) = 1 LIMIT 1"
+                f"AND {ROW_ID} NOT IN {flagged}"
             )
             parts.append(
-                f"SELECT {ROW_ID} FROM (SELECT {ROW_ID}, dense_rank() OVER (ORDER BY {keys}) "
-                f"AS g FROM (SELECT {ROW_ID}, {keys}, count(*) OVER (PARTITION BY {keys}) AS n "
-                f"FROM {relation} WHERE ({r.domain}) AND ({r.considered})) WHERE n > 1) "
-                f"WHERE g <= {FAILING // 4}"
+                f"SELECT r.{ROW_ID} FROM {relation} r SEMI JOIN (SELECT DISTINCT {keys} "
+                f"FROM {relation} WHERE {ROW_ID} IN {flagged} ORDER BY ALL "
+                f"LIMIT {FAILING // 4}) d ON {same_keys(e.columns(), 'r', 'd')} "
+                f"WHERE ({r.domain}) AND ({r.considered})"
             )
         else:
             parts.append(

@@ -48,6 +48,13 @@ def quote(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def same_keys(columns: tuple[str, ...] | list[str], left: str, right: str) -> str:
+    """SQL join condition: `left` and `right` agree on every column, NULL matching NULL."""
+    return " AND ".join(
+        f"{left}.{quote(c)} IS NOT DISTINCT FROM {right}.{quote(c)}" for c in columns
+    )
+
+
 def literal(value: Any) -> str:
     if value is None:
         return "NULL"

@@ -20,7 +20,16 @@ def temp_name(stem: str) -> str:
 
 
 def drop(conn: duckdb.DuckDBPyConnection, *tables: str | None) -> None:
-    """Drop temporary tables (None and already dropped ones are fine)."""
-    for table in tables:
-        if table:
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+    """Drop temporary tables or views (None and already dropped ones are fine)."""
+    names = [t for t in tables if t]
+    if not names:
+        return
+    views = {
+        name
+        for (name,) in conn.execute(
+            "SELECT view_name FROM duckdb_views() WHERE temporary AND list_contains(?, view_name)",
+            [names],
+        ).fetchall()
+    }
+    for name in names:
+        conn.execute(f"DROP {'VIEW' if name in views else 'TABLE'} IF EXISTS {name}")

@@ -36,6 +36,7 @@ from expectations.checks import (
 )
 from expectations.cross_checks import CrossCheck, run_all
 from expectations.outcomes import CheckOutcome
+from expectations.rules import literal
 from expectations.validation import DeliveryValidation, validate_records, validate_rows
 from schemas.tables import RECORD_COLUMNS
 from sources.archive import RawArchive, move_out_of_inbox
@@ -205,7 +206,10 @@ def _current_values(
             " QUALIFY row_number() OVER (PARTITION BY r.measure, r.region_code, r.school_year, "
             "r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"
         )
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", [source.id, run_id])
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", [source.id, run_id])
+    else:  # nothing to choose between: a view, not a copy of the delivery
+        literals = select.replace("?", literal(source.id), 1).replace("?", literal(run_id), 1)
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {literals}")
     return table
 
 
