@@ -2,7 +2,7 @@
 -- change vs the previous school year and vs the baseline year, distance to the target
 -- (positive = still to go, whichever the direction), and the Ruhr and NRW values alongside.
 CREATE OR REPLACE TABLE marts.indicator_trends AS
-WITH v AS (SELECT * FROM marts.indicator_values),
+WITH v AS NOT MATERIALIZED (SELECT * FROM marts.indicator_values),
 baseline AS (
     SELECT v.indicator_id, v.region_code, v.sex, v.nationality, v.value AS baseline_value
     FROM v JOIN core.indicators i ON i.indicator_id = v.indicator_id

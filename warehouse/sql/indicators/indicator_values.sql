@@ -66,19 +66,22 @@ kreis_sums AS (
     FROM gemeinde_values
     GROUP BY ALL
 ),
-level_sums AS (
-    -- a municipality at its own level
-    SELECT indicator_id, region_code, 'gemeinde' AS member_level, 1 AS level_rank,
-        school_year, start_year, sex, nationality, num, den,
-        num_numeric::INTEGER AS num_members, den_numeric::INTEGER AS den_members,
-        flag_rank, sources, synthetic
+-- a municipality at its own level: the finest level there is, so where both its terms are
+-- numeric it is chosen without comparing levels (most of the data takes this short way)
+own_gemeinde AS (
+    SELECT indicator_id, region_code, school_year, start_year, sex, nationality,
+        num AS numerator, den AS denominator, flag_rank, 'gemeinde' AS member_level,
+        1 AS members, sources, synthetic
     FROM gemeinde_values
-    UNION ALL
+    WHERE num_numeric AND den_numeric
+),
+level_sums AS (
     -- every larger region from the sums of its Kreise (its municipalities, Kreis by Kreis)
-    SELECT k.indicator_id, m.region_code, 'gemeinde', 1,
-        k.school_year, k.start_year, k.sex, k.nationality, sum(k.num), sum(k.den),
-        sum(k.num_members), sum(k.den_members), max(k.flag_rank), bit_or(k.sources),
-        bool_or(k.synthetic)
+    SELECT k.indicator_id, m.region_code, 'gemeinde' AS member_level, 1 AS level_rank,
+        k.school_year, k.start_year, k.sex, k.nationality, sum(k.num) AS num,
+        sum(k.den) AS den, sum(k.num_members) AS num_members,
+        sum(k.den_members) AS den_members, max(k.flag_rank) AS flag_rank,
+        bit_or(k.sources) AS sources, bool_or(k.synthetic) AS synthetic
     FROM kreis_sums k
     JOIN core.region_members m ON m.member_code = k.kreis_code AND m.member_level = 'kreis'
     JOIN core.regions r ON r.region_code = m.region_code AND r.level <> 'gemeinde'
@@ -100,8 +103,11 @@ member_counts AS (
 ),
 -- the finest level at which every member has both terms
 chosen AS (
-    SELECT l.indicator_id, l.region_code, l.school_year, l.sex, l.nationality,
+    SELECT * FROM own_gemeinde
+    UNION ALL
+    SELECT l.indicator_id, l.region_code, l.school_year,
         arg_min(l.start_year, l.level_rank) AS start_year,
+        l.sex, l.nationality,
         arg_min(l.num, l.level_rank) AS numerator,
         arg_min(l.den, l.level_rank) AS denominator,
         arg_min(l.flag_rank, l.level_rank) AS flag_rank,
@@ -112,6 +118,11 @@ chosen AS (
     FROM level_sums l
     JOIN member_counts mc ON mc.region_code = l.region_code AND mc.member_level = l.member_level
     WHERE l.num_members = mc.members AND l.den_members = mc.members
+      AND NOT EXISTS (
+        SELECT 1 FROM own_gemeinde o
+        WHERE o.indicator_id = l.indicator_id AND o.region_code = l.region_code
+          AND o.school_year = l.school_year AND o.sex = l.sex
+          AND o.nationality = l.nationality)
     GROUP BY l.indicator_id, l.region_code, l.school_year, l.sex, l.nationality
 ),
 -- where no level is complete, but the region's own figure carries a symbol (e.g. '.'),
