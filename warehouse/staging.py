@@ -183,33 +183,34 @@ def stage_source(
 def _current_values(
     conn: duckdb.DuckDBPyConnection, source: Source, run_id: str, this_run: bool
 ) -> str:
-    """A temporary table of the source's current values from the deliveries this run loaded
+    """A temporary relation of the source's current values from the deliveries this run loaded
     (`this_run`) or from those loaded before, with their file names. Several deliveries: the
-    latest stating a key is current (a window over them); one delivery: its records as they
-    are — its keys are unique, the suites saw to that."""
+    latest stating a key is current (a window over them, kept as a table); one delivery: its
+    records as they are — its keys are unique, the suites saw to that — as a view, not a copy."""
     same = "=" if this_run else "<>"
     deliveries = conn.execute(
-        f"""SELECT delivery_id FROM meta.deliveries WHERE source_id = ?
+        f"""SELECT count(*) FROM meta.deliveries WHERE source_id = ?
             AND state IN ('loaded', 'loaded_with_quarantine')
             AND coalesce(parsed_run_id, '') {same} ?""",
         [source.id, run_id],
-    ).fetchall()
+    ).fetchone()[0]
     table = temp_name("new_values" if this_run else "previous_values")
+    # literals, not parameters: a view cannot hold parameters
     select = (
         "SELECT r.*, d.file_name FROM staging.records r JOIN meta.deliveries d "
         "ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id "
-        f"WHERE r.source_id = ? AND d.state IN ('loaded', 'loaded_with_quarantine') "
-        f"AND coalesce(d.parsed_run_id, '') {same} ?"
+        f"WHERE r.source_id = {literal(source.id)} "
+        "AND d.state IN ('loaded', 'loaded_with_quarantine') "
+        f"AND coalesce(d.parsed_run_id, '') {same} {literal(run_id)}"
     )
-    if len(deliveries) > 1:
+    if deliveries > 1:
         select += (
             " QUALIFY row_number() OVER (PARTITION BY r.measure, r.region_code, r.school_year, "
             "r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"
         )
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}", [source.id, run_id])
-    else:  # nothing to choose between: a view, not a copy of the delivery
-        literals = select.replace("?", literal(source.id), 1).replace("?", literal(run_id), 1)
-        conn.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {literals}")
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
+    else:
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {select}")
     return table
 
 
