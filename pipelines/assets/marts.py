@@ -45,17 +45,23 @@ def _spec_args(model: Model, sources: dict[str, Source]) -> dict[str, Any]:
     }
 
 
+def _build(conn, model: Model, sources: dict[str, Source], run_id: str) -> tuple[bool, dict]:
+    """Build the model's table unless its inputs are unchanged; whether it was rebuilt, and the
+    materialization's metadata."""
+    rebuilt = build_if_changed(
+        conn, model.name, sources, run_id, lambda: build_sql_table(conn, model.sql)
+    )
+    metadata = table_metadata(conn, model.name)
+    metadata["rebuilt"] = rebuilt
+    metadata["built_in_run"] = built_in(conn, model.name) or ""
+    return rebuilt, metadata
+
+
 def _sql_asset(model: Model, sources: dict[str, Source]) -> dg.AssetsDefinition:
     @dg.asset(key=model_key(model.name), **_spec_args(model, sources))
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as conn:
-            rebuilt = build_if_changed(
-                conn, model.name, sources, context.run_id,
-                lambda: build_sql_table(conn, model.sql),
-            )  # fmt: skip
-            metadata = table_metadata(conn, model.name)
-            metadata["rebuilt"] = rebuilt
-            metadata["built_in_run"] = built_in(conn, model.name) or ""
+            _, metadata = _build(conn, model, sources, context.run_id)
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset
@@ -74,13 +80,7 @@ def indicator_values_asset(sources: dict[str, Source]) -> dg.AssetsDefinition:
     def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         outcomes = []
         with warehouse.connect() as conn:
-            rebuilt = build_if_changed(
-                conn, model.name, sources, context.run_id,
-                lambda: build_sql_table(conn, model.sql),
-            )  # fmt: skip
-            metadata = table_metadata(conn, model.name)
-            metadata["rebuilt"] = rebuilt
-            metadata["built_in_run"] = built_in(conn, model.name) or ""
+            rebuilt, metadata = _build(conn, model, sources, context.run_id)
             if rebuilt:
                 outcomes, counts = check_indicator_values(conn, context.run_id)
                 metadata.update(counts)
