@@ -7,6 +7,7 @@ replaces its tables whole (CREATE OR REPLACE), so re-running a step is always sa
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -156,8 +157,25 @@ def build_measure_revisions(conn: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(conn, "core/measure_revisions.sql")
 
 
+_CREATES = re.compile(r"^CREATE OR REPLACE (TABLE|VIEW) ([\w.]+) AS", re.M)
+
+
 def build_sql_table(conn: duckdb.DuckDBPyConnection, sql_path: str) -> None:
-    """Run warehouse/sql/<sql_path> (layer/table.sql)."""
+    """Run warehouse/sql/<sql_path> (layer/table.sql). A model that changed from table to view
+    (or back) since the warehouse was built replaces the old object: DuckDB's CREATE OR
+    REPLACE only replaces an object of the same kind."""
+    for kind, name in _CREATES.findall((SQL_DIR / sql_path).read_text(encoding="utf-8")):
+        other = "TABLE" if kind == "VIEW" else "VIEW"
+        catalogue = "duckdb_tables()" if other == "TABLE" else "duckdb_views()"
+        column = "table_name" if other == "TABLE" else "view_name"
+        schema, table = name.split(".")
+        exists = conn.execute(
+            f"SELECT count(*) FROM {catalogue} WHERE NOT temporary "
+            f"AND database_name = current_database() AND schema_name = ? AND {column} = ?",
+            [schema, table],
+        ).fetchone()[0]
+        if exists:
+            conn.execute(f"DROP {other} {name}")
     run_sql_file(conn, sql_path)
 
 

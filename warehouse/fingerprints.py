@@ -73,10 +73,13 @@ def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, sources: dict[str
 
 def _exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     schema, table = _WITNESS.get(name, name).split(".")
+    # a table, or a view (the marts the publication materialises)
     return bool(
         conn.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
-            "AND NOT temporary",
+            "SELECT count(*) FROM (SELECT database_name, schema_name, table_name AS name, "
+            "temporary FROM duckdb_tables() UNION ALL SELECT database_name, schema_name, "
+            "view_name, temporary FROM duckdb_views()) WHERE NOT temporary "
+            "AND database_name = current_database() AND schema_name = ? AND name = ?",
             [schema, table],
         ).fetchone()[0]
     )

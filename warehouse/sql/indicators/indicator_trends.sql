@@ -1,7 +1,8 @@
 -- marts.indicator_trends: indicator_values plus the comparisons the steering group reads:
 -- change vs the previous school year and vs the baseline year, distance to the target
 -- (positive = still to go, whichever the direction), and the Ruhr and NRW values alongside.
-CREATE OR REPLACE TABLE marts.indicator_trends AS
+-- A view in the working warehouse, materialised once in the publication.
+CREATE OR REPLACE VIEW marts.indicator_trends AS
 WITH v AS NOT MATERIALIZED (SELECT * FROM marts.indicator_values),
 baseline AS (
     SELECT v.indicator_id, v.region_code, v.sex, v.nationality, v.value AS baseline_value

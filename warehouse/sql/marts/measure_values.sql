@@ -1,7 +1,9 @@
 -- marts.measure_values: the counts as delivered — current revision per measure × region ×
 -- school year × subgroup — with their status, source and delivery. Rows stay in the order of
 -- the deliveries (not sorted: at national scale the sort took three times the build).
-CREATE OR REPLACE TABLE marts.measure_values AS
+-- A view in the working warehouse: the publication is where it is materialised, once (a table
+-- here too would write every current value twice per run).
+CREATE OR REPLACE VIEW marts.measure_values AS
 SELECT
     c.measure, m.label AS measure_label, m.unit,
     c.region_code, r.name AS region_name, r.level AS region_level, r.in_ruhr,
