@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 from expectations.gx_check import gx_context
@@ -44,6 +45,12 @@ CDN = {
 }  # fmt: skip
 
 
+# per site: the suites and validation results already rendered into it. The pipeline builds the
+# run's Data Docs after every asset that validated; rendering only what is new keeps that
+# linear in the number of validations (a full rebuild each time grew with their square).
+_rendered: dict[str, set[tuple]] = {}
+
+
 def build(directory: Path) -> Path | None:
     """Render the Data Docs of every validation this process ran (one process runs one
     pipeline run) into `directory`; returns index.html, or None when nothing was validated."""
@@ -63,20 +70,29 @@ def build(directory: Path) -> Path | None:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
-    context.build_data_docs(site_names=[site])
+    done = _rendered.setdefault(site, set())
+    keys = [
+        *context.expectations_store.list_keys(),
+        *context.validation_results_store.list_keys(),
+    ]
+    new = [k for k in keys if k.to_tuple() not in done]
+    if new:  # (an empty list would make GX render everything)
+        started = time.time()
+        context.build_data_docs(site_names=[site], resource_identifiers=new)
+        done.update(k.to_tuple() for k in new)
+        localize(directory, since=started)
     index = directory / "index.html"
-    if not index.exists():
-        return None
-    localize(directory)
-    return index
+    return index if index.exists() else None
 
 
-def localize(directory: Path) -> None:
-    """Point every page's CDN links at the vendored copies."""
+def localize(directory: Path, since: float = 0.0) -> None:
+    """Point the CDN links of every page (written at or after `since`) at the vendored copies."""
     vendor = directory / VENDOR
     if not vendor.exists():
         shutil.copytree(STATIC, vendor)
     for page in directory.rglob("*.html"):
+        if page.stat().st_mtime < since - 1:  # (coarse file-system clocks)
+            continue
         text = page.read_text(encoding="utf-8")
         prefix = os.path.relpath(vendor, page.parent)
         new = text
