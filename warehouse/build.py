@@ -21,7 +21,7 @@ from expectations.validation import validate_rows
 from schemas.catalogue import Catalogue
 from schemas.regions import load_regions
 from sources.registry import Source
-from warehouse.db import SQL_DIR, run_sql_file
+from warehouse.db import SQL_DIR, run_sql_file, stored_kind
 from warehouse.quality import record_check_outcomes
 
 SCHOOL_FORMS_YAML = Path(__file__).resolve().parent.parent / "schemas" / "school_forms.yaml"
@@ -165,17 +165,9 @@ def build_sql_table(conn: duckdb.DuckDBPyConnection, sql_path: str) -> None:
     (or back) since the warehouse was built replaces the old object: DuckDB's CREATE OR
     REPLACE only replaces an object of the same kind."""
     for kind, name in _CREATES.findall((SQL_DIR / sql_path).read_text(encoding="utf-8")):
-        other = "TABLE" if kind == "VIEW" else "VIEW"
-        catalogue = "duckdb_tables()" if other == "TABLE" else "duckdb_views()"
-        column = "table_name" if other == "TABLE" else "view_name"
-        schema, table = name.split(".")
-        exists = conn.execute(
-            f"SELECT count(*) FROM {catalogue} WHERE NOT temporary "
-            f"AND database_name = current_database() AND schema_name = ? AND {column} = ?",
-            [schema, table],
-        ).fetchone()[0]
-        if exists:
-            conn.execute(f"DROP {other} {name}")
+        stored = stored_kind(conn, name)
+        if stored not in (None, kind):
+            conn.execute(f"DROP {stored} {name}")
     run_sql_file(conn, sql_path)
 
 

@@ -173,6 +173,20 @@ def connect(paths: DataPaths, read_only: bool = False) -> Iterator[duckdb.DuckDB
         conn.close()
 
 
+def stored_kind(conn: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    """'TABLE' or 'VIEW' if `name` (schema.name) is stored in the connection's own database,
+    else None."""
+    schema, table = name.split(".")
+    row = conn.execute(
+        "SELECT kind FROM (SELECT 'TABLE' AS kind, database_name, schema_name, table_name "
+        "AS name, temporary FROM duckdb_tables() UNION ALL SELECT 'VIEW', database_name, "
+        "schema_name, view_name, temporary FROM duckdb_views()) WHERE NOT temporary "
+        "AND database_name = current_database() AND schema_name = ? AND name = ?",
+        [schema, table],
+    ).fetchone()
+    return row[0] if row else None
+
+
 def run_sql_file(conn: duckdb.DuckDBPyConnection, relative: str, **params: object) -> None:
     """Execute warehouse/sql/<relative>; `{name}` placeholders are filled from params."""
     sql = (SQL_DIR / relative).read_text(encoding="utf-8")

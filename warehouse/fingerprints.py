@@ -16,7 +16,7 @@ from collections.abc import Callable
 import duckdb
 
 from sources.registry import Source
-from warehouse.db import REPO_ROOT, SQL_DIR, utc_now
+from warehouse.db import REPO_ROOT, SQL_DIR, stored_kind, utc_now
 from warehouse.models import MODELS, Model
 
 BUILD_STATE = "meta.build_state"
@@ -72,17 +72,8 @@ def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, sources: dict[str
 
 
 def _exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    schema, table = _WITNESS.get(name, name).split(".")
     # a table, or a view (the marts the publication materialises)
-    return bool(
-        conn.execute(
-            "SELECT count(*) FROM (SELECT database_name, schema_name, table_name AS name, "
-            "temporary FROM duckdb_tables() UNION ALL SELECT database_name, schema_name, "
-            "view_name, temporary FROM duckdb_views()) WHERE NOT temporary "
-            "AND database_name = current_database() AND schema_name = ? AND name = ?",
-            [schema, table],
-        ).fetchone()[0]
-    )
+    return stored_kind(conn, _WITNESS.get(name, name)) is not None
 
 
 def build_if_changed(

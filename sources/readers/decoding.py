@@ -194,6 +194,78 @@ def _strict(source: Source, encoding: str, skip: int = 0) -> UnicodeDecodeError 
 # --- the checks -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _NotText:
+    """A file format partners send instead of CSV text, recognised by its first bytes."""
+
+    signatures: tuple[bytes, ...]
+    problem: str
+    expected: str
+    found: str
+    problem_de: str
+    expected_de: str
+    found_de: str
+    inside: tuple[bytes, ...] = ()  # and one of these within the first 2 KB
+
+
+_SAVE_AS_CSV = "CSV text — save the sheet as 'CSV (Trennzeichen-getrennt)'"
+_SAVE_AS_CSV_DE = (
+    "CSV-Text – das Tabellenblatt in Excel unter 'Speichern unter' als "
+    "'CSV (Trennzeichen-getrennt)' speichern"
+)
+_UNPACK_DE = "CSV-Text – die Lieferung bitte zuerst entpacken"
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+# in order: the first that matches names the file
+_NOT_TEXT = (
+    _NotText(
+        _ZIP,
+        "the file is an Excel workbook (.xlsx), not a CSV text file",
+        _SAVE_AS_CSV,
+        "an xlsx (zip) archive",
+        "die Datei ist eine Excel-Arbeitsmappe (.xlsx), keine CSV-Textdatei",
+        _SAVE_AS_CSV_DE,
+        "ein xlsx-Archiv (zip)",
+        inside=(b"[Content_Types].xml", b"xl/"),
+    ),
+    _NotText(
+        _ZIP,
+        "the file is a zip archive, not a CSV text file",
+        "CSV text — unzip the delivery first",
+        "the zip signature 'PK'",
+        "die Datei ist ein zip-Archiv, keine CSV-Textdatei",
+        _UNPACK_DE,
+        "die zip-Kennung 'PK' am Dateianfang",
+    ),
+    _NotText(
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
+        "the file is an old Excel workbook (.xls), not a CSV text file",
+        _SAVE_AS_CSV,
+        "an OLE2/xls file",
+        "die Datei ist eine alte Excel-Arbeitsmappe (.xls), keine CSV-Textdatei",
+        _SAVE_AS_CSV_DE,
+        "eine OLE2-/xls-Datei",
+    ),
+    _NotText(
+        (b"\x1f\x8b",),
+        "the file is gzip-compressed, not a CSV text file",
+        "CSV text — decompress the delivery first",
+        "the gzip signature 0x1f 0x8b",
+        "die Datei ist gzip-komprimiert, keine CSV-Textdatei",
+        _UNPACK_DE,
+        "die gzip-Kennung 0x1f 0x8b am Dateianfang",
+    ),
+    _NotText(
+        (b"%PDF",),
+        "the file is a PDF, not a CSV text file",
+        "CSV text",
+        "%PDF",
+        "die Datei ist ein PDF, keine CSV-Textdatei",
+        "CSV-Text",
+        "die PDF-Kennung %PDF am Dateianfang",
+    ),
+)
+
+
 def _reject_non_text(source: Source, survey: _Survey, file_name: str) -> None:
     data = survey.head
     if not survey.size:
@@ -207,64 +279,20 @@ def _reject_non_text(source: Source, survey: _Survey, file_name: str) -> None:
             expected_de="eine Textdatei mit einer Kopfzeile",
             found_de="0 Bytes",
         )
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        head = data[:2048]
-        if b"[Content_Types].xml" in head or b"xl/" in head:
+    for kind in _NOT_TEXT:
+        if data.startswith(kind.signatures) and (
+            not kind.inside or any(marker in data[:2048] for marker in kind.inside)
+        ):
             raise DeliveryFormatError(
                 file_name,
-                "the file is an Excel workbook (.xlsx), not a CSV text file",
-                expected="CSV text — save the sheet as 'CSV (Trennzeichen-getrennt)'",
-                found="an xlsx (zip) archive",
+                kind.problem,
+                expected=kind.expected,
+                found=kind.found,
                 stage="file",
-                problem_de="die Datei ist eine Excel-Arbeitsmappe (.xlsx), keine CSV-Textdatei",
-                expected_de="CSV-Text – das Tabellenblatt in Excel unter 'Speichern unter' als "
-                "'CSV (Trennzeichen-getrennt)' speichern",
-                found_de="ein xlsx-Archiv (zip)",
+                problem_de=kind.problem_de,
+                expected_de=kind.expected_de,
+                found_de=kind.found_de,
             )
-        raise DeliveryFormatError(
-            file_name,
-            "the file is a zip archive, not a CSV text file",
-            expected="CSV text — unzip the delivery first",
-            found="the zip signature 'PK'",
-            stage="file",
-            problem_de="die Datei ist ein zip-Archiv, keine CSV-Textdatei",
-            expected_de="CSV-Text – die Lieferung bitte zuerst entpacken",
-            found_de="die zip-Kennung 'PK' am Dateianfang",
-        )
-    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
-        raise DeliveryFormatError(
-            file_name,
-            "the file is an old Excel workbook (.xls), not a CSV text file",
-            expected="CSV text — save the sheet as 'CSV (Trennzeichen-getrennt)'",
-            found="an OLE2/xls file",
-            stage="file",
-            problem_de="die Datei ist eine alte Excel-Arbeitsmappe (.xls), keine CSV-Textdatei",
-            expected_de="CSV-Text – das Tabellenblatt in Excel unter 'Speichern unter' als "
-            "'CSV (Trennzeichen-getrennt)' speichern",
-            found_de="eine OLE2-/xls-Datei",
-        )
-    if data.startswith(b"\x1f\x8b"):
-        raise DeliveryFormatError(
-            file_name,
-            "the file is gzip-compressed, not a CSV text file",
-            expected="CSV text — decompress the delivery first",
-            found="the gzip signature 0x1f 0x8b",
-            stage="file",
-            problem_de="die Datei ist gzip-komprimiert, keine CSV-Textdatei",
-            expected_de="CSV-Text – die Lieferung bitte zuerst entpacken",
-            found_de="die gzip-Kennung 0x1f 0x8b am Dateianfang",
-        )
-    if data.startswith(b"%PDF"):
-        raise DeliveryFormatError(
-            file_name,
-            "the file is a PDF, not a CSV text file",
-            expected="CSV text",
-            found="%PDF",
-            stage="file",
-            problem_de="die Datei ist ein PDF, keine CSV-Textdatei",
-            expected_de="CSV-Text",
-            found_de="die PDF-Kennung %PDF am Dateianfang",
-        )
     if survey.nul is not None:
         nul = survey.nul
         sample = data[:_BINARY_SAMPLE]
