@@ -2,7 +2,11 @@
 
     bildungsmonitor run [--data-dir DIR]     run the nightly job now; prints a summary;
                                              exit 0 = published, 1 = a blocking check failed
-                                             (nothing published), 2 = the run broke otherwise
+                                             (nothing published), 2 = the run broke otherwise,
+                                             3 = published, a live source could not be fetched,
+                                             5 = refused: another run is in progress,
+                                             6 = the environment (no space left, data directory
+                                             read-only or missing, permission denied)
     bildungsmonitor ui [--port 3000]         dagster dev with the same instance (DAGSTER_HOME)
     bildungsmonitor screen FILE --source ID  check a delivery before sending it; exit 0 pass,
                                              1 warnings only, 2 fail ([--json])
@@ -19,18 +23,24 @@ its lineage, logs and check results like a scheduled run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+from pipelines.exitcodes import EXIT_ENVIRONMENT, EXIT_REFUSED
 from schemas.yamlmodel import YamlError
 from sources.registry import PROFILES
 from warehouse.db import REPO_ROOT, DataPaths
 
 DAGSTER_YAML = REPO_ROOT / "dagster.yaml"
+# a start waits this long for the run lock (the schedule and the sensor take it for a moment
+# while they look for dead runs) before it is refused
+LOCK_WAIT_SECONDS = 3
 
 
 def select_registry(args: argparse.Namespace) -> None:
@@ -73,36 +83,77 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     select_registry(args)
     from sources.registry import load_registry
+    from warehouse.environment import DataDirError, check_data_dir, exception_chain, find_problem
+    from warehouse.runlock import RunInProgress, RunLock
 
     load_registry(selected_registry(args))  # a mistake in the YAML: say so before starting
-    prepare_instance(paths)
-    # Dagster and the pipeline are imported only now: DAGSTER_HOME must be set first.
-    import dagster as dg
+    try:
+        check_data_dir(paths)
+        prepare_instance(paths)
+        # Dagster and the pipeline are imported only now: DAGSTER_HOME must be set first.
+        import dagster as dg
 
+        instance = dg.DagsterInstance.get()
+        run_id = str(uuid.uuid4())  # known before the run exists: the lock file names it
+        lock = RunLock.acquire(paths, run_id, "cli", wait=LOCK_WAIT_SECONDS)
+    except RunInProgress as exc:
+        print(exc)
+        return EXIT_REFUSED
+    except DataDirError as exc:
+        print(f"Cannot run: {exc}")
+        return EXIT_ENVIRONMENT
+    except Exception as exc:
+        problem = find_problem(exception_chain(exc), paths.dagster_home)
+        if problem is None:
+            raise
+        print(f"Cannot run: {problem.line()}")
+        return EXIT_ENVIRONMENT
+    with lock:
+        return _run_locked(args, paths, instance, lock, run_id)
+
+
+def _run_locked(args, paths: DataPaths, instance, lock, run_id: str) -> int:
     from pipelines.definitions import build_definitions
-    from pipelines.jobs import NIGHTLY_JOB, run_in_progress
+    from pipelines.jobs import NIGHTLY_JOB
+    from pipelines.recovery import recover
     from pipelines.summary import RunSummary
+    from warehouse.environment import exception_chain, find_problem
+    from warehouse.runlock import remove_leftovers
 
-    instance = dg.DagsterInstance.get()
-    running = run_in_progress(instance)
-    if running:
-        print(f"Another run of the pipeline is in progress ({running}); one run at a time.")
-        return 2
-    defs = build_definitions(data_dir=paths.root)
-    job = defs.resolve_job_def(NIGHTLY_JOB)
-    print(
-        f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …", flush=True
-    )
-    started = time.monotonic()
-    # the console shows the pipeline's own messages; every event is in the UI's run log
-    level = "DEBUG" if args.verbose else "INFO"
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        tags={"trigger": "cli"},
-        run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-    )
-    summary = RunSummary.collect(paths, result, time.monotonic() - started)
+    try:
+        for line in recover(instance, paths, lock, run_id, "bildungsmonitor run").lines():
+            print(line)
+        defs = build_definitions(data_dir=paths.root)
+        job = defs.resolve_job_def(NIGHTLY_JOB)
+        print(
+            f"Bildungsmonitor: running job '{NIGHTLY_JOB}' (data directory {paths.root}) …",
+            flush=True,
+        )
+        started = time.monotonic()
+        # the console shows the pipeline's own messages; every event is in the UI's run log
+        level = "DEBUG" if args.verbose else "INFO"
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_id=run_id,
+            tags={"trigger": "cli"},
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        )
+        remove_leftovers(paths)  # what a failed step left behind (a temp file on a full disk)
+        summary = RunSummary.collect(paths, result, time.monotonic() - started)
+    except Exception as exc:
+        remove_leftovers(paths)
+        # e.g. the disk filled up under Dagster's own event log: say what and where, mark the
+        # run failed if the instance can still be written (else the next start will)
+        problem = find_problem(exception_chain(exc), paths.dagster_home)
+        if problem is None:
+            raise
+        print(f"Run {run_id} stopped by the environment: {problem.line()}")
+        run = instance.get_run_by_id(run_id)
+        if run is not None and not run.is_finished:
+            with contextlib.suppress(Exception):
+                instance.report_run_failed(run, problem.line())
+        return EXIT_ENVIRONMENT
     print(summary.render())
     return summary.exit_code
 

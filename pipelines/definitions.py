@@ -19,7 +19,7 @@ from pipelines.assets.ingest import api_ingest_asset, ingest_asset
 from pipelines.assets.marts import mart_assets
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.staging import staging_asset
-from pipelines.jobs import build_inbox_sensor, nightly_job, nightly_schedule
+from pipelines.jobs import build_inbox_sensor, build_nightly_schedule, nightly_job
 from pipelines.resources import WarehouseResource
 from sources.registry import load_registry, registry_dir
 from warehouse.db import DataPaths
@@ -43,8 +43,8 @@ def build_definitions(
     return dg.Definitions(
         assets=assets,
         jobs=[nightly_job],
-        schedules=[nightly_schedule],
-        sensors=[build_inbox_sensor(paths.inbox, list(sources))],
+        schedules=[build_nightly_schedule(paths)],
+        sensors=[build_inbox_sensor(paths, list(sources))],
         resources={"warehouse": WarehouseResource(data_dir=str(paths.root))},
         executor=dg.in_process_executor,
     )

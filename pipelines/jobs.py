@@ -1,20 +1,23 @@
 """The nightly job, its schedule and the inbox sensor.
 
-At most one pipeline run at a time: dagster.yaml limits the run queue to one, and schedule and
-sensor skip while a run of the job is queued or in progress (the CLI refuses too).
+At most one pipeline run at a time: every run holds the run lock of the data directory while it
+works (pipelines/resources.py, warehouse/runlock.py), dagster.yaml limits the run queue to one,
+and the schedule and the sensor skip while a run of the job is queued or in progress. Before
+they decide, they mark runs whose process is gone failed (pipelines/recovery.py), so a killed
+run never stops the next night.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 
 import dagster as dg
 
-from sources.archive import inbox_files
+from pipelines.recovery import NIGHTLY_JOB, recover_if_idle
+from warehouse.db import DataPaths
+from warehouse.inbox import scan_inbox
 
-NIGHTLY_JOB = "nightly"
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -40,32 +43,50 @@ def run_in_progress(instance: dg.DagsterInstance) -> str | None:
     return records[0].dagster_run.run_id if records else None
 
 
-@dg.schedule(
-    job=nightly_job,
-    cron_schedule="0 2 * * *",
-    execution_timezone="Europe/Berlin",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every night at 02:00 Berlin time.",
-)
-def nightly_schedule(context: dg.ScheduleEvaluationContext):
-    running = run_in_progress(context.instance)
-    if running:
-        return dg.SkipReason(f"run {running} is still in progress; one run at a time")
-    return dg.RunRequest(tags={"trigger": "schedule"})
+def live_run_in_progress(instance: dg.DagsterInstance, paths: DataPaths, by: str) -> str | None:
+    """The run in progress ("run <id>…"), if any, after runs whose process is gone were marked
+    failed."""
+    if run_in_progress(instance) is None:
+        return None
+    holder = recover_if_idle(instance, paths, by)
+    if holder is not None:
+        return holder
+    running = run_in_progress(instance)
+    return f"run {running}" if running else None
 
 
-def inbox_state(inbox_root: Path, source_ids: list[str]) -> dict[str, str]:
-    """source id -> fingerprint of the files waiting in its inbox (names, sizes, mtimes)."""
+def build_nightly_schedule(paths: DataPaths) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="nightly_schedule",
+        job=nightly_job,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Europe/Berlin",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every night at 02:00 Berlin time.",
+    )
+    def nightly_schedule(context: dg.ScheduleEvaluationContext):
+        running = live_run_in_progress(context.instance, paths, "the nightly schedule")
+        if running:
+            return dg.SkipReason(f"{running} is still in progress; one run at a time")
+        return dg.RunRequest(tags={"trigger": "schedule"})
+
+    return nightly_schedule
+
+
+def inbox_state(paths: DataPaths, source_ids: list[str]) -> dict[str, str]:
+    """source id -> fingerprint of the files waiting in its inbox (names, sizes, mtimes); odd
+    entries (links, folders, fifos …) are not deliveries and start nothing."""
     state = {}
     for source_id in source_ids:
-        files = inbox_files(inbox_root / source_id)
+        files = scan_inbox(paths, source_id).files
         if files:
             listing = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
             state[source_id] = hashlib.sha256(json.dumps(listing).encode()).hexdigest()[:16]
     return state
 
 
-def build_inbox_sensor(inbox_root: Path, source_ids: list[str]) -> dg.SensorDefinition:
+def build_inbox_sensor(paths: DataPaths, source_ids: list[str]) -> dg.SensorDefinition:
+
     @dg.sensor(
         job=nightly_job,
         minimum_interval_seconds=60,
@@ -77,13 +98,13 @@ def build_inbox_sensor(inbox_root: Path, source_ids: list[str]) -> dg.SensorDefi
     )
     def inbox_sensor(context: dg.SensorEvaluationContext):
         seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        current = inbox_state(inbox_root, source_ids)
+        current = inbox_state(paths, source_ids)
         new = {s: fp for s, fp in current.items() if seen.get(s) != fp}
         if not new:
             return dg.SkipReason("no new files in the inbox")
-        running = run_in_progress(context.instance)
+        running = live_run_in_progress(context.instance, paths, "the inbox sensor")
         if running:
-            return dg.SkipReason(f"new files wait for run {running} to finish")
+            return dg.SkipReason(f"new files wait for {running} to finish")
         context.update_cursor(json.dumps(current, sort_keys=True))
         run_key = (
             "inbox-" + hashlib.sha256(json.dumps(new, sort_keys=True).encode()).hexdigest()[:16]

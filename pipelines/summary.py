@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 
+from pipelines.exitcodes import (
+    EXIT_BLOCKED,
+    EXIT_BROKEN,
+    EXIT_ENVIRONMENT,
+    EXIT_PUBLISHED,
+    EXIT_SOURCE_FAILED,
+)
 from warehouse.db import DataPaths
+from warehouse.environment import EnvironmentProblem, ErrorText, find_problem
 
-# 0 published; 1 a blocking check failed, nothing published; 2 the run broke otherwise;
-# 3 published, but a source could not be fetched (its last good data was used)
-EXIT_PUBLISHED, EXIT_BLOCKED, EXIT_BROKEN, EXIT_SOURCE_FAILED = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from dagster._utils.error import SerializableErrorInfo
+
 PUBLISH_KEY = dg.AssetKey(["publish", "bildungsmonitor"])
 
 
@@ -45,11 +54,15 @@ class RunSummary:
     published: Path | None = None
     published_bytes: int = 0
     previous_publication: Path | None = None
+    environment: EnvironmentProblem | None = None  # what stopped the run, if the environment
+    inbox_skipped: list[str] = field(default_factory=list)  # odd inbox entries, not followed
 
     @property
     def exit_code(self) -> int:
         if self.success and self.published:
             return EXIT_SOURCE_FAILED if self.sources_failed else EXIT_PUBLISHED
+        if self.environment is not None:
+            return EXIT_ENVIRONMENT
         return EXIT_BLOCKED if self.checks_failed else EXIT_BROKEN
 
     @classmethod
@@ -69,6 +82,9 @@ class RunSummary:
         for event in result.all_events:
             if event.event_type_value == "STEP_FAILURE":
                 summary.failed_steps.append(event.step_key or "?")
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None and summary.environment is None:
+                summary.environment = find_problem(error_info_chain(error), paths.root)
         published = any(
             e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == PUBLISH_KEY
             for e in result.all_events
@@ -84,6 +100,15 @@ class RunSummary:
                 summary.quarantined = conn.execute(
                     "SELECT count(*) FROM quality.quarantine WHERE run_id = ?", [result.run_id]
                 ).fetchone()[0]
+                summary.inbox_skipped = [
+                    f"{action}: {detail}" if action == "waiting" else detail
+                    for action, detail in conn.execute(
+                        "SELECT action, CASE action WHEN 'waiting' THEN 'inbox/' || source_id || "
+                        "'/' || file_name ELSE detail END FROM meta.delivery_log WHERE run_id = ? "
+                        "AND action IN ('skipped_entry', 'waiting') ORDER BY source_id, file_name",
+                        [result.run_id],
+                    ).fetchall()
+                ]
                 summary.checks_not_evaluated = conn.execute(
                     "SELECT count(DISTINCT (asset_key, check_name)) FROM quality.check_results "
                     "WHERE run_id = ? AND outcome = 'NOT_EVALUATED'",
@@ -131,6 +156,12 @@ class RunSummary:
         if len(self.checks_warned) > 20:
             lines.append(f"  … and {len(self.checks_warned) - 20} more warnings")
         lines.append(f"Quarantined records: {self.quarantined:,} (quality.quarantine)")
+        if self.inbox_skipped:
+            lines.append(
+                f"Inbox entries skipped: {len(self.inbox_skipped)} (not deliveries; nothing "
+                "was followed or moved)"
+            )
+            lines += [f"  SKIP {entry}" for entry in self.inbox_skipped]
         if self.failed_steps:
             lines.append(f"Failed steps: {', '.join(self.failed_steps)}")
         if self.published:
@@ -142,7 +173,22 @@ class RunSummary:
             )
         else:
             lines.append("Nothing published; there is no earlier publication.")
+        if self.environment is not None and not self.success:
+            lines.append(f"Stopped by the environment: {self.environment.line()}")
         return "\n".join(lines)
+
+
+def error_info_chain(error: SerializableErrorInfo) -> list[ErrorText]:
+    """Dagster's record of an error, with its causes, as the chain find_problem reads."""
+    chain: list[ErrorText] = []
+    pending: list[SerializableErrorInfo | None] = [error]
+    while pending:
+        info = pending.pop(0)
+        if info is None or len(chain) > 20:
+            continue
+        chain.append(ErrorText(info.cls_name or "", info.message or ""))
+        pending += [info.cause, info.context]
+    return chain
 
 
 def _source_lines(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[SourceLine]:

@@ -140,7 +140,13 @@ DELIVERY_LOG_COLUMNS: tuple[Column, ...] = (
     Column("source_id", "VARCHAR", "registry id of the source"),
     Column("delivery_id", "VARCHAR", "SHA-256 of the payload"),
     Column("file_name", "VARCHAR", "file name as delivered"),
-    Column("action", "VARCHAR", "archived | skipped_unchanged | parsed | rejected"),
+    Column(
+        "action",
+        "VARCHAR",
+        "archived | skipped_unchanged | parsed | rejected | fetch_failed | skipped_entry (an "
+        "inbox entry that is not a delivery file: reported, never followed) | waiting (an inbox "
+        "file not taken until its inbox is fixed)",
+    ),
     Column("detail", "VARCHAR", "counts or the error message"),
 )
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.jobs import build_inbox_sensor, nightly_job, nightly_schedule
+from pipelines.jobs import build_inbox_sensor, build_nightly_schedule, nightly_job
+from warehouse.db import DataPaths
 
 SOURCES = ["kita_betreuung", "schulabgaenger_abschlussart"]
 
@@ -26,12 +27,12 @@ def evaluate(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: 
 
 
 def test_a_new_file_starts_one_run(tmp_path: Path, instance: dg.DagsterInstance) -> None:
-    sensor = build_inbox_sensor(tmp_path, SOURCES)
+    sensor = build_inbox_sensor(DataPaths(tmp_path), SOURCES)
     result, cursor = evaluate(sensor, instance, None)
     assert isinstance(result, dg.SkipReason) and "no new files" in result.skip_message
 
-    inbox = tmp_path / "kita_betreuung"
-    inbox.mkdir()
+    inbox = tmp_path / "inbox" / "kita_betreuung"
+    inbox.mkdir(parents=True)
     (inbox / "kita_2025.csv").write_text("Stichtag;…\n", encoding="utf-8")
     result, cursor = evaluate(sensor, instance, cursor)
     assert isinstance(result, dg.RunRequest)
@@ -44,8 +45,8 @@ def test_a_new_file_starts_one_run(tmp_path: Path, instance: dg.DagsterInstance)
     assert cursor_after == cursor
 
     # a second file (another source) starts a new run with another run key
-    other = tmp_path / "schulabgaenger_abschlussart"
-    other.mkdir()
+    other = tmp_path / "inbox" / "schulabgaenger_abschlussart"
+    other.mkdir(parents=True)
     (other / "abgaenger.csv").write_text("x\n", encoding="utf-8")
     third, _ = evaluate(sensor, instance, cursor)
     assert isinstance(third, dg.RunRequest)
@@ -56,32 +57,35 @@ def test_a_new_file_starts_one_run(tmp_path: Path, instance: dg.DagsterInstance)
 def test_partial_uploads_hidden_files_and_folders_are_ignored(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    inbox = tmp_path / "kita_betreuung"
+    inbox = tmp_path / "inbox" / "kita_betreuung"
     (inbox / "processed").mkdir(parents=True)
     (inbox / "processed" / "old.csv").write_text("x", encoding="utf-8")
     (inbox / ".hidden.csv").write_text("x", encoding="utf-8")
     (inbox / "upload.csv.part").write_text("x", encoding="utf-8")
-    result, _ = evaluate(build_inbox_sensor(tmp_path, SOURCES), instance, None)
+    result, _ = evaluate(build_inbox_sensor(DataPaths(tmp_path), SOURCES), instance, None)
     assert isinstance(result, dg.SkipReason)
 
 
 def test_new_files_wait_while_a_run_is_in_progress(
     tmp_path: Path, instance: dg.DagsterInstance
 ) -> None:
-    (tmp_path / "kita_betreuung").mkdir()
-    (tmp_path / "kita_betreuung" / "kita.csv").write_text("x", encoding="utf-8")
+    (tmp_path / "inbox" / "kita_betreuung").mkdir(parents=True)
+    (tmp_path / "inbox" / "kita_betreuung" / "kita.csv").write_text("x", encoding="utf-8")
     instance.add_run(
         dg.DagsterRun(
             job_name=nightly_job.name, run_id="a" * 36, status=dg.DagsterRunStatus.STARTED
         )
     )
-    result, cursor = evaluate(build_inbox_sensor(tmp_path, SOURCES), instance, None)
+    result, cursor = evaluate(build_inbox_sensor(DataPaths(tmp_path), SOURCES), instance, None)
     assert isinstance(result, dg.SkipReason)
     assert "wait for run aaaaaaaa" in result.skip_message
     assert cursor is None  # not consumed: the files start a run once the current one ends
 
 
-def test_schedule_skips_while_a_run_is_in_progress(instance: dg.DagsterInstance) -> None:
+def test_schedule_skips_while_a_run_is_in_progress(
+    tmp_path: Path, instance: dg.DagsterInstance
+) -> None:
+    nightly_schedule = build_nightly_schedule(DataPaths(tmp_path))
     context = dg.build_schedule_context(instance=instance)
     assert isinstance(nightly_schedule(context), dg.RunRequest)
     instance.add_run(

@@ -8,6 +8,7 @@ between the two steps loses nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -18,6 +19,7 @@ import duckdb
 from sources.archive import Payload, RawArchive, collect_payloads, move_out_of_inbox
 from sources.registry import GenesisApi, Source
 from warehouse.db import DataPaths, utc_now
+from warehouse.inbox import read_regular_file, scan_inbox
 
 
 @dataclass
@@ -25,6 +27,7 @@ class IngestSummary:
     source_id: str
     new: list[str] = field(default_factory=list)  # file names archived as new deliveries
     unchanged: list[str] = field(default_factory=list)  # file names skipped (known bytes)
+    odd_entries: list[str] = field(default_factory=list)  # inbox entries skipped, not followed
 
     @property
     def payloads(self) -> int:
@@ -37,9 +40,46 @@ def ingest_source(
     summary = IngestSummary(source.id)
     archive = RawArchive(paths.root)
     now = utc_now()
-    for payload in collect_payloads(source, paths.inbox_for(source.id)):
+    for payload in [
+        *location_payloads(source),
+        *inbox_payloads(conn, source, paths, run_id, summary),
+    ]:
         _ingest_payload(conn, source, archive, payload, run_id, now, summary)
     return summary
+
+
+def location_payloads(source: Source) -> list[Payload]:
+    """The payloads at the source's registry location (the inbox is listed by inbox_payloads,
+    which skips what must not be followed)."""
+    return collect_payloads(source, Path(os.devnull))  # not a folder: no inbox files
+
+
+def inbox_payloads(
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    paths: DataPaths,
+    run_id: str,
+    summary: IngestSummary,
+) -> list[Payload]:
+    """The regular files of the source's inbox; every odd entry is reported in
+    meta.delivery_log (action `skipped_entry`) and skipped (warehouse/inbox.py)."""
+    listing = scan_inbox(paths, source.id)
+    for odd in listing.odd:
+        summary.odd_entries.append(odd.message(paths.root))
+        log_delivery(
+            conn, run_id, source.id, None, odd.path.name, "skipped_entry", odd.message(paths.root)
+        )
+    for path in listing.waiting:
+        log_delivery(
+            conn, run_id, source.id, None, path.name, "waiting",
+            "not taken: the inbox's archive folder is not a folder (see skipped_entry)",
+        )  # fmt: skip
+    payloads = []
+    for path in listing.files:
+        data = read_regular_file(path)
+        if data is not None:  # replaced by a link or a fifo since it was listed: skip it
+            payloads.append(Payload(source.id, path.name, f"inbox:{path.name}", path, data))
+    return payloads
 
 
 def _ingest_payload(
@@ -60,7 +100,9 @@ def _ingest_payload(
     if known:
         summary.unchanged.append(payload.file_name)
         log("skipped_unchanged", f"same bytes as a delivery already {known[0]}")
-        if payload.from_inbox:  # a re-sent copy: out of the inbox, with the earlier verdict
+        # a re-sent copy: out of the inbox, with the earlier verdict; a delivery not yet staged
+        # (its run was interrupted) stays for staging, which moves it with its own verdict
+        if payload.from_inbox and known[0] != "received":
             verdict = "rejected" if known[0] == "rejected" else "processed"
             move_out_of_inbox(payload.path, verdict, f"same bytes as a delivery already {known[0]}")
         return

@@ -6,6 +6,13 @@ in a temporary file in the same folder, checkpoints and closes it, and renames i
 file: readers that had the old file open keep reading the old inode; new readers see the new
 file. A run that fails before this step leaves the previous publication untouched.
 
+Nobody can alter a publication: the file is made read-only (0444) before the rename, and a
+`bildungsmonitor.duckdb.wal` beside it — left by an analyst who opened the file read-write and
+was killed; DuckDB would replay it over whatever file bears the name — is removed before the
+rename, as are temp files of publications whose runs died. (Only one run works at a time: the
+run lock, warehouse/runlock.py.) A publication is only copied forward (below) when the file is
+still exactly as written — same inode, size and modification time.
+
 The file is written in DuckDB storage version v1.0.0, which every DuckDB client from 1.0 on
 reads — the R package, the DBeaver driver and the `duckdb` CLI of PyPI's duckdb-cli (1.5)
 lag behind the Python package and cannot open the 2.0 default format.
@@ -13,6 +20,7 @@ lag behind the Python package and cannot open the 2.0 default format.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -77,6 +85,25 @@ def _publication_fingerprint(conn: duckdb.DuckDBPyConnection) -> str | None:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def stale_publication_files(target: Path, keep: Path | None = None) -> list[Path]:
+    """Files beside the publication that no reader may see: temp files of publications (and
+    their WALs) other than `keep`, and a WAL of the published file itself."""
+    if not target.parent.is_dir():
+        return []
+    found = [p for p in target.parent.glob(f".{target.name}.*.tmp*") if p.name.endswith(".tmp")]
+    found += [p.with_name(p.name + ".wal") for p in found]
+    found += list(target.parent.glob(f".{target.name}.*.tmp.wal"))
+    found.append(target.with_name(target.name + ".wal"))
+    kept = {keep, keep.with_name(keep.name + ".wal")} if keep else set()
+    return sorted({p for p in found if p not in kept and (p.exists() or p.is_symlink())})
+
+
+def _file_signature(path: Path) -> str:
+    """Changes whenever the file is replaced or written to."""
+    stat = path.stat()
+    return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> Publication:
     """A complete new publication, renamed over the previous one. When no published table is
     built from anything new, the previous publication is copied and only what this run adds
@@ -87,8 +114,11 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         leftover.unlink(missing_ok=True)
     built_from = _publication_fingerprint(conn)
+    # copy forward only what this pipeline wrote: not a file someone has written to since
     refresh = (
-        built_from is not None and target.exists() and recorded(conn, "publication") == built_from
+        built_from is not None
+        and target.exists()
+        and recorded(conn, "publication") == f"{built_from}@{_file_signature(target)}"
     )
     if refresh:
         shutil.copyfile(target, temporary)
@@ -122,17 +152,22 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
             conn.execute(f'USE "{home}"')
         conn.execute("CHECKPOINT publication")
     except BaseException:
-        conn.execute("DETACH publication")
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(duckdb.Error):  # e.g. the disk is full: keep the first error
+            conn.execute("DETACH publication")
+        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+            leftover.unlink(missing_ok=True)
         raise
     conn.execute("DETACH publication")
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
+    os.chmod(temporary, 0o444)  # analysts read; nobody writes into a publication
+    for stale in stale_publication_files(target, keep=temporary):
+        stale.unlink(missing_ok=True)  # an analyst's WAL must not be replayed over the new file
     os.replace(temporary, target)  # atomic on POSIX: readers see the old or the new file
     conn.execute("DELETE FROM meta.build_state WHERE model = 'publication'")
     if built_from is not None:
         conn.execute(
             "INSERT INTO meta.build_state VALUES ('publication', ?, ?, ?)",
-            [built_from, run_id, utc_now()],
+            [f"{built_from}@{_file_signature(target)}", run_id, utc_now()],
         )
     return Publication(target, counts, STORAGE_VERSION, target.stat().st_size, refreshed=refresh)

@@ -66,11 +66,14 @@ def ingest_asset(source: Source) -> dg.AssetsDefinition:
             f"{source.id}: {len(summary.new)} new payload(s) {summary.new}, "
             f"{len(summary.unchanged)} unchanged (skipped)"
         )
+        for entry in summary.odd_entries:
+            context.log.warning(f"inbox entry skipped: {entry}")
         return dg.MaterializeResult(
             metadata={
                 "new_payloads": len(summary.new),
                 "unchanged_payloads": len(summary.unchanged),
                 "new_files": ", ".join(summary.new) or "none",
+                "inbox_entries_skipped": "; ".join(summary.odd_entries) or "none",
                 "dagster/row_count": deliveries,
             }
         )
