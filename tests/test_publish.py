@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from warehouse.db import DataPaths, init_schema
-from warehouse.publish import PUBLISHED_TABLES, publish
+from warehouse.publish import PUBLISHED_MODELS, PUBLISHED_TABLES, publish
 
 
 def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
@@ -109,3 +109,60 @@ def test_a_failed_publication_leaves_the_previous_one_and_no_temporary_file(
     assert paths.published_db.read_bytes() == before
     assert paths.published_db.stat().st_mtime_ns == mtime
     assert [p.name for p in paths.published_db.parent.iterdir()] == ["bildungsmonitor.duckdb"]
+
+
+ANALYST_SESSION = """
+import os, signal, sys, duckdb
+conn = duckdb.connect(sys.argv[1])  # read-write: the DuckDB CLI without -readonly
+conn.execute("UPDATE marts.indicator_values SET n = -1")
+if sys.argv[2] == "killed":
+    os.kill(os.getpid(), signal.SIGKILL)  # dies before it closes: the change stays in the WAL
+conn.close()  # closed: the change is checkpointed into the file itself
+"""
+
+
+def analyst(published: Path, how: str) -> None:
+    published.chmod(0o644)  # an analyst who may write (the file's owner, or root)
+    subprocess.run([sys.executable, "-c", ANALYST_SESSION, str(published), how], timeout=60)
+
+
+def indicator_values(published: Path) -> list[int]:
+    with duckdb.connect(str(published), read_only=True) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT n FROM marts.indicator_values").fetchall())
+
+
+def test_the_publication_is_read_only_and_a_stale_wal_or_temp_file_never_reaches_it(
+    tmp_path: Path,
+) -> None:
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 3)
+    publish(conn, paths, "run-1")
+    assert paths.published_db.stat().st_mode & 0o777 == 0o444
+    analyst(paths.published_db, "killed")
+    wal = paths.published_db.with_name("bildungsmonitor.duckdb.wal")
+    assert wal.exists()
+    assert indicator_values(paths.published_db) == [-1, -1, -1]  # every reader sees it
+    dead = paths.published_db.with_name(".bildungsmonitor.duckdb.deadbeef.999.tmp")
+    dead.write_bytes(b"half a publication")
+    dead.with_name(dead.name + ".wal").write_bytes(b"its wal")
+    publish(conn, paths, "run-2")
+    conn.close()
+    assert indicator_values(paths.published_db) == [0, 1, 2]
+    assert [p.name for p in paths.published_db.parent.iterdir()] == ["bildungsmonitor.duckdb"]
+    assert paths.published_db.stat().st_mode & 0o777 == 0o444
+
+
+def test_a_publication_someone_wrote_to_is_written_anew_not_copied_forward(
+    tmp_path: Path,
+) -> None:
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 3)
+    for model in PUBLISHED_MODELS:  # every mart recorded as built: the next one may copy
+        conn.execute("INSERT INTO meta.build_state VALUES (?, 'f', 'run-1', now())", [model])
+    assert not publish(conn, paths, "run-1").refreshed
+    assert publish(conn, paths, "run-2").refreshed  # nothing new: the marts are copied forward
+    analyst(paths.published_db, "closed")  # changed and checkpointed into the file itself
+    assert indicator_values(paths.published_db) == [-1, -1, -1]
+    assert not publish(conn, paths, "run-3").refreshed  # not the file this pipeline wrote
+    conn.close()
+    assert indicator_values(paths.published_db) == [0, 1, 2]
