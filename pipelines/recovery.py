@@ -47,7 +47,10 @@ class Recovery:
         if self.removed:
             names = ", ".join(p.name for p in self.removed[:5])
             more = f" and {len(self.removed) - 5} more" if len(self.removed) > 5 else ""
-            lines.append(f"Removed {len(self.removed)} file(s) left by dead runs: {names}{more}")
+            lines.append(
+                f"Removed {len(self.removed)} stale file(s) (of dead runs, or a WAL beside the "
+                f"publication): {names}{more}"
+            )
         return lines
 
 

@@ -98,8 +98,9 @@ def wait_for_step(started: Started, data_dir: Path, prefixes: tuple[str, ...]) -
 
     def reached() -> bool:
         assert started.process.poll() is None, f"the run ended early:\n{started.output}"
-        run_id = lock_record(data_dir).get("run_id")
-        if not run_id or not (data_dir / "dagster_home" / "history").exists():
+        record = lock_record(data_dir)  # this process's, not the last run's
+        run_id = record.get("run_id") if record.get("pid") == started.process.pid else None
+        if not run_id:
             return False
         found[:] = [s for s in started_steps(data_dir, run_id) if s.startswith(prefixes)]
         return bool(found)
