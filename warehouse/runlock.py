@@ -35,9 +35,11 @@ class Holder:
     trigger: str | None = None
 
     def describe(self) -> str:
-        run = f"run {self.run_id}" if self.run_id else "a run"
-        via = f" via {self.trigger}" if self.trigger else ""
-        return f"{run}{via}, process {self.pid}, since {self.since} UTC"
+        if self.run_id:
+            who = f"run {self.run_id}" + (f" via {self.trigger}" if self.trigger else "")
+        else:  # the schedule or the sensor, clearing up after dead runs for a moment
+            who = f"{self.trigger or 'another process'} looking for dead runs"
+        return f"{who}, process {self.pid}, since {self.since} UTC"
 
 
 class RunInProgress(RuntimeError):
