@@ -142,16 +142,19 @@ def _run_locked(args, paths: DataPaths, instance, lock, run_id: str) -> int:
         remove_leftovers(paths)  # what a failed step left behind (a temp file on a full disk)
         summary = RunSummary.collect(paths, result, time.monotonic() - started)
     except Exception as exc:
-        remove_leftovers(paths)
+        with contextlib.suppress(OSError):
+            remove_leftovers(paths)
         # e.g. the disk filled up under Dagster's own event log: say what and where, mark the
         # run failed if the instance can still be written (else the next start will)
         problem = find_problem(exception_chain(exc), paths.dagster_home)
         if problem is None:
             raise
         print(f"Run {run_id} stopped by the environment: {problem.line()}")
-        run = instance.get_run_by_id(run_id)
-        if run is not None and not run.is_finished:
-            with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError):
+            lock.note_stop(problem.line())  # for the next start, if the instance cannot say it
+        with contextlib.suppress(Exception):  # the instance may be what cannot be written
+            run = instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:
                 instance.report_run_failed(run, problem.line())
         return EXIT_ENVIRONMENT
     print(summary.render())

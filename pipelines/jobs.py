@@ -86,7 +86,6 @@ def inbox_state(paths: DataPaths, source_ids: list[str]) -> dict[str, str]:
 
 
 def build_inbox_sensor(paths: DataPaths, source_ids: list[str]) -> dg.SensorDefinition:
-
     @dg.sensor(
         job=nightly_job,
         minimum_interval_seconds=60,

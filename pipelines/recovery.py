@@ -72,7 +72,9 @@ def recover(
         run = record.dagster_run
         if run.run_id == own_run_id:
             continue
-        if last is not None and last.run_id == run.run_id:
+        if last is not None and last.run_id == run.run_id and last.stopped:
+            reason = f"its process {last.pid} stopped and could not record it: {last.stopped}"
+        elif last is not None and last.run_id == run.run_id:
             reason = (
                 f"its process {last.pid} (started {last.since} UTC) ended while the run was "
                 "working: it was killed, ran out of memory or the machine restarted"

@@ -11,6 +11,7 @@ once with the name of the run holding it; one that gets it first clears up after
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,7 +63,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock is not None:
-            remove_leftovers(self.paths)  # what a failed step left (a temp file on a full disk)
+            # what a failed step left (a temp file on a full disk); never hide the run's error
+            with contextlib.suppress(OSError):
+                remove_leftovers(self.paths)
         self._release()
 
     def _release(self) -> None:

@@ -112,6 +112,11 @@ def test_a_data_directory_without_permission(tmp_path: Path) -> None:
             "permission denied",
         ),
         (
+            RuntimeError("(sqlite3.OperationalError) disk I/O error"),
+            "/data",
+            "disk I/O error",
+        ),
+        (
             RuntimeError("(sqlite3.OperationalError) attempt to write a readonly database"),
             "/data",
             "read-only file system",

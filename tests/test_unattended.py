@@ -50,6 +50,17 @@ LEAVERS = (
     DELIVERIES / "schulabgaenger" / "SYNTHETISCH_schulabgaenger_abschlussart_nrw_2012-2023.csv"
 )
 BUILD_STEPS = ("core__measure_revisions",)
+NO_SPACE = ": no space left on device — free space there and start the run again"
+# SQLite tells a write that failed in its journal like this
+DISK_IO = ": disk I/O error — check the disk (free space, health) and start the run again"
+# where the disk is full: the raw archive, the working warehouse, the publication's folder, and
+# Dagster's own run storage (its event log cannot even record the failure)
+FULL_DISK_FOLDERS = {
+    "ingest": "raw",
+    "build": "warehouse",
+    "publish": "published",
+    "instance": "dagster_home",
+}
 TUTORING = DELIVERIES / "lernfoerderung" / "SYNTHETISCH_lernfoerderung_schulen_2016-2024.csv"
 ANALYST = """
 import os, signal, sys, duckdb
@@ -151,17 +162,17 @@ def kill_during(data: Path, tmp: Path, phase: str, nights: Nights) -> None:
 
 def full_disk_during(data: Path, tmp: Path, shim: Path, phase: str, nights: Nights) -> None:
     before = file_digest(data / "published" / "bildungsmonitor.duckdb")
-    folder = {"ingest": "raw", "build": "warehouse", "publish": "published"}[phase]
+    folder = FULL_DISK_FOLDERS[phase]
     armed = tmp / f"armed_{phase}"
     env = {
         "LD_PRELOAD": str(shim),
         "BM_ENOSPC_PREFIX": str(data / folder) + "/",
         "BM_ENOSPC_ARMED": str(armed),
     }
-    if phase != "build":
+    if phase not in ("build", "instance"):
         armed.touch()  # full from the start
     started: Started = start_cli(data, tmp / f"full_{phase}.log", env)
-    if phase == "build":
+    if phase in ("build", "instance"):
         wait_for_step(started, data, BUILD_STEPS)
         armed.touch()  # the disk fills up while the warehouse is built
     code = started.wait()
@@ -196,7 +207,7 @@ def nights(demo_runs: DemoRuns, tmp_path_factory: pytest.TempPathFactory) -> Nig
     if shim is not None:
         # a second new delivery: ingest has something to archive when the disk is full
         flipped_copy(TUTORING, data / "inbox" / "lernfoerderung" / "lernfoerderung_neu.csv")
-        for phase in ("ingest", "build", "publish"):
+        for phase in FULL_DISK_FOLDERS:
             full_disk_during(data, tmp, shim, phase, result)
 
     published = data / "published" / "bildungsmonitor.duckdb"
@@ -257,13 +268,26 @@ def test_a_full_disk_is_one_line_with_exit_6_and_no_stuck_run(nights: Nights) ->
         stopped = [line for line in full.output.splitlines() if "by the environment" in line]
         assert len(stopped) == 1, full.output
         line = stopped[0]
-        assert "no space left on device — free space there and start the run again" in line
-        folder = {"ingest": data, "build": data / "warehouse", "publish": data / "published"}
-        assert f"{folder[full.phase]}" in line, line
+        folder = {
+            "ingest": data,  # Python's OSError of the archive's write names no file
+            "build": data / "warehouse",
+            "publish": data / "published",
+            "instance": data / "dagster_home",
+        }[full.phase]
+        assert line.startswith(f"Stopped by the environment: {folder}") or line.startswith(
+            f"Run {full.run_id} stopped by the environment: {folder}"
+        ), line
+        endings = (NO_SPACE, DISK_IO) if full.phase == "instance" else (NO_SPACE,)
+        assert line.endswith(endings), line
         assert full.publication_after == full.publication_before, full.phase
         assert full.leftovers == [], full.phase
-        status, _ = run_status(data, full.run_id)
+        status, message = run_status(data, full.run_id)
         assert status == "FAILURE", full.phase  # not stuck in STARTED
+        if full.phase == "instance":  # it could not record its failure: the next start did
+            assert message.startswith(
+                f"Run {full.run_id} marked failed by bildungsmonitor run: its process "
+            ), message
+            assert f"stopped and could not record it: {folder}" in message, message
     # nothing damaged: the next night loads both new deliveries and publishes
     code, output = nights.nights[0]
     assert code == 0, output

@@ -24,6 +24,7 @@ CAUSES: dict[int, str] = {
     errno.EROFS: "read-only file system",
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
+    errno.EIO: "disk I/O error",
 }
 # how DuckDB and SQLite say it (they do not raise OSError)
 TEXT_CAUSES: tuple[tuple[str, int], ...] = (
@@ -34,6 +35,7 @@ TEXT_CAUSES: tuple[tuple[str, int], ...] = (
     ("attempt to write a readonly database", errno.EROFS),
     ("permission denied", errno.EACCES),
     ("operation not permitted", errno.EPERM),
+    ("disk i/o error", errno.EIO),  # SQLite, when a write fails for a reason it does not name
 )
 WHAT_TO_DO: dict[int, str] = {
     errno.ENOSPC: "free space there and start the run again",
@@ -41,6 +43,7 @@ WHAT_TO_DO: dict[int, str] = {
     errno.EROFS: "mount it writable or choose another --data-dir",
     errno.EACCES: "give the user running the pipeline write access",
     errno.EPERM: "give the user running the pipeline write access",
+    errno.EIO: "check the disk (free space, health) and start the run again",
     errno.ENOENT: "create it, mount the disk, or fix --data-dir / BILDUNGSMONITOR_DATA_DIR",
     errno.ENOTDIR: "point --data-dir / BILDUNGSMONITOR_DATA_DIR at a folder",
 }

@@ -88,14 +88,13 @@ def _publication_fingerprint(conn: duckdb.DuckDBPyConnection) -> str | None:
 def stale_publication_files(target: Path, keep: Path | None = None) -> list[Path]:
     """Files beside the publication that no reader may see: temp files of publications (and
     their WALs) other than `keep`, and a WAL of the published file itself."""
-    if not target.parent.is_dir():
+    folder = target.parent
+    if not folder.is_dir():
         return []
-    found = [p for p in target.parent.glob(f".{target.name}.*.tmp*") if p.name.endswith(".tmp")]
-    found += [p.with_name(p.name + ".wal") for p in found]
-    found += list(target.parent.glob(f".{target.name}.*.tmp.wal"))
+    found = [*folder.glob(f".{target.name}.*.tmp"), *folder.glob(f".{target.name}.*.tmp.wal")]
     found.append(target.with_name(target.name + ".wal"))
     kept = {keep, keep.with_name(keep.name + ".wal")} if keep else set()
-    return sorted({p for p in found if p not in kept and (p.exists() or p.is_symlink())})
+    return sorted(p for p in found if p not in kept and (p.exists() or p.is_symlink()))
 
 
 def _file_signature(path: Path) -> str:

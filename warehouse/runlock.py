@@ -33,6 +33,7 @@ class Holder:
     since: str  # UTC, ISO 8601
     run_id: str | None = None
     trigger: str | None = None
+    stopped: str | None = None  # why the run stopped, when it could not record that itself
 
     def describe(self) -> str:
         if self.run_id:
@@ -126,6 +127,14 @@ class RunLock:
         data = json.dumps(asdict(self.holder)).encode()
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
+
+    def note_stop(self, reason: str) -> None:
+        """The run stopped and its run storage cannot say so (a full disk): the lock file
+        keeps the reason for whoever starts next."""
+        assert self._fd is not None and self.holder is not None
+        self.holder = Holder(**{**asdict(self.holder), "stopped": reason})
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps(asdict(self.holder)).encode(), 0)
 
     def release(self) -> None:
         """Give the lock up when its outermost holder is done (the record stays: it names the
