@@ -269,7 +269,7 @@ def test_a_full_disk_is_one_line_with_exit_6_and_no_stuck_run(nights: Nights) ->
         assert len(stopped) == 1, full.output
         line = stopped[0]
         folder = {
-            "ingest": data,  # Python's OSError of the archive's write names no file
+            "ingest": data / "raw" / "sha256",  # the payload that could not be archived
             "build": data / "warehouse",
             "publish": data / "published",
             "instance": data / "dagster_home",

@@ -106,7 +106,13 @@ def _ingest_payload(
             verdict = "rejected" if known[0] == "rejected" else "processed"
             move_out_of_inbox(payload.path, verdict, f"same bytes as a delivery already {known[0]}")
         return
-    archived = archive.store(payload, now, run_id)
+    try:
+        archived = archive.store(payload, now, run_id)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # a failed write names no file: name the payload's place in the archive (a full disk)
+        raise OSError(exc.errno, exc.strerror, str(archive.path_for(sha))) from exc
     seq = conn.execute("SELECT coalesce(max(delivery_seq), 0) + 1 FROM meta.deliveries").fetchone()[
         0
     ]
