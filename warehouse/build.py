@@ -154,7 +154,7 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
 
 
 def build_measure_revisions(conn: duckdb.DuckDBPyConnection) -> None:
-    run_sql_file(conn, "core/measure_revisions.sql")
+    build_sql_table(conn, "core/measure_revisions.sql")
 
 
 _CREATES = re.compile(r"^CREATE OR REPLACE (TABLE|VIEW) ([\w.]+) AS", re.M)
