@@ -471,7 +471,7 @@ def test_published_tables_match_the_contract(
             described = [(r[0], r[1]) for r in rows(conn, f"DESCRIBE {table}")]
             assert described == [(c.name, c.type) for c in columns], table
     storage = scalar(published, "SELECT storage_version FROM meta.publication")
-    assert storage == "v1.0.0"
+    assert storage == "v1.3.0"
 
 
 def test_docs_queries_run_in_the_duckdb_1_5_cli(demo_runs: DemoRuns, tmp_path: Path) -> None:
