@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,8 @@ class DeliveryValidation:
     quarantine: str | None = None  # temp table: row_id, check_name, reason, reason_de
     quarantined: int = 0
     temporary: list[str] = field(default_factory=list)
+    # Great Expectations' validations still running on its thread (validate_*(defer_gx=True))
+    gx_pending: list[Future[None]] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[CheckOutcome]:
@@ -66,8 +69,17 @@ class DeliveryValidation:
             return "SELECT NULL::BIGINT AS row_id WHERE FALSE"
         return f"SELECT row_id FROM {self.quarantine}"
 
+    def confirm(self) -> None:
+        """Wait for Great Expectations; raise ExpectationMismatch if it disagreed with the SQL
+        verdicts (see expectations/gx_check.py)."""
+        pending, self.gx_pending = self.gx_pending, []
+        for future in pending:
+            future.result()
+
     def close(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """Drop the temporary tables."""
+        """Drop the temporary tables (after Great Expectations finished, without raising:
+        a caller that did not confirm() is already failing for another reason)."""
+        wait(self.gx_pending)
         drop(conn, self.quarantine, *self.temporary)
         for item in self.evaluated:
             drop(conn, item.evaluation.unexpected)
@@ -93,12 +105,13 @@ def _run(
     dataset: str,
     run_name: str | None,
     gx: bool,
+    result: DeliveryValidation,
 ) -> Evaluation:
     evaluation = evaluate(conn, relation, load_suite(suite_name), parameters)
     if gx:
-        from expectations.gx_check import validate_projection
+        from expectations.gx_check import submit_projection
 
-        validate_projection(conn, evaluation, parameters, dataset, run_name)
+        result.gx_pending.append(submit_projection(conn, evaluation, parameters, dataset, run_name))
     return evaluation
 
 
@@ -139,12 +152,14 @@ def validate_records(
     dataset: str = "frame",
     run_name: str | None = None,
     gx: bool = True,
+    defer_gx: bool = False,
 ) -> DeliveryValidation:
     """Canonical records (a relation with `row_id` and `unit`) against the record suite and
-    `suites`. With `gx`, Great Expectations validates the decisive rows of every suite."""
+    `suites`. With `gx`, Great Expectations validates the decisive rows of every suite — with
+    `defer_gx` still running when this returns, until the result's confirm()."""
     result = DeliveryValidation(records)
     params = suite_parameters(conn, records)
-    evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx)
+    evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx, result)
     result.evaluated.append(Evaluated(evaluation))
     wide_suites = [s for s in suites if load_suite(s).applies_to == "wide"]
     if wide_suites:
@@ -152,11 +167,10 @@ def validate_records(
         wide, wide_map = wide_relation(conn, records, needed)
         result.temporary.append(wide)
         for suite in wide_suites:
-            evaluation = _run(conn, wide, suite, params, f"{dataset}_wide", run_name, gx)
+            evaluation = _run(conn, wide, suite, params, f"{dataset}_wide", run_name, gx, result)
             _spread_counts(conn, evaluation, wide_map)
             result.evaluated.append(Evaluated(evaluation, wide_map))
-    _quarantine(conn, result)
-    return result
+    return _finish(conn, result, defer_gx)
 
 
 def validate_rows(
@@ -166,13 +180,28 @@ def validate_rows(
     dataset: str = "frame",
     run_name: str | None = None,
     gx: bool = True,
+    defer_gx: bool = False,
 ) -> DeliveryValidation:
-    """The rows of a reference dataset or a mart against `suites`."""
+    """The rows of a reference dataset or a mart against `suites` (`gx`, `defer_gx`: as
+    validate_records)."""
     result = DeliveryValidation(rows)
     params = suite_parameters(conn, rows)
     for suite in suites:
-        result.evaluated.append(Evaluated(_run(conn, rows, suite, params, dataset, run_name, gx)))
-    _quarantine(conn, result)
+        evaluation = _run(conn, rows, suite, params, dataset, run_name, gx, result)
+        result.evaluated.append(Evaluated(evaluation))
+    return _finish(conn, result, defer_gx)
+
+
+def _finish(
+    conn: duckdb.DuckDBPyConnection, result: DeliveryValidation, defer_gx: bool
+) -> DeliveryValidation:
+    try:
+        _quarantine(conn, result)
+        if not defer_gx:
+            result.confirm()
+    except BaseException:
+        result.close(conn)
+        raise
     return result
 
 

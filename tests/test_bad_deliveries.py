@@ -345,3 +345,39 @@ def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
         result = stage_source(conn, source, paths, "run-2")
         assert [d.state for d in result.deliveries] == ["loaded"]
         assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 45 * 7
+
+
+def test_a_disagreement_of_great_expectations_found_while_loading_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GX validates on its own thread while the records load (expectations/gx_check.py): its
+    ExpectationMismatch still arrives before the delivery commits, which then loads nothing."""
+    from expectations import gx_check
+
+    paths = DataPaths(tmp_path / "data")
+    delivered = tmp_path / "abgaenger.csv"
+    delivered.write_bytes(leavers_file(demo_leaver_lines(45)))
+    source = load_registry()["schulabgaenger_abschlussart"].model_copy(
+        update={"location": (str(delivered),)}
+    )
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        ingest_source(conn, source, paths, "run-1")
+        compare = gx_check._compare_with_gx
+
+        def disagree(suite, *args):
+            compare(suite, *args)
+            raise gx_check.ExpectationMismatch(f"GX disagrees on suite {suite.name}")
+
+        monkeypatch.setattr(gx_check, "_compare_with_gx", disagree)
+        with pytest.raises(gx_check.ExpectationMismatch, match="on suite canonical_records"):
+            stage_source(conn, source, paths, "run-1")
+        assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM quality.quarantine").fetchone()[0] == 0
+        assert conn.execute("SELECT state FROM meta.deliveries").fetchone()[0] == "received"
+
+        monkeypatch.undo()
+        result = stage_source(conn, source, paths, "run-2")
+        assert [d.state for d in result.deliveries] == ["loaded"]
+        assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 45 * 7

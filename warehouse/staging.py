@@ -35,6 +35,7 @@ from expectations.checks import (
     source_checks,
 )
 from expectations.cross_checks import CrossCheck, run_all
+from expectations.gx_check import warm_up
 from expectations.outcomes import CheckOutcome
 from expectations.rules import literal
 from expectations.validation import DeliveryValidation, validate_records, validate_rows
@@ -145,6 +146,8 @@ def stage_source(
            WHERE source_id = ? AND state = 'received' ORDER BY delivery_seq""",
         [source.id],
     ).fetchall()
+    if pending:
+        warm_up()  # Great Expectations imports while the delivery is read
     for delivery_id, file_name, origin in pending:
         log(f"{source.id}: parsing {file_name} ({delivery_id[:12]}…)")
         # one transaction per delivery: its records, quarantine and state land together or
@@ -296,7 +299,9 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
         delivery = DeliveryResult(delivery_id, file_name, "loaded", rows_read=raw.row_count)
         delivery.outcomes[STRUCTURE_CHECK] = _structure_outcome(None, None, raw.row_count)
         validate = validate_records if source.dataset == "measures" else validate_rows
-        validation = validate(conn, relation, source.expectations, source.id, run_id)
+        # Great Expectations checks the decisive rows on its own thread while the records load;
+        # its verdict is awaited before the delivery's transaction commits
+        validation = validate(conn, relation, source.expectations, source.id, run_id, defer_gx=True)
         try:
             delivery.outcomes.update({o.name: o for o in validation.outcomes})
             _write_quarantine(conn, source, delivery_id, file_name, relation, validation, run_id)
@@ -304,8 +309,7 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
             if validation.blocking_failures:
                 delivery.state = "rejected"
                 delivery.message = "; ".join(o.message for o in validation.blocking_failures)
-                return delivery
-            if source.dataset == "measures":
+            elif source.dataset == "measures":
                 loadable = loadable_records(conn, relation, validation.quarantined_ids(), source)
                 temporary.append(loadable)
                 delivery.records_loaded = _load_records(conn, source, delivery_id, loadable)
@@ -313,8 +317,11 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
                 delivery.records_loaded = _replace_reference(
                     conn, source, delivery_id, relation, validation.quarantined_ids()
                 )
+            validation.confirm()
         finally:
             validation.close(conn)
+        if delivery.state == "rejected":
+            return delivery
     finally:
         # after an error the transaction is aborted; the rollback removes these tables
         with contextlib.suppress(duckdb.TransactionException):
