@@ -143,6 +143,8 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
                     "kind": s.kind,
                     "dataset": s.dataset,
                     "synthetic": s.synthetic,
+                    "standing": s.standing,
+                    "rank": s.rank,
                     "location": ", ".join(s.location),
                     "expectations": ", ".join(s.expectations),
                     "description": s.description,
