@@ -381,3 +381,60 @@ def test_a_disagreement_of_great_expectations_found_while_loading_keeps_nothing(
         result = stage_source(conn, source, paths, "run-2")
         assert [d.state for d in result.deliveries] == ["loaded"]
         assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 45 * 7
+
+
+@pytest.mark.parametrize("official_first", [True, False])
+def test_two_sources_stating_one_figure_differently_is_a_finding_in_either_order(
+    tmp_path: Path, official_first: bool
+) -> None:
+    """Precedence (docs/sources.md): the official figure is current whichever arrives first,
+    and the staging of the second names both sources and values."""
+    from warehouse.build import build_measure_revisions, load_regions_table, load_sources_table
+
+    lines = demo_leaver_lines(9)  # one municipality-year, 9 subgroup lines
+    cells = lines[0].split(";")
+    assert (cells[1], cells[3], cells[4]) == ("05111000", "insgesamt", "insgesamt")
+    cells[5] = str(int(cells[5]) + 7)  # leavers_total differs by 7
+    official_lines = [";".join(cells), *lines[1:]]
+    synthetic = load_registry()["schulabgaenger_abschlussart"]
+    official = synthetic.model_copy(update={"id": "amtliche_abgaenger", "standing": "official",
+                                            "synthetic": False})  # fmt: skip
+    files = {synthetic.id: leavers_file(lines), official.id: leavers_file(official_lines)}
+    registry = {}
+    for src in (synthetic, official):
+        path = tmp_path / f"{src.id}.csv"
+        path.write_bytes(files[src.id])
+        registry[src.id] = src.model_copy(update={"location": (str(path),)})
+    order = [official.id, synthetic.id] if official_first else [synthetic.id, official.id]
+    paths = DataPaths(tmp_path / "data")
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        load_regions_table(conn)
+        load_sources_table(conn, registry)
+        for number, source_id in enumerate(order, start=1):
+            ingest_source(conn, registry[source_id], paths, f"run-{number}")
+            stage_source(conn, registry[source_id], paths, f"run-{number}", registry=registry)
+        findings = conn.execute(
+            "SELECT source_id, region_code, value, reference, message FROM quality.findings "
+            "WHERE check_name = 'source_conflicts'"
+        ).fetchall()
+        build_measure_revisions(conn)
+        current = conn.execute(
+            "SELECT source_id, value FROM core.measure_revisions WHERE is_current "
+            "AND measure = 'leavers_total' AND region_code = '05111000' AND sex = 'total' "
+            "AND nationality = 'total'"
+        ).fetchall()
+    total = float(lines[0].split(";")[5])
+    second = order[1]
+    (finding,) = findings
+    here, there = (total + 7, total) if second == official.id else (total, total + 7)
+    other = order[0]
+    other_standing = registry[other].standing
+    assert finding[:4] == (second, "05111000", here, there)
+    here_text, there_text = (f"{v:,.0f}".replace(",", " ") for v in (here, there))
+    assert finding[4] == (
+        f"leavers_total 05111000 2012/13: {here_text} here ({registry[second].standing}), "
+        f"{there_text} from {other} ({other_standing}, {other}.csv); current: amtliche_abgaenger"
+    )
+    assert current == [("amtliche_abgaenger", total + 7)]

@@ -494,8 +494,8 @@ def test_quality_overrides_are_checked_against_quality_yaml(tmp_path: Path) -> N
         "test_source.yaml, line 20, key 'quality.level_consistency': expected true, false or a "
         "mapping of its settings, got 'nein'\n"
         "test_source.yaml, line 21, key 'quality.completness': unknown key; expected one of "
-        "year_over_year, completeness, level_consistency, subgroups, revisions, examples — did "
-        "you mean 'completeness'?"
+        "year_over_year, completeness, level_consistency, subgroups, revisions, "
+        "source_conflicts, examples — did you mean 'completeness'?"
     )
 
 
