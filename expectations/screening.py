@@ -276,7 +276,9 @@ def _values_stage(
         _record_outcomes(report, conn, validation, source)
         return None
     records = records_relation(conn, raw, source, schools)
-    validation = validate_records(conn, records, source.expectations, gx=False)
+    validation = validate_records(
+        conn, records, source.expectations, gx=False, coverage=source.coverage
+    )
     _record_outcomes(report, conn, validation, source)
     if validation.blocking_failures:
         report.stopped_at = "values"

@@ -25,10 +25,10 @@ import duckdb
 
 from expectations.evaluation import BATCH, Evaluation, evaluate, fill, fill_de, present_values
 from expectations.outcomes import CheckOutcome
-from expectations.rules import quote, template_fields
+from expectations.rules import literal, quote, template_fields
 from expectations.suites import ROW_ID, load_suite
 from schemas.catalogue import load_catalogue
-from schemas.regions import official_region_codes
+from schemas.regions import coverage_label, covered_region_codes, official_region_codes
 from schemas.tables import school_year_of_date
 from sources.scratch import drop, temp_name
 
@@ -85,13 +85,20 @@ class DeliveryValidation:
             drop(conn, item.evaluation.unexpected)
 
 
-def suite_parameters(conn: duckdb.DuckDBPyConnection, relation: str) -> dict[str, Any]:
+def suite_parameters(
+    conn: duckdb.DuckDBPyConnection, relation: str, coverage: str | None = None
+) -> dict[str, Any]:
     """Suite parameters. The value sets are cut to the values present: "x in known" is the
-    same test as "x in (known ∩ present)", and a short list keeps the SQL and GX small."""
-    known = present_values(conn, relation, "region_code") & official_region_codes()
+    same test as "x in (known ∩ present)", and a short list keeps the SQL and GX small.
+    `coverage`: the source's (registry), whose keys `covered_region_codes` are."""
+    present = present_values(conn, relation, "region_code")
+    known = present & official_region_codes()
+    # an unknown key is known_region_keys' finding, not this one's too
+    covered = present - (known - covered_region_codes(coverage))
     measures = present_values(conn, relation, "measure") & set(load_catalogue().measures)
     return {
         "known_region_codes": sorted(known) or ["-"],
+        "covered_region_codes": sorted(covered) or ["-"],
         "known_measures": sorted(measures) or ["-"],
         "latest_start_year": school_year_of_date(dt.date.today()),
     }
@@ -153,12 +160,21 @@ def validate_records(
     run_name: str | None = None,
     gx: bool = True,
     defer_gx: bool = False,
+    coverage: str | None = None,
 ) -> DeliveryValidation:
     """Canonical records (a relation with `row_id` and `unit`) against the record suite and
     `suites`. With `gx`, Great Expectations validates the decisive rows of every suite — with
-    `defer_gx` still running when this returns, until the result's confirm()."""
-    result = DeliveryValidation(records)
-    params = suite_parameters(conn, records)
+    `defer_gx` still running when this returns, until the result's confirm(). `coverage`: the
+    source's (a record outside it is quarantined)."""
+    # the coverage as a column: the reasons of records outside it name it
+    labelled = temp_name("records")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP VIEW {labelled} AS SELECT *, "
+        f"{literal(coverage_label(coverage))} AS coverage FROM {records}"
+    )
+    records = labelled
+    result = DeliveryValidation(records, temporary=[labelled])
+    params = suite_parameters(conn, records, coverage)
     evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx, result)
     result.evaluated.append(Evaluated(evaluation))
     wide_suites = [s for s in suites if load_suite(s).applies_to == "wide"]

@@ -162,6 +162,55 @@ def test_a_school_unknown_to_the_directory_is_quarantined(staged) -> None:
     assert values["05513000"] >= 1.0 and 0.0 in values.values()
 
 
+def test_a_region_outside_the_coverage_of_the_source_is_quarantined(staged) -> None:
+    """München (09162000) in a delivery of a source that covers NRW (coverage "05")."""
+    lines = demo_leaver_lines(180)
+    for i in range(9, 18):  # the second municipality-year's 9 subgroup lines
+        cells = lines[i].split(";")
+        cells[1:3] = ["09162000", "München, Landeshauptstadt"]
+        lines[i] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "muenchen.csv")
+    reasons = conn.execute(
+        "SELECT DISTINCT source_line, check_name, reason FROM quality.quarantine "
+        "ORDER BY source_line"
+    ).fetchall()
+    assert [r[0] for r in reasons] == list(range(11, 20))
+    assert reasons[0][1:] == (
+        "canonical_records_within_coverage",
+        "line 11: region '09162000' lies outside the source's coverage 05 (Nordrhein-Westfalen)",
+    )
+    assert outcome(result, "canonical_records_within_coverage").outcome == "WARNING"
+    assert conn.execute(
+        "SELECT count(*) FROM staging.records WHERE region_code = '09162000'"
+    ).fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM staging.records").fetchone() == ((180 - 9) * 7,)
+
+
+def test_a_school_outside_the_ruhr_in_the_ruhr_programme_is_quarantined(staged) -> None:
+    """A Köln school (05315000) in the tutoring programme's delivery (coverage RVR)."""
+    directory = REPO / "sources/demo/official/nrw_schuldaten_2021.csv"
+    _, conn = staged("nrw_schuldaten", directory.read_bytes(), "schuldaten.csv")
+    conn.close()
+    demo = REPO / "sources/demo/deliveries/lernfoerderung"
+    lines = next(demo.glob("*.csv")).read_text(encoding="utf-8").splitlines()
+    year = [line for line in lines[1:] if ",2024/25," in line][:19]
+    payload = "\n".join([lines[0], *year, '100036,2024/25,"Köln, GE Helios",20,100.0']) + "\n"
+    _, conn = staged("lernfoerderung", payload.encode(), "programm.csv")
+    reasons = conn.execute(
+        "SELECT DISTINCT region_code, check_name, reason FROM quality.quarantine"
+    ).fetchall()
+    assert reasons and {r[:2] for r in reasons} == {
+        ("05315000", "canonical_records_within_coverage")
+    }
+    assert all(
+        r[2].endswith("region '05315000' lies outside the source's coverage RVR "
+                      "(Ruhrgebiet, Regionalverband Ruhr)") for r in reasons
+    )  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM staging.records WHERE region_code = '05315000'"
+    ).fetchone() == (0,)
+
+
 # --- structural problems: the delivery is rejected whole, with file, line and column ---------
 
 

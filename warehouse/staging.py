@@ -339,10 +339,17 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
             return _unreadable(result, delivery_id, file_name, exc)
         delivery = DeliveryResult(delivery_id, file_name, "loaded", rows_read=raw.row_count)
         delivery.outcomes[STRUCTURE_CHECK] = _structure_outcome(None, None, raw.row_count)
-        validate = validate_records if source.dataset == "measures" else validate_rows
         # Great Expectations checks the decisive rows on its own thread while the records load;
         # its verdict is awaited before the delivery's transaction commits
-        validation = validate(conn, relation, source.expectations, source.id, run_id, defer_gx=True)
+        if source.dataset == "measures":
+            validation = validate_records(
+                conn, relation, source.expectations, source.id, run_id, defer_gx=True,
+                coverage=source.coverage,
+            )  # fmt: skip
+        else:
+            validation = validate_rows(
+                conn, relation, source.expectations, source.id, run_id, defer_gx=True
+            )
         try:
             delivery.outcomes.update({o.name: o for o in validation.outcomes})
             _write_quarantine(conn, source, delivery_id, file_name, relation, validation, run_id)
