@@ -487,3 +487,38 @@ def test_two_sources_stating_one_figure_differently_is_a_finding_in_either_order
         f"{there_text} from {other} ({other_standing}, {other}.csv); current: amtliche_abgaenger"
     )
     assert current == [("amtliche_abgaenger", total + 7)]
+
+
+def test_a_fractional_count_and_a_minus_zero_are_quarantined_naming_line_and_column(
+    staged,
+) -> None:
+    """Counts are whole numbers; '-0' is a negative number a sheet rounded to zero."""
+    lines = demo_leaver_lines(90)
+    cells = lines[3].split(";")
+    cells[6] = "341,5"  # ohne Hauptschulabschluss
+    lines[3] = ";".join(cells)
+    cells = lines[5].split(";")
+    cells[7] = "-0"  # mit Hauptschulabschluss
+    lines[5] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "zahlen.csv")
+    rows = conn.execute(
+        "SELECT source_line, source_column, raw_value, reason FROM quality.quarantine "
+        "ORDER BY source_line"
+    ).fetchall()
+    assert rows == [
+        (5, "ohne Hauptschulabschluss", "341,5",
+         "line 5: column 'ohne Hauptschulabschluss': count '341,5' is not a whole number"),
+        (7, "mit Hauptschulabschluss", "-0",
+         "line 7: column 'mit Hauptschulabschluss': count '-0' is a negative number rounded "
+         "to zero"),
+    ]  # fmt: skip
+    assert outcome(result, "canonical_records_readable_cells").outcome == "WARNING"
+    # the official symbol '-' (nothing) is a 0, not a finding
+    cells = lines[5].split(";")
+    cells[7] = "-"
+    lines[5] = ";".join(cells)
+    cells = lines[3].split(";")
+    cells[6] = "341"
+    lines[3] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "zahlen2.csv")
+    assert [(d.state, d.records_quarantined) for d in result.deliveries] == [("loaded", 0)]
