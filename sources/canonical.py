@@ -467,8 +467,24 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     fields["year_problem"] = "y.problem"
     fields["year_problem_de"] = "y.problem_de"
 
+    # --- a line with fewer cells than the header: a cell is missing somewhere, so the values
+    # after it stand one column early — never padded and read as if nothing were wrong
+    problems: list[tuple[str, str | None]] = []
+    if raw.header_cells is not None:  # the reader of delimited text counted each line's cells
+        width = raw.header_cells
+        fields["cells_problem"] = (
+            f"CASE WHEN r.n < {width} THEN 'the line has ' || r.n || ' cells, the header "
+            f"{width}: a cell is missing, the values after it would stand in the wrong "
+            "columns' END"
+        )
+        fields["cells_problem_de"] = (
+            f"CASE WHEN r.n < {width} THEN 'die Zeile hat ' || r.n || ' Zellen, die Kopfzeile "
+            f"{width}: eine Zelle fehlt, die Werte danach stünden in falschen Spalten' END"
+        )
+        problems.append(("cells_problem", None))
+
     # --- subgroups and lookups: value maps over each column's distinct cells -------------------
-    problems = [
+    problems += [
         ("region_problem", mapping.region_column),
         ("year_problem", mapping.year_column),
     ]
@@ -518,7 +534,8 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     row_problem = ", ".join(name for name, _ in problems)
     row_problem_de = ", ".join(f"{name}_de" for name, _ in problems)
     first_problem_column = ", ".join(
-        f"CASE WHEN {name} IS NOT NULL THEN {_lit(column)} END" for name, column in problems
+        f"CASE WHEN {name} IS NOT NULL THEN {_lit(column) if column else 'NULL'} END"
+        for name, column in problems
     )
 
     # --- one row per line with everything the line says, and its value cells v0 … ------------
@@ -675,7 +692,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
 _NEGATIVE_ZERO = r"^\s*-\s*0+([.,]0*)?\s*$"
 
 
-def _problem_fields(problems: list[tuple[str, str]]) -> list[str]:
+def _problem_fields(problems: list[tuple[str, str | None]]) -> list[str]:
     """The per-line problem fields folded into row_problem (English and German)."""
     return [name for problem, _ in problems for name in (problem, f"{problem}_de")]
 

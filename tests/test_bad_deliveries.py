@@ -522,3 +522,29 @@ def test_a_fractional_count_and_a_minus_zero_are_quarantined_naming_line_and_col
     lines[3] = ";".join(cells)
     result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "zahlen2.csv")
     assert [(d.state, d.records_quarantined) for d in result.deliveries] == [("loaded", 0)]
+
+
+def test_a_line_with_a_cell_missing_is_quarantined_not_padded(staged) -> None:
+    """One cell left out in the middle: every later value would shift one column."""
+    lines = demo_leaver_lines(90)
+    cells = lines[3].split(";")
+    del cells[7]
+    lines[3] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "kurz.csv")
+    rows = conn.execute(
+        "SELECT DISTINCT source_line, reason FROM quality.quarantine ORDER BY 1"
+    ).fetchall()
+    short = (
+        "line 5: the line has 11 cells, the header 12: a cell is missing, the values after it "
+        "would stand in the wrong columns"
+    )
+    assert {line for line, _ in rows} == {5}
+    assert all(reason.startswith(short) for _, reason in rows)
+    # the shifted share (5,7 %) now stands in a count column: said too, not hidden
+    assert (5, f"{short}; column 'mit allgemeiner Hochschulreife': count '5,7' is not a whole "
+               "number") in rows  # fmt: skip
+    (delivery,) = result.deliveries
+    assert delivery.records_quarantined == 7
+    assert conn.execute(
+        "SELECT count(*) FROM staging.records WHERE source_line = 5"
+    ).fetchone() == (0,)
