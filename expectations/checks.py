@@ -24,6 +24,7 @@ CROSS_CHECK_DESCRIPTIONS = {
     "within the rounding the source declares",
     "subgroups": "female + male and german + foreign add up to the total",
     "revisions": "the new delivery does not change values an earlier delivery loaded",
+    "source_conflicts": "no other source states the same figure with another value",
 }
 CROSS_CHECK_DESCRIPTIONS_DE = {
     "year_over_year": "kein Wert springt gegenüber dem Vorjahr über die Schwelle hinaus",
@@ -32,6 +33,7 @@ CROSS_CHECK_DESCRIPTIONS_DE = {
     "der angegebenen Rundung",
     "subgroups": "weiblich + männlich und deutsch + ausländisch ergeben die Gesamtzahl",
     "revisions": "die neue Lieferung ändert keine Werte früherer Lieferungen",
+    "source_conflicts": "keine andere Quelle gibt denselben Wert anders an",
 }
 
 

@@ -5,9 +5,12 @@
     level_consistency   municipalities do not add up to their Kreis (within declared rounding)
     subgroups           female + male or german + foreign do not add up to the total
     revisions           a new delivery changes values an earlier delivery loaded (old and new)
+    source_conflicts    another source delivers the same figure with another value (both
+                        sources and values, and which one is current by precedence)
 
 They run as SQL over relations of canonical records (measure, region_code, school_year,
 start_year, sex, nationality, value, status, source_line, delivery_id; `previous` also
+file_name; `others` the other sources' current values with source_id, standing, rank and
 file_name), so that the pipeline (after staging a source, over the warehouse's tables) and the
 delivery screener (before anything is loaded, over the file's records) run the very same
 checks. Each check leaves its findings in a temporary table with the columns of
@@ -33,7 +36,21 @@ from sources.registry import Source
 from sources.scratch import temp_name
 
 QUALITY_YAML = Path(__file__).resolve().parent / "quality.yaml"
-CHECKS = ("year_over_year", "completeness", "level_consistency", "subgroups", "revisions")
+CHECKS = (
+    "year_over_year",
+    "completeness",
+    "level_consistency",
+    "subgroups",
+    "revisions",
+    "source_conflicts",
+)
+STANDINGS_DE = {"official": "amtlich", "partner": "Partnerlieferung", "synthetic": "synthetisch"}
+#: the columns of the other sources' values that source_conflicts compares against
+OTHER_VALUE_COLUMNS = (
+    "measure VARCHAR, region_code VARCHAR, school_year VARCHAR, start_year INTEGER, "
+    "sex VARCHAR, nationality VARCHAR, value DOUBLE, status VARCHAR, source_id VARCHAR, "
+    "standing VARCHAR, rank INTEGER, file_name VARCHAR"
+)
 KEY = ["measure", "region_code", "school_year", "start_year", "sex", "nationality"]
 LEVEL_RANK = {"bund": 0, "land": 1, "regierungsbezirk": 2, "kreis": 3, "gemeinde": 4}
 FINDING_NAMES = [c.name for c in FINDING_COLUMNS]
@@ -216,15 +233,23 @@ def year_over_year(
         measures &= used
     listed = ", ".join(literal(m) for m in sorted(measures)) or "NULL"
     available = _columns(conn, new)
-    change = "abs(c.value - b.value)"
     label = _label("c")
     pct = "((c.value - b.value) / b.value * 100)"
     change_en = f"CASE WHEN b.value <> 0 THEN format('{{:+.0f}} %', {pct}) ELSE 'from 0' END"
     change_de = f"CASE WHEN b.value <> 0 THEN format('{{:+.0f}} %', {pct}) ELSE 'von 0' END"
+
+    def jump(c: str, b: str) -> str:
+        change = f"abs({c}.value - {b}.value)"
+        return (
+            f"{change} >= {float(rule['min_absolute'])} AND (abs({b}.value) = 0 "
+            f"OR {change} / abs({b}.value) > {float(rule['relative'])})"
+        )
+
+    key = "hash({a}.measure, {a}.region_code, {a}.sex, {a}.nationality)"
     select = f"""
-        WITH new_numeric AS {_numeric(new)},
-        current AS (SELECT * FROM new_numeric WHERE measure IN ({listed})),
-        before AS (
+        WITH new_numeric AS NOT MATERIALIZED {_numeric(new)},
+        current AS NOT MATERIALIZED (SELECT * FROM new_numeric WHERE measure IN ({listed})),
+        before AS NOT MATERIALIZED (
             SELECT measure, region_code, start_year, sex, nationality, value, school_year
             FROM current
             UNION ALL
@@ -236,6 +261,24 @@ def year_over_year(
                 AND n.region_code = h.region_code AND n.school_year = h.school_year
                 AND n.start_year = h.start_year AND n.sex = h.sex
                 AND n.nationality = h.nationality)
+        ),
+        -- the jumps, found by joining on one 64-bit hash of the key (on the four text
+        -- columns, at national scale, the join cost five times as much); the rows of the
+        -- few jumps are then matched on the key itself, which also rules out a collision
+        jumps AS (
+            SELECT c.k, c.start_year
+            FROM (SELECT {key.format(a="x")} AS k, start_year, value FROM current x) c
+            JOIN (SELECT {key.format(a="x")} AS k, start_year, value FROM before x) b
+              ON b.k = c.k AND b.start_year + 1 = c.start_year
+            WHERE {jump("c", "b")}
+        ),
+        jumped AS (
+            SELECT * FROM current x
+            SEMI JOIN jumps j ON j.k = {key.format(a="x")} AND j.start_year = x.start_year
+        ),
+        jumped_from AS (
+            SELECT * FROM before x
+            SEMI JOIN jumps j ON j.k = {key.format(a="x")} AND j.start_year = x.start_year + 1
         )
         SELECT {_finding_select(source, "year_over_year", "c", available,
                                 reference="b.value")},
@@ -245,12 +288,11 @@ def year_over_year(
                 || {_num("c.value")} || ' (' || {change_de} || ')' AS message_de,
             row_number() OVER (ORDER BY c.measure, c.region_code, c.school_year, c.sex,
                 c.nationality) AS ord
-        FROM current c JOIN before b
+        FROM jumped c JOIN jumped_from b
           ON b.measure = c.measure AND b.region_code = c.region_code
          AND b.start_year + 1 = c.start_year AND b.sex = c.sex
          AND b.nationality = c.nationality
-        WHERE {change} >= {float(rule["min_absolute"])}
-          AND (abs(b.value) = 0 OR {change} / abs(b.value) > {float(rule["relative"])})
+        WHERE {jump("c", "b")}
     """  # fmt: skip
     return _findings(
         conn,
@@ -535,15 +577,85 @@ def revisions(
     return _findings(conn, "revisions", source, select, *args)
 
 
+# --- other sources -----------------------------------------------------------------------------
+
+
+def source_conflicts(
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    others: str,
+    config: dict[str, Any],
+) -> CrossCheck:
+    """Values of `new` that another source states differently for the same figure (a
+    kreisfreie Stadt's Gemeinde and Kreis key are one figure), with both values and the one
+    that precedence makes current (docs/sources.md, "Precedence")."""
+    args = ("figures another source states differently",
+            "Werte, die eine andere Quelle anders angibt", config["examples"])  # fmt: skip
+    if not _enabled(config, "source_conflicts"):
+        return _findings(conn, "source_conflicts", source, None, *args)
+    shared = conn.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT measure FROM {others}) "
+        f"SEMI JOIN (SELECT DISTINCT measure FROM {new}) USING (measure)"
+    ).fetchone()[0]
+    if not shared:  # no other source has any measure of this one: nothing to compare
+        return _findings(conn, "source_conflicts", source, None, *args)
+    regions = regions_relation(conn)
+    available = _columns(conn, new)
+    label = _label("n")
+    mine = (
+        f"list_position(['official', 'partner', 'synthetic'], {literal(source.standing)}), "
+        f"{int(source.rank)}"
+    )
+    theirs = "coalesce(list_position(['official', 'partner', 'synthetic'], o.standing), 4), o.rank"
+    # ties cannot be (the registry refuses them); an unregistered source comes last
+    current = f"CASE WHEN ({mine}) <= ({theirs}) THEN {literal(source.id)} ELSE o.source_id END"
+    standing_de = (
+        "CASE o.standing "
+        + " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in STANDINGS_DE.items())
+        + " ELSE o.standing END"
+    )
+    new_text, other_text = _value_text("n.value", "n.status"), _value_text("o.value", "o.status")
+    select = f"""
+        WITH other_values AS (
+            SELECT * FROM {others}
+            UNION ALL
+            SELECT o.* REPLACE (e.other AS region_code)
+            FROM {others} o JOIN {_equivalents(regions)} e ON e.code = o.region_code
+        )
+        SELECT {_finding_select(source, "source_conflicts", "n", available,
+                                reference="o.value")},
+            {label} || ': ' || {new_text} || ' here (' || {literal(source.standing)}
+                || '), ' || {other_text} || ' from ' || o.source_id || ' (' || o.standing
+                || ', ' || o.file_name || '); current: ' || {current} AS message,
+            {label} || ': ' || {new_text} || ' hier ('
+                || {literal(STANDINGS_DE.get(source.standing, source.standing))} || '), '
+                || {other_text} || ' laut ' || o.source_id || ' (' || {standing_de} || ', '
+                || o.file_name || '); es gilt: ' || {current} AS message_de,
+            row_number() OVER (ORDER BY n.measure, n.region_code, n.school_year, n.sex,
+                n.nationality, o.source_id) AS ord
+        FROM {new} n JOIN other_values o
+          ON o.measure = n.measure AND o.region_code = n.region_code
+         AND o.school_year = n.school_year AND o.start_year = n.start_year
+         AND o.sex = n.sex AND o.nationality = n.nationality
+        WHERE n.status IS DISTINCT FROM o.status
+           OR coalesce(abs(n.value - o.value), 0) > 1e-9
+           OR (n.value IS NULL) <> (o.value IS NULL)
+    """  # fmt: skip
+    return _findings(conn, "source_conflicts", source, select, *args)
+
+
 def run_all(
     conn: duckdb.DuckDBPyConnection,
     source: Source,
     new: str,
     history: str,
     previous: str,
+    others: str,
 ) -> list[CrossCheck]:
-    """All five checks for the new records of one source (relations: `new` this run's current
-    values, `history` and `previous` the source's current values before them)."""
+    """All six checks for the new records of one source (relations: `new` this run's current
+    values, `history` and `previous` the source's current values before them, `others` the
+    other sources' current values)."""
     config = settings(source)
     return [
         year_over_year(conn, source, new, history, config),
@@ -551,4 +663,5 @@ def run_all(
         level_consistency(conn, source, new, config),
         subgroups(conn, source, new, config),
         revisions(conn, source, new, previous, config),
+        source_conflicts(conn, source, new, others, config),
     ]

@@ -26,15 +26,20 @@ from __future__ import annotations
 
 import copy
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from expectations.evaluation import Evaluation, evaluate
+from expectations.outcomes import CheckOutcome
 from expectations.rules import quote, same_keys
-from expectations.suites import ROW_ID, load_suite
+from expectations.suites import ROW_ID, Suite, load_suite
 from sources.scratch import drop, temp_name
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FAILING = 200
 DISTINCT = 200
@@ -149,6 +154,20 @@ def _decisive_rows(conn: duckdb.DuckDBPyConnection, evaluation: Evaluation) -> s
     return " UNION ".join(f"({p})" for p in parts)
 
 
+# Great Expectations is pure Python (its import alone ~3 s here, each suite run ~1 s of its own
+# bookkeeping, whatever the rows), while the rest of a delivery's staging runs in DuckDB, which
+# releases the GIL: GX works on one background thread meanwhile. One thread, so GX's context,
+# its caches and the validation results are never touched by two threads at once.
+_GX_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="great-expectations")
+
+
+def warm_up() -> None:
+    """Start importing Great Expectations in the background: call it where a validation will
+    follow work that runs in DuckDB (reading a delivery)."""
+    if not _gx.cache_info().currsize:
+        _GX_THREAD.submit(_gx)
+
+
 def validate_projection(
     conn: duckdb.DuckDBPyConnection,
     evaluation: Evaluation,
@@ -158,8 +177,19 @@ def validate_projection(
 ) -> None:
     """Run Great Expectations on the decisive rows of `evaluation` and compare its verdicts
     with the SQL evaluator's on the same rows; raise ExpectationMismatch if they differ."""
-    from great_expectations.core.run_identifier import RunIdentifier
+    submit_projection(conn, evaluation, parameters, dataset, run_name).result()
 
+
+def submit_projection(
+    conn: duckdb.DuckDBPyConnection,
+    evaluation: Evaluation,
+    parameters: dict[str, Any],
+    dataset: str,
+    run_name: str | None = None,
+) -> Future[None]:
+    """validate_projection, with Great Expectations' part on the background thread: the
+    decisive rows and the SQL verdicts on them are taken now, from `conn`; the future raises
+    ExpectationMismatch if GX disagrees."""
     projection = temp_name("projection")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {projection} AS SELECT * FROM {evaluation.relation} "
@@ -172,44 +202,70 @@ def validate_projection(
             f"SELECT row_id, position FROM {mirrored.unexpected}"
         ).fetchall():
             sql_verdicts[position].add(int(row_id))
-        frame = conn.execute(f"SELECT * FROM {projection} ORDER BY {ROW_ID}").df()
-        definition = _validation_definition(evaluation.suite.name, dataset)
-        result = definition.run(
-            batch_parameters={"dataframe": frame},
-            expectation_parameters=parameters,
-            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
-            run_id=RunIdentifier(run_name=run_name) if run_name else None,
-        )
-        by_check = {e.check: e for e in evaluation.suite.expectations}
-        problems = []
-        for item in result.results:
-            e = by_check[(item.expectation_config.meta or {})["check"]]
-            exception = (item.exception_info or {}).get("exception_message")
-            sql_outcome = mirrored.outcomes[e.position]
-            if exception:
-                if sql_outcome.message.find("could not be evaluated") < 0:
-                    problems.append(f"{e.name}: GX could not evaluate it: {exception}")
-                continue
-            if e.type == "expect_column_values_to_be_in_type_list":
-                if bool(item.success) != (sql_outcome.outcome == "PASS"):
-                    problems.append(
-                        f"{e.name}: GX says {item.success}, SQL says {sql_outcome.outcome} "
-                        f"({sql_outcome.observed})"
-                    )
-                continue
-            info = item.result or {}
-            gx_rows = {int(entry[ROW_ID]) for entry in info.get("unexpected_index_list") or []}
-            if gx_rows != sql_verdicts[e.position]:
-                only_gx = sorted(gx_rows - sql_verdicts[e.position])[:5]
-                only_sql = sorted(sql_verdicts[e.position] - gx_rows)[:5]
-                problems.append(
-                    f"{e.name}: rows failing only in GX {only_gx}, only in SQL {only_sql}"
-                )
         drop(conn, mirrored.unexpected)
-        if problems:
-            raise ExpectationMismatch(
-                f"Great Expectations and the SQL evaluator disagree on suite "
-                f"{evaluation.suite.name} ({dataset}): " + "; ".join(problems)
-            )
+        frame = conn.execute(f"SELECT * FROM {projection} ORDER BY {ROW_ID}").df()
     finally:
         drop(conn, projection)
+    sql_outcomes = {
+        e.position: mirrored.outcomes[e.position] for e in evaluation.suite.expectations
+    }
+    return _GX_THREAD.submit(
+        _compare_with_gx,
+        evaluation.suite,
+        frame,
+        sql_verdicts,
+        sql_outcomes,
+        parameters,
+        dataset,
+        run_name,
+    )
+
+
+def _compare_with_gx(
+    suite: Suite,
+    frame: pd.DataFrame,
+    sql_verdicts: dict[int, set[int]],
+    sql_outcomes: dict[int, CheckOutcome],
+    parameters: dict[str, Any],
+    dataset: str,
+    run_name: str | None,
+) -> None:
+    """On the GX thread: validate `frame` with the suite; raise ExpectationMismatch where GX's
+    failing rows differ from the SQL evaluator's."""
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    definition = _validation_definition(suite.name, dataset)
+    result = definition.run(
+        batch_parameters={"dataframe": frame},
+        expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [ROW_ID]},
+        run_id=RunIdentifier(run_name=run_name) if run_name else None,
+    )
+    by_check = {e.check: e for e in suite.expectations}
+    problems = []
+    for item in result.results:
+        e = by_check[(item.expectation_config.meta or {})["check"]]
+        exception = (item.exception_info or {}).get("exception_message")
+        sql_outcome = sql_outcomes[e.position]
+        if exception:
+            if sql_outcome.message.find("could not be evaluated") < 0:
+                problems.append(f"{e.name}: GX could not evaluate it: {exception}")
+            continue
+        if e.type == "expect_column_values_to_be_in_type_list":
+            if bool(item.success) != (sql_outcome.outcome == "PASS"):
+                problems.append(
+                    f"{e.name}: GX says {item.success}, SQL says {sql_outcome.outcome} "
+                    f"({sql_outcome.observed})"
+                )
+            continue
+        info = item.result or {}
+        gx_rows = {int(entry[ROW_ID]) for entry in info.get("unexpected_index_list") or []}
+        if gx_rows != sql_verdicts[e.position]:
+            only_gx = sorted(gx_rows - sql_verdicts[e.position])[:5]
+            only_sql = sorted(sql_verdicts[e.position] - gx_rows)[:5]
+            problems.append(f"{e.name}: rows failing only in GX {only_gx}, only in SQL {only_sql}")
+    if problems:
+        raise ExpectationMismatch(
+            f"Great Expectations and the SQL evaluator disagree on suite "
+            f"{suite.name} ({dataset}): " + "; ".join(problems)
+        )

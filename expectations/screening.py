@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from expectations.cross_checks import run_all
+from expectations.cross_checks import OTHER_VALUE_COLUMNS, run_all
 from expectations.rules import literal
 from expectations.suites import applies_to
 from expectations.validation import DeliveryValidation, failing_records, validate_records
@@ -276,7 +276,9 @@ def _values_stage(
         _record_outcomes(report, conn, validation, source)
         return None
     records = records_relation(conn, raw, source, schools)
-    validation = validate_records(conn, records, source.expectations, gx=False)
+    validation = validate_records(
+        conn, records, source.expectations, gx=False, coverage=source.coverage
+    )
     _record_outcomes(report, conn, validation, source)
     if validation.blocking_failures:
         report.stopped_at = "values"
@@ -392,7 +394,8 @@ def _cross_stage(
     published: Path | None,
 ) -> None:
     history = _published_values(conn, published, source)
-    for check in run_all(conn, source, accepted, history, history):
+    others = _published_other_values(conn, published, source, accepted)
+    for check in run_all(conn, source, accepted, history, history, others):
         if check.passed:
             report.add("cross-checks", check.name, "PASS", check.message, check.message_de)
             continue
@@ -441,6 +444,41 @@ def _published_values(
     finally:
         conn.execute("DETACH published")
     return history
+
+
+def _published_other_values(
+    conn: duckdb.DuckDBPyConnection, published: Path | None, source: Source, accepted: str
+) -> str:
+    """The other sources' current values in the analysts' file (as _published_values) of the
+    measures `accepted` has, with their standing and rank (meta.sources; a publication older
+    than precedence has none)."""
+    others = temp_name("published_other_values")
+    conn.execute(f"CREATE TEMP TABLE {others} ({OTHER_VALUE_COLUMNS})")
+    if published is None or not published.exists():
+        return others
+    conn.execute(f"ATTACH {literal(str(published))} AS published (READ_ONLY)")
+    try:
+        columns = {
+            name
+            for (name,) in conn.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'published' "
+                "AND schema_name = 'meta' AND table_name = 'sources'"
+            ).fetchall()
+        }
+        standing, rank = (
+            ("s.standing", "s.rank") if {"standing", "rank"} <= columns else ("NULL", "NULL")
+        )
+        conn.execute(
+            f"INSERT INTO {others} SELECT v.measure, v.region_code, v.school_year, "
+            f"v.start_year, v.sex, v.nationality, v.value, v.status, v.source_id, {standing}, "
+            f"{rank}, v.file_name FROM published.marts.measure_values v "
+            "LEFT JOIN published.meta.sources s ON s.source_id = v.source_id "
+            f"WHERE v.source_id <> ? AND v.measure IN (SELECT DISTINCT measure FROM {accepted})",
+            [source.id],
+        )
+    finally:
+        conn.execute("DETACH published")
+    return others
 
 
 def school_directory(published: Path | None, registry: dict[str, Source]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,10 +25,10 @@ import duckdb
 
 from expectations.evaluation import BATCH, Evaluation, evaluate, fill, fill_de, present_values
 from expectations.outcomes import CheckOutcome
-from expectations.rules import quote, template_fields
+from expectations.rules import literal, quote, template_fields
 from expectations.suites import ROW_ID, load_suite
 from schemas.catalogue import load_catalogue
-from schemas.regions import official_region_codes
+from schemas.regions import coverage_label, covered_region_codes, official_region_codes
 from schemas.tables import school_year_of_date
 from sources.scratch import drop, temp_name
 
@@ -51,6 +52,8 @@ class DeliveryValidation:
     quarantine: str | None = None  # temp table: row_id, check_name, reason, reason_de
     quarantined: int = 0
     temporary: list[str] = field(default_factory=list)
+    # Great Expectations' validations still running on its thread (validate_*(defer_gx=True))
+    gx_pending: list[Future[None]] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[CheckOutcome]:
@@ -66,20 +69,36 @@ class DeliveryValidation:
             return "SELECT NULL::BIGINT AS row_id WHERE FALSE"
         return f"SELECT row_id FROM {self.quarantine}"
 
+    def confirm(self) -> None:
+        """Wait for Great Expectations; raise ExpectationMismatch if it disagreed with the SQL
+        verdicts (see expectations/gx_check.py)."""
+        pending, self.gx_pending = self.gx_pending, []
+        for future in pending:
+            future.result()
+
     def close(self, conn: duckdb.DuckDBPyConnection) -> None:
-        """Drop the temporary tables."""
+        """Drop the temporary tables (after Great Expectations finished, without raising:
+        a caller that did not confirm() is already failing for another reason)."""
+        wait(self.gx_pending)
         drop(conn, self.quarantine, *self.temporary)
         for item in self.evaluated:
             drop(conn, item.evaluation.unexpected)
 
 
-def suite_parameters(conn: duckdb.DuckDBPyConnection, relation: str) -> dict[str, Any]:
+def suite_parameters(
+    conn: duckdb.DuckDBPyConnection, relation: str, coverage: str | None = None
+) -> dict[str, Any]:
     """Suite parameters. The value sets are cut to the values present: "x in known" is the
-    same test as "x in (known ∩ present)", and a short list keeps the SQL and GX small."""
-    known = present_values(conn, relation, "region_code") & official_region_codes()
+    same test as "x in (known ∩ present)", and a short list keeps the SQL and GX small.
+    `coverage`: the source's (registry), whose keys `covered_region_codes` are."""
+    present = present_values(conn, relation, "region_code")
+    known = present & official_region_codes()
+    # an unknown key is known_region_keys' finding, not this one's too
+    covered = present - (known - covered_region_codes(coverage))
     measures = present_values(conn, relation, "measure") & set(load_catalogue().measures)
     return {
         "known_region_codes": sorted(known) or ["-"],
+        "covered_region_codes": sorted(covered) or ["-"],
         "known_measures": sorted(measures) or ["-"],
         "latest_start_year": school_year_of_date(dt.date.today()),
     }
@@ -93,12 +112,13 @@ def _run(
     dataset: str,
     run_name: str | None,
     gx: bool,
+    result: DeliveryValidation,
 ) -> Evaluation:
     evaluation = evaluate(conn, relation, load_suite(suite_name), parameters)
     if gx:
-        from expectations.gx_check import validate_projection
+        from expectations.gx_check import submit_projection
 
-        validate_projection(conn, evaluation, parameters, dataset, run_name)
+        result.gx_pending.append(submit_projection(conn, evaluation, parameters, dataset, run_name))
     return evaluation
 
 
@@ -139,12 +159,23 @@ def validate_records(
     dataset: str = "frame",
     run_name: str | None = None,
     gx: bool = True,
+    defer_gx: bool = False,
+    coverage: str | None = None,
 ) -> DeliveryValidation:
     """Canonical records (a relation with `row_id` and `unit`) against the record suite and
-    `suites`. With `gx`, Great Expectations validates the decisive rows of every suite."""
-    result = DeliveryValidation(records)
-    params = suite_parameters(conn, records)
-    evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx)
+    `suites`. With `gx`, Great Expectations validates the decisive rows of every suite — with
+    `defer_gx` still running when this returns, until the result's confirm(). `coverage`: the
+    source's (a record outside it is quarantined)."""
+    # the coverage as a column: the reasons of records outside it name it
+    labelled = temp_name("records")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP VIEW {labelled} AS SELECT *, "
+        f"{literal(coverage_label(coverage))} AS coverage FROM {records}"
+    )
+    records = labelled
+    result = DeliveryValidation(records, temporary=[labelled])
+    params = suite_parameters(conn, records, coverage)
+    evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx, result)
     result.evaluated.append(Evaluated(evaluation))
     wide_suites = [s for s in suites if load_suite(s).applies_to == "wide"]
     if wide_suites:
@@ -152,11 +183,10 @@ def validate_records(
         wide, wide_map = wide_relation(conn, records, needed)
         result.temporary.append(wide)
         for suite in wide_suites:
-            evaluation = _run(conn, wide, suite, params, f"{dataset}_wide", run_name, gx)
+            evaluation = _run(conn, wide, suite, params, f"{dataset}_wide", run_name, gx, result)
             _spread_counts(conn, evaluation, wide_map)
             result.evaluated.append(Evaluated(evaluation, wide_map))
-    _quarantine(conn, result)
-    return result
+    return _finish(conn, result, defer_gx)
 
 
 def validate_rows(
@@ -166,13 +196,28 @@ def validate_rows(
     dataset: str = "frame",
     run_name: str | None = None,
     gx: bool = True,
+    defer_gx: bool = False,
 ) -> DeliveryValidation:
-    """The rows of a reference dataset or a mart against `suites`."""
+    """The rows of a reference dataset or a mart against `suites` (`gx`, `defer_gx`: as
+    validate_records)."""
     result = DeliveryValidation(rows)
     params = suite_parameters(conn, rows)
     for suite in suites:
-        result.evaluated.append(Evaluated(_run(conn, rows, suite, params, dataset, run_name, gx)))
-    _quarantine(conn, result)
+        evaluation = _run(conn, rows, suite, params, dataset, run_name, gx, result)
+        result.evaluated.append(Evaluated(evaluation))
+    return _finish(conn, result, defer_gx)
+
+
+def _finish(
+    conn: duckdb.DuckDBPyConnection, result: DeliveryValidation, defer_gx: bool
+) -> DeliveryValidation:
+    try:
+        _quarantine(conn, result)
+        if not defer_gx:
+            result.confirm()
+    except BaseException:
+        result.close(conn)
+        raise
     return result
 
 

@@ -145,6 +145,33 @@ def known_region_codes() -> frozenset[str]:
     return frozenset(r.region_code for r in region_rows() if r.is_current)
 
 
+@functools.lru_cache(maxsize=16)
+def covered_region_codes(coverage: str | None) -> frozenset[str]:
+    """Every key (current or dissolved) inside a source's `coverage`: the region itself and
+    every region whose key, Kreis, Land or parent it lies under (RVR: the Ruhr's regions);
+    None or DG: every key."""
+    if coverage in (None, "DG"):
+        return official_region_codes()
+    if coverage == "RVR":
+        return frozenset(r.region_code for r in region_rows() if r.in_ruhr) | {"RVR"}
+    return frozenset(
+        r.region_code
+        for r in region_rows()
+        if r.region_code.startswith(coverage)
+        or coverage in (r.land_code, r.kreis_code, r.parent_code)
+    )
+
+
+def coverage_label(coverage: str | None) -> str:
+    """'05 (Nordrhein-Westfalen)' — a coverage as messages name it."""
+    code = coverage or "DG"
+    name = next((r.name for r in region_rows() if r.region_code == code), None)
+    if not name:
+        return code
+    # no brackets in brackets: 'Ruhrgebiet (Regionalverband Ruhr)' -> 'Ruhrgebiet, Regionalv…'
+    return f"{code} ({name.replace(' (', ', ').replace(')', '')})"
+
+
 @functools.lru_cache(maxsize=1)
 def official_region_codes() -> frozenset[str]:
     """Every key of regions.csv, current or dissolved. Deliveries may use dissolved keys (old

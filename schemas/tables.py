@@ -169,7 +169,8 @@ FINDING_COLUMNS: tuple[Column, ...] = (
     Column(
         "check_name",
         "VARCHAR",
-        "year_over_year | completeness | level_consistency | subgroups | revisions",
+        "year_over_year | completeness | level_consistency | subgroups | revisions | "
+        "source_conflicts",
     ),
     Column("measure", "VARCHAR", "measure"),
     Column("region_code", "VARCHAR", "region"),

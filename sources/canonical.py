@@ -467,8 +467,24 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     fields["year_problem"] = "y.problem"
     fields["year_problem_de"] = "y.problem_de"
 
+    # --- a line with fewer cells than the header: a cell is missing somewhere, so the values
+    # after it stand one column early — never padded and read as if nothing were wrong
+    problems: list[tuple[str, str | None]] = []
+    if raw.header_cells is not None:  # the reader of delimited text counted each line's cells
+        width = raw.header_cells
+        fields["cells_problem"] = (
+            f"CASE WHEN r.n < {width} THEN 'the line has ' || r.n || ' cells, the header "
+            f"{width}: a cell is missing, the values after it would stand in the wrong "
+            "columns' END"
+        )
+        fields["cells_problem_de"] = (
+            f"CASE WHEN r.n < {width} THEN 'die Zeile hat ' || r.n || ' Zellen, die Kopfzeile "
+            f"{width}: eine Zelle fehlt, die Werte danach stünden in falschen Spalten' END"
+        )
+        problems.append(("cells_problem", None))
+
     # --- subgroups and lookups: value maps over each column's distinct cells -------------------
-    problems = [
+    problems += [
         ("region_problem", mapping.region_column),
         ("year_problem", mapping.year_column),
     ]
@@ -518,7 +534,8 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     row_problem = ", ".join(name for name, _ in problems)
     row_problem_de = ", ".join(f"{name}_de" for name, _ in problems)
     first_problem_column = ", ".join(
-        f"CASE WHEN {name} IS NOT NULL THEN {_lit(column)} END" for name, column in problems
+        f"CASE WHEN {name} IS NOT NULL THEN {_lit(column) if column else 'NULL'} END"
+        for name, column in problems
     )
 
     # --- one row per line with everything the line says, and its value cells v0 … ------------
@@ -628,8 +645,32 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     # --- the records: a record's id orders it by line, then by the mapping's value columns ---
     records = temp_name("records")
     units = ", ".join(f"({_lit(m.id)}, {_lit(m.unit)})" for m in load_catalogue().measures.values())
+    # counts are whole numbers: '341,5' is a typing or a unit mistake, and '-0' a negative
+    # number the partner's sheet rounded to zero (not a zero)
+    column = "'''' || v.source_column || ''''"
+    raw = "'''' || v.raw_value || ''''"
+    count_problem = f"""CASE WHEN u.unit = 'count' AND v.value <> trunc(v.value)
+            THEN 'column ' || {column} || ': count ' || {raw} || ' is not a whole number'
+        WHEN u.unit = 'count' AND v.value = 0 AND contains(v.raw_value, '-')
+            AND regexp_matches(v.raw_value, {_lit(_NEGATIVE_ZERO)})
+            THEN 'column ' || {column} || ': count ' || {raw}
+                || ' is a negative number rounded to zero' END"""
+    count_problem_de = f"""CASE WHEN u.unit = 'count' AND v.value <> trunc(v.value)
+            THEN 'Spalte ' || {column} || ': Anzahl ' || {raw} || ' ist keine ganze Zahl'
+        WHEN u.unit = 'count' AND v.value = 0 AND contains(v.raw_value, '-')
+            AND regexp_matches(v.raw_value, {_lit(_NEGATIVE_ZERO)})
+            THEN 'Spalte ' || {column} || ': Anzahl ' || {raw}
+                || ' ist eine auf null gerundete negative Zahl' END"""
     conn.execute(
         f"""CREATE TEMP TABLE {records} AS
+        SELECT * EXCLUDE (count_problem, count_problem_de) REPLACE (
+            CASE WHEN count_problem IS NULL THEN problem
+                 ELSE concat_ws('; ', problem, count_problem) END AS problem,
+            CASE WHEN count_problem_de IS NULL THEN problem_de
+                 ELSE concat_ws('; ', problem_de, count_problem_de) END AS problem_de,
+            CASE WHEN count_problem IS NOT NULL AND problem IS NULL THEN source_column
+                 ELSE problem_column END AS problem_column)
+        FROM (
         SELECT v.measure, v.region_code, v.region_label, v.school_number, v.school_year,
             v.start_year, v.sex, v.nationality, v.value, v.status,
             v.raw_value, v.line AS source_line, v.source_column,
@@ -639,14 +680,19 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
                  ELSE concat_ws('; ', v.row_problem_de, v.cell_problem_de) END AS problem_de,
             CASE WHEN v.cell_problem IS NOT NULL THEN v.source_column
                  ELSE v.row_problem_column END AS problem_column,
-            u.unit, v.line::BIGINT * {ROW_STRIDE} + v.k AS row_id
+            u.unit, v.line::BIGINT * {ROW_STRIDE} + v.k AS row_id,
+            {count_problem} AS count_problem, {count_problem_de} AS count_problem_de
         FROM ({cell_values}) v
-        LEFT JOIN (VALUES {units}) u(measure, unit) ON u.measure = v.measure"""
+        LEFT JOIN (VALUES {units}) u(measure, unit) ON u.measure = v.measure)"""
     )
     return records
 
 
-def _problem_fields(problems: list[tuple[str, str]]) -> list[str]:
+# a cell that says minus zero, in any notation: -0, - 0, -0,0, -0.00
+_NEGATIVE_ZERO = r"^\s*-\s*0+([.,]0*)?\s*$"
+
+
+def _problem_fields(problems: list[tuple[str, str | None]]) -> list[str]:
     """The per-line problem fields folded into row_problem (English and German)."""
     return [name for problem, _ in problems for name in (problem, f"{problem}_de")]
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import duckdb
 
 from schemas.catalogue import load_catalogue
-from schemas.regions import match_region_names, region_rows
+from schemas.regions import covered_region_codes, match_region_names, region_rows
 from sources.canonical import RegionResolver, to_records
 from sources.grain import aggregate_school_grain, combine_rows, derive_totals
 from sources.readers import read_csv, read_ffcsv, read_genesis_table, read_json_records
@@ -41,11 +41,12 @@ def read_payload(
 
 def covered_municipalities(source: Source) -> list[str]:
     """Current Gemeinden inside the source's declared coverage (e.g. RVR → the 53)."""
-    gemeinden = [r for r in region_rows() if r.level == "gemeinde" and r.is_current]
-    if source.coverage == "RVR":
-        return sorted(r.region_code for r in gemeinden if r.in_ruhr)
-    prefix = "" if source.coverage in (None, "DG") else source.coverage
-    return sorted(r.region_code for r in gemeinden if r.region_code.startswith(prefix))
+    covered = covered_region_codes(source.coverage)
+    return sorted(
+        r.region_code
+        for r in region_rows()
+        if r.level == "gemeinde" and r.is_current and r.region_code in covered
+    )
 
 
 def records_relation(
@@ -91,11 +92,13 @@ def loadable_records(
     mapping = source.measures
     if mapping is not None and mapping.region_by == "school_number":
         held = temp_name("held_back")
+        covered = covered_municipalities(source)
+        # a school outside the coverage is no part of any municipality the source reports
         conn.execute(
             f"CREATE OR REPLACE TEMP TABLE {held} AS SELECT * FROM {records} "
-            f"WHERE {ROW_ID} IN ({quarantined})"
+            f"WHERE {ROW_ID} IN ({quarantined}) AND list_contains(?::VARCHAR[], region_code)",
+            [covered],
         )
-        covered = covered_municipalities(source)
         result = aggregate_school_grain(conn, accepted, source, covered, held_back=held)
         drop(conn, held, accepted if accepted != records else None)
     if mapping is not None and mapping.derive_totals:

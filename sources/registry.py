@@ -59,6 +59,10 @@ QUALITY_YAML = EXPECTATIONS_DIR / "quality.yaml"
 FILE_KINDS = ("csv", "genesis_table_csv", "genesis_ffcsv")
 API_KINDS = ("genesis_api", "json_api")
 KINDS = FILE_KINDS + API_KINDS
+# a source's standing decides which figure is current where several sources deliver the same
+# one (measure, territory, school year, subgroup): official statistics before a partner's
+# delivery before a synthetic demo source; within a standing the lower `rank` comes first
+STANDINGS = ("official", "partner", "synthetic")
 DATASETS = ("measures", "school_directory", "school_social_index")
 REGION_BY = ("key", "name", "school_number")
 YEAR_FORMATS = ("school_year", "start_year", "end_year", "date", "iso_date")
@@ -172,6 +176,8 @@ class Source(_Frozen):
     location: tuple[str, ...]
     dataset: str
     synthetic: bool
+    standing: str  # one of STANDINGS
+    rank: int  # within the standing: 1 comes first
     encoding: str
     delimiter: str
     decimal: str
@@ -442,6 +448,8 @@ class SourceSpec(YamlModel):
     owner: Annotated[Text, AfterValidator(_owner)] = "team:backbone-office"
     licence: Text
     synthetic: bool = False
+    standing: Literal[STANDINGS]  # type: ignore[valid-type]
+    rank: PositiveInt = 1
     description: Text = ""
     kind: Literal[KINDS]  # type: ignore[valid-type]
     dataset: Literal[DATASETS] = "measures"  # type: ignore[valid-type]
@@ -744,6 +752,14 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         )
     if isinstance(mapping, MeasureMappingSpec):
         _check_mapping(doc, mapping, catalogue, problems)
+    if spec is not None and spec.synthetic != (spec.standing == "synthetic"):
+        problems.append(
+            doc.problem(
+                ("standing",),
+                f"'{spec.standing}' with synthetic: {str(spec.synthetic).lower()}; a synthetic "
+                "source has standing synthetic, and only a synthetic one",
+            )
+        )
 
     if problems or spec is None or mapping is None:
         raise RegistryError(sort_problems(problems, doc.file))
@@ -757,6 +773,8 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         location=tuple(spec.location),
         dataset=spec.dataset,
         synthetic=spec.synthetic,
+        standing=spec.standing,
+        rank=spec.rank,
         encoding=spec.format.encoding,
         delimiter=spec.format.delimiter,
         decimal=spec.format.decimal,
@@ -797,11 +815,37 @@ def load_registry(directory: Path = REGISTRY_DIR) -> dict[str, Source]:
             problems += exc.problems
             continue
         sources[source.id] = source
+    problems += _precedence_ties(sources)
     if problems:
         raise RegistryError(problems)
     if not sources:
         raise RegistryError(f"{directory}: no source files (*.yaml) found")
     return sources
+
+
+def _precedence_ties(sources: dict[str, Source]) -> list[Problem]:
+    """Two sources of one standing and rank that can deliver the same measure: which of their
+    figures is current would depend on arrival order, so one of them must declare a rank."""
+    problems = []
+    listed = list(sources.values())
+    for i, first in enumerate(listed):
+        for second in listed[i + 1 :]:
+            if (first.standing, first.rank) != (second.standing, second.rank):
+                continue
+            shared = sorted(first.measure_ids() & second.measure_ids())
+            if shared:
+                more = f" (and {len(shared) - 1} more)" if len(shared) > 1 else ""
+                problems.append(
+                    Problem(
+                        second.path.name,
+                        None,
+                        "rank",
+                        f"{second.id} and {first.id} ({first.path.name}) both deliver "
+                        f"{shared[0]}{more} with standing {first.standing} and rank "
+                        f"{first.rank}; give one of them another rank (1 comes first)",
+                    )
+                )
+    return problems
 
 
 def render_markdown(profile: str) -> str:

@@ -33,6 +33,7 @@ def genesis_source(source_id: str, server: GenesisReplayServer, table: str, mapp
         "title": f"GENESIS table {table} (replayed)",
         "partner": "Statistische Ämter des Bundes und der Länder",
         "licence": "Datenlizenz Deutschland – Namensnennung – Version 2.0",
+        "standing": "official",
         "kind": "genesis_api",
         "api": {
             "base_url": server.base_url,
@@ -99,10 +100,10 @@ def registry(servers, tmp_path_factory: pytest.TempPathFactory) -> Path:
             "region": {"column": "variable:DLAND", "by": "key"},
             "school_year": {"column": "time", "format": "start_year"},
             "values": {"value": "gemeinden_count"},
-        }, {"compress": "false", "quality": "off"}),
+        }, {"compress": "false", "quality": "off"}) | {"rank": 2},  # after rs_gemeinden
         {
             "id": "kita_api", "title": "Kita-Plätze (JSON-API, loopback)",
-            "partner": "Jugendämter", "licence": "test", "kind": "json_api",
+            "partner": "Jugendämter", "licence": "test", "standing": "partner", "kind": "json_api",
             "api": {"url": f"{servers['json'].origin}/api/v1/kita/", "page_size": 500,
                     "token_env": "TEST_GENESIS_PASSWORD", "timeout_seconds": 5},
             "format": {"decimal": "."},

@@ -162,6 +162,55 @@ def test_a_school_unknown_to_the_directory_is_quarantined(staged) -> None:
     assert values["05513000"] >= 1.0 and 0.0 in values.values()
 
 
+def test_a_region_outside_the_coverage_of_the_source_is_quarantined(staged) -> None:
+    """München (09162000) in a delivery of a source that covers NRW (coverage "05")."""
+    lines = demo_leaver_lines(180)
+    for i in range(9, 18):  # the second municipality-year's 9 subgroup lines
+        cells = lines[i].split(";")
+        cells[1:3] = ["09162000", "München, Landeshauptstadt"]
+        lines[i] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "muenchen.csv")
+    reasons = conn.execute(
+        "SELECT DISTINCT source_line, check_name, reason FROM quality.quarantine "
+        "ORDER BY source_line"
+    ).fetchall()
+    assert [r[0] for r in reasons] == list(range(11, 20))
+    assert reasons[0][1:] == (
+        "canonical_records_within_coverage",
+        "line 11: region '09162000' lies outside the source's coverage 05 (Nordrhein-Westfalen)",
+    )
+    assert outcome(result, "canonical_records_within_coverage").outcome == "WARNING"
+    assert conn.execute(
+        "SELECT count(*) FROM staging.records WHERE region_code = '09162000'"
+    ).fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM staging.records").fetchone() == ((180 - 9) * 7,)
+
+
+def test_a_school_outside_the_ruhr_in_the_ruhr_programme_is_quarantined(staged) -> None:
+    """A Köln school (05315000) in the tutoring programme's delivery (coverage RVR)."""
+    directory = REPO / "sources/demo/official/nrw_schuldaten_2021.csv"
+    _, conn = staged("nrw_schuldaten", directory.read_bytes(), "schuldaten.csv")
+    conn.close()
+    demo = REPO / "sources/demo/deliveries/lernfoerderung"
+    lines = next(demo.glob("*.csv")).read_text(encoding="utf-8").splitlines()
+    year = [line for line in lines[1:] if ",2024/25," in line][:19]
+    payload = "\n".join([lines[0], *year, '100036,2024/25,"Köln, GE Helios",20,100.0']) + "\n"
+    _, conn = staged("lernfoerderung", payload.encode(), "programm.csv")
+    reasons = conn.execute(
+        "SELECT DISTINCT region_code, check_name, reason FROM quality.quarantine"
+    ).fetchall()
+    assert reasons and {r[:2] for r in reasons} == {
+        ("05315000", "canonical_records_within_coverage")
+    }
+    assert all(
+        r[2].endswith("region '05315000' lies outside the source's coverage RVR "
+                      "(Ruhrgebiet, Regionalverband Ruhr)") for r in reasons
+    )  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM staging.records WHERE region_code = '05315000'"
+    ).fetchone() == (0,)
+
+
 # --- structural problems: the delivery is rejected whole, with file, line and column ---------
 
 
@@ -345,3 +394,157 @@ def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
         result = stage_source(conn, source, paths, "run-2")
         assert [d.state for d in result.deliveries] == ["loaded"]
         assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 45 * 7
+
+
+def test_a_disagreement_of_great_expectations_found_while_loading_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GX validates on its own thread while the records load (expectations/gx_check.py): its
+    ExpectationMismatch still arrives before the delivery commits, which then loads nothing."""
+    from expectations import gx_check
+
+    paths = DataPaths(tmp_path / "data")
+    delivered = tmp_path / "abgaenger.csv"
+    delivered.write_bytes(leavers_file(demo_leaver_lines(45)))
+    source = load_registry()["schulabgaenger_abschlussart"].model_copy(
+        update={"location": (str(delivered),)}
+    )
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        ingest_source(conn, source, paths, "run-1")
+        compare = gx_check._compare_with_gx
+
+        def disagree(suite, *args):
+            compare(suite, *args)
+            raise gx_check.ExpectationMismatch(f"GX disagrees on suite {suite.name}")
+
+        monkeypatch.setattr(gx_check, "_compare_with_gx", disagree)
+        with pytest.raises(gx_check.ExpectationMismatch, match="on suite canonical_records"):
+            stage_source(conn, source, paths, "run-1")
+        assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM quality.quarantine").fetchone()[0] == 0
+        assert conn.execute("SELECT state FROM meta.deliveries").fetchone()[0] == "received"
+
+        monkeypatch.undo()
+        result = stage_source(conn, source, paths, "run-2")
+        assert [d.state for d in result.deliveries] == ["loaded"]
+        assert conn.execute("SELECT count(*) FROM staging.records").fetchone()[0] == 45 * 7
+
+
+@pytest.mark.parametrize("official_first", [True, False])
+def test_two_sources_stating_one_figure_differently_is_a_finding_in_either_order(
+    tmp_path: Path, official_first: bool
+) -> None:
+    """Precedence (docs/sources.md): the official figure is current whichever arrives first,
+    and the staging of the second names both sources and values."""
+    from warehouse.build import build_measure_revisions, load_regions_table, load_sources_table
+
+    lines = demo_leaver_lines(9)  # one municipality-year, 9 subgroup lines
+    cells = lines[0].split(";")
+    assert (cells[1], cells[3], cells[4]) == ("05111000", "insgesamt", "insgesamt")
+    cells[5] = str(int(cells[5]) + 7)  # leavers_total differs by 7
+    official_lines = [";".join(cells), *lines[1:]]
+    synthetic = load_registry()["schulabgaenger_abschlussart"]
+    official = synthetic.model_copy(update={"id": "amtliche_abgaenger", "standing": "official",
+                                            "synthetic": False})  # fmt: skip
+    files = {synthetic.id: leavers_file(lines), official.id: leavers_file(official_lines)}
+    registry = {}
+    for src in (synthetic, official):
+        path = tmp_path / f"{src.id}.csv"
+        path.write_bytes(files[src.id])
+        registry[src.id] = src.model_copy(update={"location": (str(path),)})
+    order = [official.id, synthetic.id] if official_first else [synthetic.id, official.id]
+    paths = DataPaths(tmp_path / "data")
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        load_regions_table(conn)
+        load_sources_table(conn, registry)
+        for number, source_id in enumerate(order, start=1):
+            ingest_source(conn, registry[source_id], paths, f"run-{number}")
+            stage_source(conn, registry[source_id], paths, f"run-{number}", registry=registry)
+        findings = conn.execute(
+            "SELECT source_id, region_code, value, reference, message FROM quality.findings "
+            "WHERE check_name = 'source_conflicts'"
+        ).fetchall()
+        build_measure_revisions(conn)
+        current = conn.execute(
+            "SELECT source_id, value FROM core.measure_revisions WHERE is_current "
+            "AND measure = 'leavers_total' AND region_code = '05111000' AND sex = 'total' "
+            "AND nationality = 'total'"
+        ).fetchall()
+    total = float(lines[0].split(";")[5])
+    second = order[1]
+    (finding,) = findings
+    here, there = (total + 7, total) if second == official.id else (total, total + 7)
+    other = order[0]
+    other_standing = registry[other].standing
+    assert finding[:4] == (second, "05111000", here, there)
+    here_text, there_text = (f"{v:,.0f}".replace(",", " ") for v in (here, there))
+    assert finding[4] == (
+        f"leavers_total 05111000 2012/13: {here_text} here ({registry[second].standing}), "
+        f"{there_text} from {other} ({other_standing}, {other}.csv); current: amtliche_abgaenger"
+    )
+    assert current == [("amtliche_abgaenger", total + 7)]
+
+
+def test_a_fractional_count_and_a_minus_zero_are_quarantined_naming_line_and_column(
+    staged,
+) -> None:
+    """Counts are whole numbers; '-0' is a negative number a sheet rounded to zero."""
+    lines = demo_leaver_lines(90)
+    cells = lines[3].split(";")
+    cells[6] = "341,5"  # ohne Hauptschulabschluss
+    lines[3] = ";".join(cells)
+    cells = lines[5].split(";")
+    cells[7] = "-0"  # mit Hauptschulabschluss
+    lines[5] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "zahlen.csv")
+    rows = conn.execute(
+        "SELECT source_line, source_column, raw_value, reason FROM quality.quarantine "
+        "ORDER BY source_line"
+    ).fetchall()
+    assert rows == [
+        (5, "ohne Hauptschulabschluss", "341,5",
+         "line 5: column 'ohne Hauptschulabschluss': count '341,5' is not a whole number"),
+        (7, "mit Hauptschulabschluss", "-0",
+         "line 7: column 'mit Hauptschulabschluss': count '-0' is a negative number rounded "
+         "to zero"),
+    ]  # fmt: skip
+    assert outcome(result, "canonical_records_readable_cells").outcome == "WARNING"
+    # the official symbol '-' (nothing) is a 0, not a finding
+    cells = lines[5].split(";")
+    cells[7] = "-"
+    lines[5] = ";".join(cells)
+    cells = lines[3].split(";")
+    cells[6] = "341"
+    lines[3] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "zahlen2.csv")
+    assert [(d.state, d.records_quarantined) for d in result.deliveries] == [("loaded", 0)]
+
+
+def test_a_line_with_a_cell_missing_is_quarantined_not_padded(staged) -> None:
+    """One cell left out in the middle: every later value would shift one column."""
+    lines = demo_leaver_lines(90)
+    cells = lines[3].split(";")
+    del cells[7]
+    lines[3] = ";".join(cells)
+    result, conn = staged("schulabgaenger_abschlussart", leavers_file(lines), "kurz.csv")
+    rows = conn.execute(
+        "SELECT DISTINCT source_line, reason FROM quality.quarantine ORDER BY 1"
+    ).fetchall()
+    short = (
+        "line 5: the line has 11 cells, the header 12: a cell is missing, the values after it "
+        "would stand in the wrong columns"
+    )
+    assert {line for line, _ in rows} == {5}
+    assert all(reason.startswith(short) for _, reason in rows)
+    # the shifted share (5,7 %) now stands in a count column: said too, not hidden
+    assert (5, f"{short}; column 'mit allgemeiner Hochschulreife': count '5,7' is not a whole "
+               "number") in rows  # fmt: skip
+    (delivery,) = result.deliveries
+    assert delivery.records_quarantined == 7
+    assert conn.execute(
+        "SELECT count(*) FROM staging.records WHERE source_line = 5"
+    ).fetchone() == (0,)

@@ -50,6 +50,7 @@ def yaml_source(tmp_path: Path, mapping: dict[str, Any], **top: Any) -> Source:
         "title": "Test",
         "partner": "Partner",
         "licence": "CC0",
+        "standing": "partner",
         "kind": "csv",
         **top,
         "mapping": mapping,
@@ -170,7 +171,11 @@ def test_symbols_become_statuses(cell: str, value: float | None, status: str) ->
     raw = kita_table(["01.03.2023", "05112000", "Duisburg", cell, "1"])
     record = one(to_records(raw, registry("kita_betreuung"), KEYS), measure="daycare_children_u3")
     assert (record["value"], record["status"], record["raw_value"]) == (value, status, cell)
-    assert record["problem"] is None
+    # read as a number, but children are counted in whole numbers (issue 9: counts are counts)
+    whole = value is None or value == int(value)
+    assert record["problem"] == (
+        None if whole else f"column {KITA_U3!r}: count {cell!r} is not a whole number"
+    )
 
 
 @pytest.mark.parametrize(
@@ -715,7 +720,11 @@ def test_two_columns_of_one_line_are_summed(
     assert record["status"] == status
     assert record["raw_value"] == f"{a} + {b}"
     assert record["source_column"] == "A + B"
-    assert record["problem"] is None
+    # pupils are counted in whole numbers: a fractional sum is read, and said to be wrong
+    whole = value is None or value == int(value)
+    assert record["problem"] == (
+        None if whole else f"column 'A + B': count '{a} + {b}' is not a whole number"
+    )
 
 
 def test_an_unreadable_part_makes_the_sum_a_problem(summed_source: Source) -> None:

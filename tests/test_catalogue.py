@@ -744,7 +744,10 @@ def test_worked_example_is_computed(schemas: Path, tmp_path: Path) -> None:
         init_schema(conn)
         load_regions_table(conn)
         load_catalogue_tables(conn, catalogue)
-        conn.execute("CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR)")
+        conn.execute(
+            "CREATE TABLE core.sources AS SELECT 'test' AS source_id, 'Test' AS title, "
+            "'partner' AS standing, 1 AS rank"
+        )
         conn.execute(
             "INSERT INTO meta.deliveries (delivery_id, source_id, delivery_seq, file_name, "
             "synthetic, state) VALUES ('d1', 'test', 1, 'd1.csv', false, 'loaded')"

@@ -207,3 +207,62 @@ def test_new_years_and_unchanged_values_are_no_revisions() -> None:
 def test_each_check_can_be_switched_off_per_source(check: str) -> None:
     src = source(quality={check: False})
     assert settings(src)[check]["enabled"] is False
+
+
+# --- other sources ------------------------------------------------------------------------------
+
+source_conflicts = _run("source_conflicts")
+
+
+def other_values(rows: list[tuple], source_id: str, standing: str, rank: int = 1) -> pd.DataFrame:
+    frame = records(rows)[["measure", "region_code", "school_year", "start_year", "sex",
+                           "nationality", "value", "status"]]  # fmt: skip
+    return frame.assign(source_id=source_id, standing=standing, rank=rank, file_name="k.csv")
+
+
+def test_a_figure_another_source_states_differently_names_both_sources_and_values() -> None:
+    """Duisburg under its Gemeinde key (synthetic) and its Kreis key (official): one figure."""
+    synthetic = source()  # schulabgaenger_abschlussart, standing synthetic
+    new = records([("leavers_total", "05112000", "2022/23", 4000.0),
+                   ("leavers_total", "05513000", "2022/23", 700.0)])  # fmt: skip
+    others = other_values([("leavers_total", "05112", "2022/23", 4105.0),
+                           ("leavers_total", "05513", "2022/23", 700.0)],  # the same: no finding
+                          "amtliche_quelle", "official")  # fmt: skip
+    check = source_conflicts(synthetic, new, others, settings(synthetic))
+    assert check.outcome == "WARNING"
+    (finding,) = check.findings.to_dict("records")
+    assert (finding["region_code"], finding["value"], finding["reference"]) == (
+        "05112000", 4000.0, 4105.0)  # fmt: skip
+    assert finding["message"] == (
+        "leavers_total 05112000 2022/23: 4 000 here (synthetic), 4 105 from amtliche_quelle "
+        "(official, k.csv); current: amtliche_quelle"
+    )
+    assert finding["message_de"] == (
+        "leavers_total 05112000 2022/23: 4 000 hier (synthetisch), 4 105 laut amtliche_quelle "
+        "(amtlich, k.csv); es gilt: amtliche_quelle"
+    )
+    # the same pair seen from the official source, arriving second: the same finding's values
+    official = source("regionalstatistik_21111_01_03_4")
+    new = records([("leavers_total", "05112", "2022/23", 4105.0)])
+    others = other_values([("leavers_total", "05112000", "2022/23", 4000.0)],
+                          "schulabgaenger_abschlussart", "synthetic")  # fmt: skip
+    (finding,) = source_conflicts(official, new, others, settings(official)).findings.to_dict(
+        "records"
+    )
+    assert finding["message"] == (
+        "leavers_total 05112 2022/23: 4 105 here (official), 4 000 from "
+        "schulabgaenger_abschlussart (synthetic, k.csv); current: regionalstatistik_21111_01_03_4"
+    )
+
+
+def test_sources_that_agree_or_share_no_measure_pass() -> None:
+    src = source()
+    new = records([("leavers_total", "05513000", "2022/23", 700.0)])
+    same = other_values([("leavers_total", "05513000", "2022/23", 700.0)], "x_quelle", "partner")
+    assert source_conflicts(src, new, same, settings(src)).outcome == "PASS"
+    other_measure = other_values([("pupils_total", "05513000", "2022/23", 9.0)], "y", "official")
+    check = source_conflicts(src, new, other_measure, settings(src))
+    assert (check.outcome, check.message) == (
+        "PASS",
+        "no figures another source states differently",
+    )

@@ -119,6 +119,24 @@ def test_sources_doc_shows_what_a_mistake_in_the_worked_example_says(tmp_path: P
     assert str(exc.value) == shown.strip()
 
 
+def test_sources_doc_shows_what_two_sources_of_one_rank_say(tmp_path: Path) -> None:
+    """The "Precedence" section: the worked example's source without its rank, beside the
+    production registry."""
+    import shutil
+
+    from sources.registry import REGISTRIES, RegistryError, load_registry
+
+    text = (REPO / "docs/sources.md").read_text()
+    (shown,) = [line.strip() for line in text.splitlines() if "key 'rank':" in line]
+    yaml_text = next(b for b in blocks("sources.md", "yaml") if "kreis_re_schulabgaenger" in b)
+    shutil.copytree(REGISTRIES, tmp_path / "registry")
+    path = tmp_path / "registry" / "production" / "kreis_re_schulabgaenger.yaml"
+    path.write_text(re.sub(r"^rank: .*\n", "", yaml_text, flags=re.M), encoding="utf-8")
+    with pytest.raises(RegistryError) as exc:
+        load_registry(path.parent)
+    assert str(exc.value) == shown
+
+
 def test_indicators_doc_shows_what_a_decimal_comma_says(tmp_path: Path) -> None:
     from schemas.catalogue import SCHEMAS_DIR, CatalogueError, load_catalogue
 

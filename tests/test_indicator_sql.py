@@ -32,7 +32,14 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         init_schema(conn)
         load_regions_table(conn)
         load_catalogue_tables(conn, load_catalogue())
-        conn.execute("CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR)")
+        conn.execute(
+            "CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR, standing VARCHAR, "
+            "rank INTEGER)"
+        )
+        conn.execute(
+            "INSERT INTO core.sources VALUES ('test', 'Test', 'partner', 1), "
+            "('amtlich', 'Amtlich', 'official', 1), ('demo', 'Demo', 'synthetic', 1)"
+        )
     return path
 
 
@@ -45,18 +52,18 @@ def warehouse(base: Path, tmp_path: Path):
     conn.close()
 
 
-def deliver(conn, delivery: str, seq: int, records: list[tuple]) -> None:
+def deliver(conn, delivery: str, seq: int, records: list[tuple], source: str = "test") -> None:
     """records: (measure, region_code, school_year, value, status[, sex, nationality])"""
     conn.execute(
         "INSERT INTO meta.deliveries (delivery_id, source_id, delivery_seq, file_name, synthetic, "
-        "state) VALUES (?, 'test', ?, ?, false, 'loaded')",
-        [delivery, seq, f"{delivery}.csv"],
+        "state) VALUES (?, ?, ?, ?, false, 'loaded')",
+        [delivery, source, seq, f"{delivery}.csv"],
     )
     frame = pd.DataFrame(
         [
             {
                 "delivery_id": delivery,
-                "source_id": "test",
+                "source_id": source,
                 "measure": m,
                 "region_code": r,
                 "school_year": y,
@@ -224,3 +231,46 @@ def test_germany_is_never_summed_from_regierungsbezirke(warehouse) -> None:
         "r.region_code = m.member_code WHERE r.level = 'stadtbezirk' OR NOT r.is_current"
     ).fetchone()[0]
     assert len(regions) > 13_000
+
+
+def test_the_official_figure_is_current_whatever_the_order_of_arrival(base: Path, tmp_path) -> None:
+    """Precedence (docs/sources.md): an official source before a synthetic one, in either
+    order of arrival; a kreisfreie Stadt under its Gemeinde key and its Kreis key is one cell."""
+    synthetic = []
+    for i, town in enumerate(RECKLINGHAUSEN_TOWNS):
+        synthetic += dropout(town, 100 + 100 * i, 5 + i)
+    synthetic += dropout("05112000", 4000, 490)  # Duisburg, Gemeinde key
+    official = dropout(RECKLINGHAUSEN_TOWNS[0], 120, 9) + dropout("05112", 4105, 351)
+    published = []
+    for order in (("demo", "amtlich"), ("amtlich", "demo")):
+        copy = tmp_path / f"{order[0]}.duckdb"
+        copy.write_bytes(base.read_bytes())
+        with duckdb.connect(str(copy)) as conn:
+            for seq, source in enumerate(order, start=1):
+                deliver(conn, source, seq, synthetic if source == "demo" else official, source)
+            values = compute(conn)
+            current = conn.execute(
+                "SELECT measure, region_code, value, source_id FROM core.measure_revisions "
+                "WHERE is_current ORDER BY ALL"
+            ).fetchall()
+            outranked = conn.execute(
+                "SELECT measure, region_code, value, source_id, revision, revisions "
+                "FROM core.measure_revisions WHERE NOT is_current ORDER BY ALL"
+            ).fetchall()
+        published.append((values, current, outranked))
+    assert published[0][:2] == published[1][:2]
+    values, current, outranked = published[0]
+    first = RECKLINGHAUSEN_TOWNS[0]
+    assert ("leavers_total", first, 120.0, "amtlich") in current
+    assert ("leavers_without_hsa", "05112", 351.0, "amtlich") in current
+    assert not [row for row in current if row[1] == "05112000"]
+    # the outranked synthetic values stay, as history (revision numbers follow arrival)
+    assert [row[:4] for row in outranked] == [
+        ("leavers_total", "05112000", 4000.0, "demo"),
+        ("leavers_total", first, 100.0, "demo"),
+        ("leavers_without_hsa", "05112000", 490.0, "demo"),
+        ("leavers_without_hsa", first, 5.0, "demo"),
+    ]
+    # Duisburg's rate is the official one (Kreis figures), not the synthetic Gemeinde one
+    assert values[("dropout_rate", "05112", "2022/23")][0] == pytest.approx(100 * 351 / 4105)
+    assert values[("dropout_rate", first, "2022/23")][0] == pytest.approx(100 * 9 / 120)

@@ -42,18 +42,18 @@ def test_publish_writes_every_table_in_storage_version_v1(tmp_path: Path) -> Non
     assert publication.path == tmp_path / "published" / "bildungsmonitor.duckdb"
     assert set(publication.tables) == set(PUBLISHED_TABLES)
     assert publication.tables["marts.indicator_values"] == 3
-    assert publication.storage_version == "v1.0.0"
+    assert publication.storage_version == "v1.3.0"
     with duckdb.connect(str(publication.path), read_only=True) as published:
         run_id, storage = published.execute(
             "SELECT run_id, storage_version FROM meta.publication"
         ).fetchone()
-        assert (run_id, storage) == ("run-1", "v1.0.0")
-        # what the file itself says: the storage format of DuckDB 1.0 and later
+        assert (run_id, storage) == ("run-1", "v1.3.0")
+        # what the file itself says: the storage format of DuckDB 1.3 and later
         version = published.execute(
             "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = "
             "current_database()"
         ).fetchone()[0]
-        assert version == "v1.0.0+"
+        assert version == "v1.3.0+"
     assert [p.name for p in (tmp_path / "published").iterdir()] == ["bildungsmonitor.duckdb"]
 
 

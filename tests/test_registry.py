@@ -36,6 +36,7 @@ MINIMAL: dict[str, Any] = {
         "school_year": {"column": "Schuljahr"},
         "values": {"Abgänger": "leavers_total"},
     },
+    "standing": "partner",  # last: the tests' line numbers stay those of the other keys
 }
 
 
@@ -49,6 +50,8 @@ def _fresh_registry_cache() -> Iterator[None]:
 def spec(**changes: Any) -> dict[str, Any]:
     result = copy.deepcopy(MINIMAL)
     result.update(changes)
+    if "standing" in result:  # last (see MINIMAL)
+        result["standing"] = result.pop("standing")
     return result
 
 
@@ -123,6 +126,8 @@ def test_full_source_keeps_every_setting(tmp_path: Path) -> None:
     content = spec(
         owner="someone@example.org",
         synthetic=True,
+        standing="synthetic",
+        rank=2,
         description="  Eine Lieferung.  \n",
         location="demo/deliveries/x.csv",
         format={"encoding": "cp1252", "delimiter": ";", "decimal": ".", "thousands": ","},
@@ -145,6 +150,7 @@ def test_full_source_keeps_every_setting(tmp_path: Path) -> None:
     source = load_source(write(tmp_path, content))
     assert source.owner == "someone@example.org"
     assert source.synthetic is True
+    assert (source.standing, source.rank) == ("synthetic", 2)
     assert source.description == "Eine Lieferung."
     assert source.location == ("demo/deliveries/x.csv",)
     assert (source.encoding, source.delimiter, source.decimal, source.thousands) == (
@@ -467,7 +473,7 @@ def test_json_api_unknown_key(tmp_path: Path) -> None:
         "api: {url: 'https://example.org/api/', page_sise: 100}\n"
     )
     assert error_of(write(tmp_path, text)) == (
-        "test_source.yaml, line 17, key 'api.page_sise': unknown key; expected one of url, "
+        "test_source.yaml, line 18, key 'api.page_sise': unknown key; expected one of url, "
         "page_size, page_size_param, results_key, next_key, count_key, token_env, "
         "timeout_seconds, time_budget_seconds, attempts — did you mean 'page_size'?"
     )
@@ -481,15 +487,15 @@ def test_quality_overrides_are_checked_against_quality_yaml(tmp_path: Path) -> N
         "  completness: false\n"
     )
     assert error_of(write(tmp_path, text)) == (
-        "test_source.yaml, line 18, key 'quality.year_over_year.relative': '1,5' — a decimal "
+        "test_source.yaml, line 19, key 'quality.year_over_year.relative': '1,5' — a decimal "
         "comma? YAML numbers take a point: 1.5\n"
-        "test_source.yaml, line 18, key 'quality.year_over_year.measures': 'every' is not one of "
+        "test_source.yaml, line 19, key 'quality.year_over_year.measures': 'every' is not one of "
         "indicators, all\n"
-        "test_source.yaml, line 19, key 'quality.level_consistency': expected true, false or a "
+        "test_source.yaml, line 20, key 'quality.level_consistency': expected true, false or a "
         "mapping of its settings, got 'nein'\n"
-        "test_source.yaml, line 20, key 'quality.completness': unknown key; expected one of "
-        "year_over_year, completeness, level_consistency, subgroups, revisions, examples — did "
-        "you mean 'completeness'?"
+        "test_source.yaml, line 21, key 'quality.completness': unknown key; expected one of "
+        "year_over_year, completeness, level_consistency, subgroups, revisions, "
+        "source_conflicts, examples — did you mean 'completeness'?"
     )
 
 
@@ -529,6 +535,7 @@ mapping:
   values:
     Abgänger/-innen: leavers_total
     ohne Abschluss: leavers_without_hsa
+standing: partner
 """
 
 API_YAML = """\
@@ -547,6 +554,7 @@ mapping:
   school_year: {column: time, format: end_year}
   values:
     value: leavers_total
+standing: official
 """
 
 
@@ -579,8 +587,8 @@ def test_yaml_mistake_unknown_key_with_a_hint(tmp_path: Path) -> None:
 def test_yaml_mistake_unknown_key_without_a_hint(tmp_path: Path) -> None:
     assert mistake(tmp_path, "rounding: 5\n", "rounding: 5\nremarks: none\n") == (
         "test_source.yaml, line 9, key 'remarks': unknown key; expected one of id, title, "
-        "partner, owner, licence, synthetic, description, kind, dataset, location, format, "
-        "coverage, rounding, expectations, api, quality, mapping"
+        "partner, owner, licence, synthetic, standing, rank, description, kind, dataset, "
+        "location, format, coverage, rounding, expectations, api, quality, mapping"
     )
 
 
@@ -830,8 +838,33 @@ def test_real_registry_details() -> None:
 
 def test_load_registry_of_another_directory(tmp_path: Path) -> None:
     write(tmp_path, spec())
-    write(tmp_path, spec(id="second_source"))
+    write(tmp_path, spec(id="second_source", rank=2))
     assert list(load_registry(tmp_path)) == ["second_source", "test_source"]
+
+
+def test_two_sources_of_one_standing_and_rank_with_a_common_measure_are_a_mistake(
+    tmp_path: Path,
+) -> None:
+    """Which of their figures is current would depend on the order of arrival."""
+    write(tmp_path, spec())
+    write(tmp_path, spec(id="second_source"))
+    write(tmp_path, spec(id="other_measure", mapping=mapping(values={"x": "pupils_total"})))
+    assert error_of_registry(tmp_path) == (
+        "test_source.yaml, key 'rank': test_source and second_source (second_source.yaml) both "
+        "deliver leavers_total with standing partner and rank 1; give one of them another "
+        "rank (1 comes first)"
+    )
+
+
+def test_standing_and_the_synthetic_flag_agree(tmp_path: Path) -> None:
+    assert error_of(write(tmp_path, spec(synthetic=True))) == (
+        "test_source.yaml, line 14, key 'standing': 'partner' with synthetic: true; a "
+        "synthetic source has standing synthetic, and only a synthetic one"
+    )
+    assert error_of(write(tmp_path, spec(standing="offiziell"))) == (
+        "test_source.yaml, line 13, key 'standing': 'offiziell' is not one of official, "
+        "partner, synthetic — did you mean 'official'?"
+    )
 
 
 def test_load_registry_of_an_empty_directory(tmp_path: Path) -> None:

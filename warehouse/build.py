@@ -143,6 +143,8 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
                     "kind": s.kind,
                     "dataset": s.dataset,
                     "synthetic": s.synthetic,
+                    "standing": s.standing,
+                    "rank": s.rank,
                     "location": ", ".join(s.location),
                     "expectations": ", ".join(s.expectations),
                     "description": s.description,
@@ -154,7 +156,7 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
 
 
 def build_measure_revisions(conn: duckdb.DuckDBPyConnection) -> None:
-    run_sql_file(conn, "core/measure_revisions.sql")
+    build_sql_table(conn, "core/measure_revisions.sql")
 
 
 _CREATES = re.compile(r"^CREATE OR REPLACE (TABLE|VIEW) ([\w.]+) AS", re.M)

@@ -39,7 +39,8 @@ MODELS: dict[str, Model] = {
         Model(
             "core.measure_revisions",
             "core",
-            ("staging:measures",),
+            # the registry's standing and rank (core.sources), territories (core.regions)
+            ("staging:measures", "core.regions", "core.catalogue"),
             "core/measure_revisions.sql",
         ),
         Model(

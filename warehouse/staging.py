@@ -35,6 +35,7 @@ from expectations.checks import (
     source_checks,
 )
 from expectations.cross_checks import CrossCheck, run_all
+from expectations.gx_check import warm_up
 from expectations.outcomes import CheckOutcome
 from expectations.rules import literal
 from expectations.validation import DeliveryValidation, validate_records, validate_rows
@@ -137,7 +138,11 @@ def stage_source(
     paths: DataPaths,
     run_id: str,
     log: Callable[[str], None] = lambda message: None,
+    registry: dict[str, Source] | None = None,
 ) -> StagingResult:
+    """Parse, validate and load every received delivery of `source`, then run the cross
+    checks on what was loaded (`registry`: every source, which the check against other
+    sources needs for their precedence)."""
     result = StagingResult(source.id, source_checks(source))
     archive = RawArchive(paths.root)
     pending = conn.execute(
@@ -145,6 +150,8 @@ def stage_source(
            WHERE source_id = ? AND state = 'received' ORDER BY delivery_seq""",
         [source.id],
     ).fetchall()
+    if pending:
+        warm_up()  # Great Expectations imports while the delivery is read
     for delivery_id, file_name, origin in pending:
         log(f"{source.id}: parsing {file_name} ({delivery_id[:12]}…)")
         # one transaction per delivery: its records, quarantine and state land together or
@@ -173,7 +180,7 @@ def stage_source(
     ).fetchone()
     result.current_delivery = current[0] if current else None
     if source.dataset == "measures" and any(d.state != "rejected" for d in result.deliveries):
-        for check in cross_check(conn, source, run_id):
+        for check in cross_check(conn, source, run_id, registry):
             result.cross_checks[check.name] = _cross_outcome(check)
             result.findings[check.name] = check.count
     _record_check_results(conn, source, result, run_id)
@@ -214,13 +221,50 @@ def _current_values(
     return table
 
 
-def cross_check(conn: duckdb.DuckDBPyConnection, source: Source, run_id: str) -> list[CrossCheck]:
-    """The checks across time, levels and deliveries on what this run loaded for the source;
-    their findings go to quality.findings."""
+def _other_values(
+    conn: duckdb.DuckDBPyConnection, source: Source, new: str, registry: dict[str, Source]
+) -> str:
+    """A view of the other sources' current values of the measures in `new` (each source's
+    latest delivery of a key), with their standing and rank from the registry."""
+    view = temp_name("other_values")
+    standings = (
+        " UNION ALL ".join(
+            f"SELECT {literal(s.id)} AS source_id, {literal(s.standing)} AS standing, "
+            f"{int(s.rank)} AS rank"
+            for s in registry.values()
+        )
+        or "SELECT NULL AS source_id, NULL AS standing, NULL::INTEGER AS rank WHERE FALSE"
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP VIEW {view} AS
+        SELECT r.measure, r.region_code, r.school_year, r.start_year, r.sex, r.nationality,
+            r.value, r.status, r.source_id, s.standing, s.rank, d.file_name
+        FROM staging.records r
+        JOIN meta.deliveries d ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id
+        LEFT JOIN ({standings}) s ON s.source_id = r.source_id
+        WHERE r.source_id <> {literal(source.id)}
+          AND d.state IN ('loaded', 'loaded_with_quarantine')
+          AND r.measure IN (SELECT DISTINCT measure FROM {new})
+        QUALIFY row_number() OVER (PARTITION BY r.source_id, r.measure, r.region_code,
+            r.school_year, r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"""
+    )
+    return view
+
+
+def cross_check(
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    run_id: str,
+    registry: dict[str, Source] | None = None,
+) -> list[CrossCheck]:
+    """The checks across time, levels, deliveries and sources on what this run loaded for the
+    source; their findings go to quality.findings. `registry`: every source, for the standing
+    and rank of the others."""
     new = _current_values(conn, source, run_id, this_run=True)
     previous = _current_values(conn, source, run_id, this_run=False)
+    others = _other_values(conn, source, new, registry or {source.id: source})
     try:
-        checks = run_all(conn, source, new, previous, previous)
+        checks = run_all(conn, source, new, previous, previous, others)
         for check in checks:
             conn.execute(
                 f"INSERT INTO quality.findings BY NAME SELECT * EXCLUDE (ord, run_id), "
@@ -229,7 +273,7 @@ def cross_check(conn: duckdb.DuckDBPyConnection, source: Source, run_id: str) ->
             )
             drop(conn, check.findings)
     finally:
-        drop(conn, new, previous)
+        drop(conn, others, new, previous)
     return checks
 
 
@@ -295,8 +339,17 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
             return _unreadable(result, delivery_id, file_name, exc)
         delivery = DeliveryResult(delivery_id, file_name, "loaded", rows_read=raw.row_count)
         delivery.outcomes[STRUCTURE_CHECK] = _structure_outcome(None, None, raw.row_count)
-        validate = validate_records if source.dataset == "measures" else validate_rows
-        validation = validate(conn, relation, source.expectations, source.id, run_id)
+        # Great Expectations checks the decisive rows on its own thread while the records load;
+        # its verdict is awaited before the delivery's transaction commits
+        if source.dataset == "measures":
+            validation = validate_records(
+                conn, relation, source.expectations, source.id, run_id, defer_gx=True,
+                coverage=source.coverage,
+            )  # fmt: skip
+        else:
+            validation = validate_rows(
+                conn, relation, source.expectations, source.id, run_id, defer_gx=True
+            )
         try:
             delivery.outcomes.update({o.name: o for o in validation.outcomes})
             _write_quarantine(conn, source, delivery_id, file_name, relation, validation, run_id)
@@ -304,8 +357,7 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
             if validation.blocking_failures:
                 delivery.state = "rejected"
                 delivery.message = "; ".join(o.message for o in validation.blocking_failures)
-                return delivery
-            if source.dataset == "measures":
+            elif source.dataset == "measures":
                 loadable = loadable_records(conn, relation, validation.quarantined_ids(), source)
                 temporary.append(loadable)
                 delivery.records_loaded = _load_records(conn, source, delivery_id, loadable)
@@ -313,8 +365,11 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
                 delivery.records_loaded = _replace_reference(
                     conn, source, delivery_id, relation, validation.quarantined_ids()
                 )
+            validation.confirm()
         finally:
             validation.close(conn)
+        if delivery.state == "rejected":
+            return delivery
     finally:
         # after an error the transaction is aborted; the rollback removes these tables
         with contextlib.suppress(duckdb.TransactionException):

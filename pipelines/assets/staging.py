@@ -59,7 +59,9 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
     )
     def _staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as conn:
-            result = stage_source(conn, source, warehouse.paths, context.run_id, context.log.info)
+            result = stage_source(
+                conn, source, warehouse.paths, context.run_id, context.log.info, sources
+            )
             where = f"WHERE source_id = '{source.id}'" if source.dataset == "measures" else ""
             rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
         docs = data_docs_metadata(warehouse.paths, context.run_id) if result.deliveries else {}

@@ -48,6 +48,7 @@ class RawTable:
         conn: duckdb.DuckDBPyConnection | None = None,
         relation: str | None = None,
         row_count: int | None = None,
+        header_cells: int | None = None,
     ) -> None:
         self.file_name = file_name
         self.columns = columns
@@ -60,6 +61,9 @@ class RawTable:
         self.relation = relation
         self._rows = rows
         self._row_count = row_count
+        # delimited text: the cells of the header; the relation's `n` counts each line's (a line
+        # with fewer has lost a cell somewhere — see sources/canonical.py)
+        self.header_cells = header_cells
 
     def column(self, position: int) -> str:
         """The SQL column of a cell position."""

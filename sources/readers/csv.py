@@ -133,7 +133,9 @@ def read_csv(
     Rows carry their physical line number (of their first line if a quoted cell spans
     lines). Header names are stripped; trailing empty header cells are dropped; empty,
     duplicate or missing names are errors. Trailing empty cells beyond the header are dropped,
-    a row with a non-empty cell beyond the header is an error, short rows are padded with "".
+    a row with a non-empty cell beyond the header is an error; a short row's missing cells
+    read as "" and its `n` says how many it had (its records are quarantined: a cell missing in
+    the middle shifts every later value, sources/canonical.py).
     Lines that are empty or hold only delimiters/whitespace are skipped.
     """
     text = check_text(data, file_name, encoding)
@@ -252,6 +254,7 @@ def read_csv(
         conn=conn,
         relation=body.relation,
         row_count=body.rows,
+        header_cells=width,
     )
     _check_body(raw, text, body)
     return raw
