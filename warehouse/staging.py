@@ -227,6 +227,9 @@ def _other_values(
     """A view of the other sources' current values of the measures in `new` (each source's
     latest delivery of a key), with their standing and rank from the registry."""
     view = temp_name("other_values")
+    # the measures as literals: the filter then reaches the scan, before the window
+    measures = [m for (m,) in conn.execute(f"SELECT DISTINCT measure FROM {new}").fetchall()]
+    listed = ", ".join(literal(m) for m in measures if m is not None) or "NULL"
     standings = (
         " UNION ALL ".join(
             f"SELECT {literal(s.id)} AS source_id, {literal(s.standing)} AS standing, "
@@ -244,7 +247,7 @@ def _other_values(
         LEFT JOIN ({standings}) s ON s.source_id = r.source_id
         WHERE r.source_id <> {literal(source.id)}
           AND d.state IN ('loaded', 'loaded_with_quarantine')
-          AND r.measure IN (SELECT DISTINCT measure FROM {new})
+          AND r.measure IN ({listed})
         QUALIFY row_number() OVER (PARTITION BY r.source_id, r.measure, r.region_code,
             r.school_year, r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"""
     )
