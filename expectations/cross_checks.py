@@ -127,6 +127,15 @@ def _value_text(value: str, status: str) -> str:
     )
 
 
+# `n` and `o` state the same key, with another value or status (revisions, source_conflicts)
+_SAME_KEY_OTHER_VALUE = """ON o.measure = n.measure AND o.region_code = n.region_code
+         AND o.school_year = n.school_year AND o.start_year = n.start_year
+         AND o.sex = n.sex AND o.nationality = n.nationality
+        WHERE n.status IS DISTINCT FROM o.status
+           OR coalesce(abs(n.value - o.value), 0) > 1e-9
+           OR (n.value IS NULL) <> (o.value IS NULL)"""
+
+
 def _numeric(relation: str, additive: bool = False) -> str:
     """SQL: the records with a usable number; `additive`: only counts and hours."""
     statuses = ", ".join(literal(s) for s in NUMERIC_STATUSES)
@@ -567,12 +576,7 @@ def revisions(
             row_number() OVER (ORDER BY n.measure, n.region_code, n.school_year, n.sex,
                 n.nationality) AS ord
         FROM {new} n JOIN {previous} o
-          ON o.measure = n.measure AND o.region_code = n.region_code
-         AND o.school_year = n.school_year AND o.start_year = n.start_year
-         AND o.sex = n.sex AND o.nationality = n.nationality
-        WHERE n.status IS DISTINCT FROM o.status
-           OR coalesce(abs(n.value - o.value), 0) > 1e-9
-           OR (n.value IS NULL) <> (o.value IS NULL)
+          {_SAME_KEY_OTHER_VALUE}
     """  # fmt: skip
     return _findings(conn, "revisions", source, select, *args)
 
@@ -635,12 +639,7 @@ def source_conflicts(
             row_number() OVER (ORDER BY n.measure, n.region_code, n.school_year, n.sex,
                 n.nationality, o.source_id) AS ord
         FROM {new} n JOIN other_values o
-          ON o.measure = n.measure AND o.region_code = n.region_code
-         AND o.school_year = n.school_year AND o.start_year = n.start_year
-         AND o.sex = n.sex AND o.nationality = n.nationality
-        WHERE n.status IS DISTINCT FROM o.status
-           OR coalesce(abs(n.value - o.value), 0) > 1e-9
-           OR (n.value IS NULL) <> (o.value IS NULL)
+          {_SAME_KEY_OTHER_VALUE}
     """  # fmt: skip
     return _findings(conn, "source_conflicts", source, select, *args)
 

@@ -649,18 +649,21 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     # number the partner's sheet rounded to zero (not a zero)
     column = "'''' || v.source_column || ''''"
     raw = "'''' || v.raw_value || ''''"
-    count_problem = f"""CASE WHEN u.unit = 'count' AND v.value <> trunc(v.value)
-            THEN 'column ' || {column} || ': count ' || {raw} || ' is not a whole number'
+    count_problem, count_problem_de = (
+        f"""CASE WHEN u.unit = 'count' AND v.value <> trunc(v.value)
+            THEN {_lit(column_word)} || {column} || {_lit(count_word)} || {raw}
+                || {_lit(fraction)}
         WHEN u.unit = 'count' AND v.value = 0 AND contains(v.raw_value, '-')
             AND regexp_matches(v.raw_value, {_lit(_NEGATIVE_ZERO)})
-            THEN 'column ' || {column} || ': count ' || {raw}
-                || ' is a negative number rounded to zero' END"""
-    count_problem_de = f"""CASE WHEN u.unit = 'count' AND v.value <> trunc(v.value)
-            THEN 'Spalte ' || {column} || ': Anzahl ' || {raw} || ' ist keine ganze Zahl'
-        WHEN u.unit = 'count' AND v.value = 0 AND contains(v.raw_value, '-')
-            AND regexp_matches(v.raw_value, {_lit(_NEGATIVE_ZERO)})
-            THEN 'Spalte ' || {column} || ': Anzahl ' || {raw}
-                || ' ist eine auf null gerundete negative Zahl' END"""
+            THEN {_lit(column_word)} || {column} || {_lit(count_word)} || {raw}
+                || {_lit(minus_zero)} END"""
+        for column_word, count_word, fraction, minus_zero in (
+            ("column ", ": count ", " is not a whole number",
+             " is a negative number rounded to zero"),
+            ("Spalte ", ": Anzahl ", " ist keine ganze Zahl",
+             " ist eine auf null gerundete negative Zahl"),
+        )
+    )  # fmt: skip
     conn.execute(
         f"""CREATE TEMP TABLE {records} AS
         SELECT * EXCLUDE (count_problem, count_problem_de) REPLACE (
