@@ -154,12 +154,17 @@ def move_out_of_inbox(path: Path, verdict: str, message: str | None = None) -> P
     """After staging: inbox/<id>/<file> -> inbox/<id>/<verdict>/<timestamp>_<file>.
 
     `verdict` is "processed" or "rejected"; a rejected file gets a .error.txt beside it so the
-    partner sees why. The bytes stay in the raw archive either way.
+    partner sees why. The bytes stay in the raw archive either way. None: the file is gone, or
+    the verdict folder is a link or a file (nothing is moved).
     """
     if not path.exists():
         return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     target_dir = path.parent / verdict
+    if target_dir.is_symlink() or (target_dir.exists() and not target_dir.is_dir()):
+        # never through a link (it may lead out of the data directory) nor onto a file: the
+        # file stays in the inbox, and the inbox listing reports the odd entry
+        return None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     target_dir.mkdir(exist_ok=True)
     target = target_dir / f"{stamp}_{path.name}"
     counter = 1

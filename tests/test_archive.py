@@ -315,3 +315,28 @@ def test_a_missing_sidecar_is_written_on_the_next_store(tmp_path: Path) -> None:
     again = archive.store(payload(), now, "run-2")
     assert not again.newly_stored
     assert json.loads(sidecar.read_text())["run_id"] == "run-2"
+
+
+@pytest.mark.parametrize("odd", ["link", "file"])
+def test_a_verdict_folder_that_is_a_link_or_a_file_is_never_moved_into(
+    tmp_path: Path, odd: str
+) -> None:
+    """A `processed` made a link (out of the data directory) or a file after the delivery
+    arrived: the file stays in the inbox, nothing is written through the link."""
+    inbox = tmp_path / "data" / "inbox" / "kita_betreuung"
+    inbox.mkdir(parents=True)
+    delivered = inbox / "kita.csv"
+    delivered.write_bytes(b"a;b\n1;2\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if odd == "link":
+        (inbox / "processed").symlink_to(outside, target_is_directory=True)
+    else:
+        (inbox / "processed").write_text("not a folder")
+    assert move_out_of_inbox(delivered, "processed") is None
+    assert delivered.read_bytes() == b"a;b\n1;2\n"
+    assert list(outside.iterdir()) == []
+    # a real folder still takes it
+    (inbox / "processed").unlink()
+    moved = move_out_of_inbox(delivered, "processed")
+    assert moved is not None and moved.parent == inbox / "processed" and not delivered.exists()
