@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -424,40 +424,54 @@ _HISTORY_COLUMNS = (
 )
 
 
+def _from_publication(
+    conn: duckdb.DuckDBPyConnection,
+    published: Path | None,
+    prefix: str,
+    columns: str,
+    fill: Callable[[str], None],
+) -> str:
+    """A temporary table of `conn` (`columns`), filled by `fill(table)` while the analysts'
+    file is attached read-only as `published` (detached at once: never locked); empty
+    without a publication."""
+    table = temp_name(prefix)
+    conn.execute(f"CREATE TEMP TABLE {table} ({columns})")
+    if published is None or not published.exists():
+        return table
+    conn.execute(f"ATTACH {literal(str(published))} AS published (READ_ONLY)")
+    try:
+        fill(table)
+    finally:
+        conn.execute("DETACH published")
+    return table
+
+
 def _published_values(
     conn: duckdb.DuckDBPyConnection, published: Path | None, source: Source
 ) -> str:
-    """The source's current values in the analysts' file, if there is one, as a temporary
-    table of `conn` (the file is attached read-only and detached at once: never locked)."""
-    history = temp_name("published_values")
-    conn.execute(f"CREATE TEMP TABLE {history} ({_HISTORY_COLUMNS})")
-    if published is None or not published.exists():
-        return history
-    conn.execute(f"ATTACH {literal(str(published))} AS published (READ_ONLY)")
-    try:
-        conn.execute(
-            f"INSERT INTO {history} SELECT measure, region_code, school_year, start_year, sex, "
+    """The source's current values in the analysts' file, if there is one."""
+    return _from_publication(
+        conn,
+        published,
+        "published_values",
+        _HISTORY_COLUMNS,
+        lambda table: conn.execute(
+            f"INSERT INTO {table} SELECT measure, region_code, school_year, start_year, sex, "
             "nationality, value, status, file_name FROM published.marts.measure_values "
             "WHERE source_id = ?",
             [source.id],
-        )
-    finally:
-        conn.execute("DETACH published")
-    return history
+        ),
+    )
 
 
 def _published_other_values(
     conn: duckdb.DuckDBPyConnection, published: Path | None, source: Source, accepted: str
 ) -> str:
-    """The other sources' current values in the analysts' file (as _published_values) of the
-    measures `accepted` has, with their standing and rank (meta.sources; a publication older
-    than precedence has none)."""
-    others = temp_name("published_other_values")
-    conn.execute(f"CREATE TEMP TABLE {others} ({OTHER_VALUE_COLUMNS})")
-    if published is None or not published.exists():
-        return others
-    conn.execute(f"ATTACH {literal(str(published))} AS published (READ_ONLY)")
-    try:
+    """The other sources' current values in the analysts' file of the measures `accepted`
+    has, with their standing and rank (meta.sources; a publication older than precedence has
+    none)."""
+
+    def fill(table: str) -> None:
         columns = {
             name
             for (name,) in conn.execute(
@@ -469,16 +483,15 @@ def _published_other_values(
             ("s.standing", "s.rank") if {"standing", "rank"} <= columns else ("NULL", "NULL")
         )
         conn.execute(
-            f"INSERT INTO {others} SELECT v.measure, v.region_code, v.school_year, "
+            f"INSERT INTO {table} SELECT v.measure, v.region_code, v.school_year, "
             f"v.start_year, v.sex, v.nationality, v.value, v.status, v.source_id, {standing}, "
             f"{rank}, v.file_name FROM published.marts.measure_values v "
             "LEFT JOIN published.meta.sources s ON s.source_id = v.source_id "
             f"WHERE v.source_id <> ? AND v.measure IN (SELECT DISTINCT measure FROM {accepted})",
             [source.id],
         )
-    finally:
-        conn.execute("DETACH published")
-    return others
+
+    return _from_publication(conn, published, "published_other_values", OTHER_VALUE_COLUMNS, fill)
 
 
 def school_directory(published: Path | None, registry: dict[str, Source]) -> dict[str, str]:

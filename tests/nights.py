@@ -22,6 +22,13 @@ from tests.conftest import REPO
 
 SHIM_SOURCE = REPO / "tests" / "native" / "enospc.c"
 
+# the demo deliveries the nights drop into inboxes
+DELIVERIES = REPO / "sources" / "demo" / "deliveries"
+LEAVERS = (
+    DELIVERIES / "schulabgaenger" / "SYNTHETISCH_schulabgaenger_abschlussart_nrw_2012-2023.csv"
+)
+KITA = DELIVERIES / "kita_betreuung" / "SYNTHETISCH_kindertagesbetreuung_berichtigung_2024.csv"
+
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {

@@ -9,12 +9,14 @@ night).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from sources.registry import load_registry
+from sources.registry import Source, load_registry
 from tests.conftest import REPO, DemoRuns, copy_data_dir, run_cli
 from warehouse.db import DataPaths, init_schema
 from warehouse.ingest import ingest_source
@@ -365,11 +367,11 @@ def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
         assert loaded == (90 - 1) * 7 + 6
 
 
-def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import warehouse.staging as staging
-
+@contextmanager
+def received_leavers(
+    tmp_path: Path,
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, Source, DataPaths]]:
+    """A warehouse with 45 demo leaver lines received (ingested, not yet staged)."""
     paths = DataPaths(tmp_path / "data")
     delivered = tmp_path / "abgaenger.csv"
     delivered.write_bytes(leavers_file(demo_leaver_lines(45)))
@@ -380,6 +382,15 @@ def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
     with duckdb.connect(str(paths.work_db)) as conn:
         init_schema(conn)
         ingest_source(conn, source, paths, "run-1")
+        yield conn, source, paths
+
+
+def test_a_crash_while_staging_leaves_the_delivery_to_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warehouse.staging as staging
+
+    with received_leavers(tmp_path) as (conn, source, paths):
 
         def crash(*args, **kwargs):
             raise RuntimeError("power cut")
@@ -403,16 +414,7 @@ def test_a_disagreement_of_great_expectations_found_while_loading_keeps_nothing(
     ExpectationMismatch still arrives before the delivery commits, which then loads nothing."""
     from expectations import gx_check
 
-    paths = DataPaths(tmp_path / "data")
-    delivered = tmp_path / "abgaenger.csv"
-    delivered.write_bytes(leavers_file(demo_leaver_lines(45)))
-    source = load_registry()["schulabgaenger_abschlussart"].model_copy(
-        update={"location": (str(delivered),)}
-    )
-    paths.work_db.parent.mkdir(parents=True)
-    with duckdb.connect(str(paths.work_db)) as conn:
-        init_schema(conn)
-        ingest_source(conn, source, paths, "run-1")
+    with received_leavers(tmp_path) as (conn, source, paths):
         compare = gx_check._compare_with_gx
 
         def disagree(suite, *args):

@@ -17,6 +17,8 @@ import pytest
 
 from tests.conftest import REPO, DemoRuns, copy_data_dir
 from tests.nights import (
+    KITA,
+    LEAVERS,
     cli_env,
     file_digest,
     flipped_copy,
@@ -29,12 +31,6 @@ from tests.nights import (
 )
 
 pytestmark = pytest.mark.slow
-
-DELIVERIES = REPO / "sources" / "demo" / "deliveries"
-LEAVERS = (
-    DELIVERIES / "schulabgaenger" / "SYNTHETISCH_schulabgaenger_abschlussart_nrw_2012-2023.csv"
-)
-KITA = DELIVERIES / "kita_betreuung" / "SYNTHETISCH_kindertagesbetreuung_berichtigung_2024.csv"
 
 
 def inbox_runs(data: Path) -> list[dg.DagsterRun]:

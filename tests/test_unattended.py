@@ -29,8 +29,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import REPO, DemoRuns, copy_data_dir
+from tests.conftest import DemoRuns, copy_data_dir
 from tests.nights import (
+    DELIVERIES,
+    LEAVERS,
     Started,
     build_enospc_shim,
     file_digest,
@@ -45,10 +47,6 @@ from tests.nights import (
 
 pytestmark = pytest.mark.slow
 
-DELIVERIES = REPO / "sources" / "demo" / "deliveries"
-LEAVERS = (
-    DELIVERIES / "schulabgaenger" / "SYNTHETISCH_schulabgaenger_abschlussart_nrw_2012-2023.csv"
-)
 BUILD_STEPS = ("core__measure_revisions",)
 NO_SPACE = ": no space left on device — free space there and start the run again"
 # SQLite tells a write that failed in its journal like this
