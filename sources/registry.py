@@ -47,6 +47,8 @@ from schemas.yamlmodel import (
     sort_problems,
     validate,
 )
+from sources.periods import ANCHORS
+from sources.periods import FORMATS as PERIOD_FORMATS
 
 SOURCES_DIR = Path(__file__).resolve().parent
 REGISTRIES = SOURCES_DIR / "registry"
@@ -65,7 +67,7 @@ KINDS = FILE_KINDS + API_KINDS
 STANDINGS = ("official", "partner", "synthetic")
 DATASETS = ("measures", "school_directory", "school_social_index")
 REGION_BY = ("key", "name", "school_number")
-YEAR_FORMATS = ("school_year", "start_year", "end_year", "date", "iso_date")
+YEAR_FORMATS = tuple(PERIOD_FORMATS)  # sources/periods.py: the time rules, with examples
 _ID = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -115,6 +117,7 @@ class MeasureMapping(_Frozen):
     region_scope: str | None
     year_column: str
     year_format: str
+    year_anchor: str
     sex: Dimension
     nationality: Dimension
     values: tuple[ValueColumn, ...]
@@ -339,6 +342,9 @@ class RegionSpec(YamlModel):
 class SchoolYearSpec(YamlModel):
     column: Text
     format: Literal[YEAR_FORMATS] = "school_year"  # type: ignore[valid-type]
+    # a period (semester, quarter, month …) belongs to the school year of its first day, or,
+    # with `end`, of its last day
+    anchor: Literal[ANCHORS] = "start"  # type: ignore[valid-type]
 
 
 class SexColumn(YamlModel):
@@ -657,6 +663,7 @@ def _measure_mapping(spec: MeasureMappingSpec) -> MeasureMapping:
         region_scope=spec.region.scope,
         year_column=spec.school_year.column,
         year_format=spec.school_year.format,
+        year_anchor=spec.school_year.anchor,
         sex=_dimension(spec.sex),
         nationality=_dimension(spec.nationality),
         values=tuple(

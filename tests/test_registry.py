@@ -363,7 +363,7 @@ def test_bad_school_year_format(tmp_path: Path) -> None:
     path = write(tmp_path, spec(mapping=mapping(school_year={"column": "Jahr", "format": "yyyy"})))
     assert error_of(path) == (
         "test_source.yaml, line 11, key 'mapping.school_year.format': 'yyyy' is not one of "
-        "school_year, start_year, end_year, date, iso_date"
+        "school_year, start_year, end_year, date, iso_date, semester, quarter, month, period"
     )
 
 
