@@ -322,6 +322,20 @@ def _simple_number(text: str, decimal: str) -> str:
     return f"regexp_full_match({text}, '-?[0-9]+({sep}[0-9]+)?')"
 
 
+def _plain_number(text: str, source: Source) -> str:
+    """SQL: _simple_number, but never a code the source declared (-1 may mean "missing")."""
+    simple = _simple_number(text, source.decimal)
+    if not source.symbols:
+        return simple
+    codes = ", ".join(_lit(code) for code, _ in source.symbols)
+    numbers = [float(code) for code, _ in source.symbols if re.fullmatch(r"[+-]?\d+(\.\d+)?", code)]
+    declared = f"{text} IN ({codes})"
+    if numbers:
+        listed = ", ".join(repr(n) for n in numbers)
+        declared += f" OR TRY_CAST(replace({text}, ',', '.') AS DOUBLE) IN ({listed})"
+    return f"({simple} AND NOT coalesce({declared}, false))"
+
+
 def to_records(
     raw: RawTable,
     source: Source,
@@ -566,8 +580,10 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     )
 
     # --- every value cell parsed: plain numbers in SQL, the rest once per distinct text ----
-    simple = _simple_number("text", source.decimal)
-    number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
+    simple = _plain_number("text", source)
+    number_format = NumberFormat(
+        decimal=source.decimal, thousands=source.thousands, symbols=source.symbols
+    )
     every_cell = " UNION ".join(
         f"SELECT DISTINCT v{k} AS text FROM {lines}" for k in range(len(values))
     )
@@ -597,7 +613,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     measure = "t.template"
     for name in mapping.lookups:
         measure = f"replace({measure}, {_lit('{' + name + '}')}, c.lookup_{name})"
-    is_simple = _simple_number("c.text", source.decimal)
+    is_simple = _plain_number("c.text", source)
     unpivoted = (
         f"(SELECT * EXCLUDE (cell), CAST(substr(cell, 2) AS INTEGER) AS k FROM "
         f"(UNPIVOT {lines} ON {', '.join(f'v{k}' for k in range(len(values)))} "

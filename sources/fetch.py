@@ -76,6 +76,8 @@ def json_api_fetch(source: Source, token: str | None, progress: Progress) -> Fet
             retry=RetryPolicy(attempts=api.attempts),
             time_budget_seconds=api.time_budget_seconds,
             token=token,
+            auth_scheme=api.auth_scheme,
+            auth_name=api.auth_name,
         ),
         progress,
     )
