@@ -366,8 +366,9 @@ def test_genesis_metadata_shows_the_codes_a_mapping_needs(
     assert code == 0, out
     assert "11111-02-01-4: Zahl der Gemeinden - Stichtag 31.12. - regionale Tiefe:" in out
     assert "updated: 21.11.2023 13:47:55h" in out
-    assert "KREISE: Kreise und kreisfreie Städte [rows]" in out
-    assert "GEM001: Zahl der Gemeinden [value (value_variable_code)]" in out
+    assert "KREISE: Kreise und kreisfreie Städte [rows; variable:KREISE]" in out
+    assert "GEM001: Zahl der Gemeinden [columns; value_variable_code]" in out
+    assert "    value_variable_code GEM001: Zahl der Gemeinden [Anzahl]" in out
     assert USER not in out and SECRET not in out
 
     monkeypatch.delenv("TEST_GENESIS_USERNAME")
