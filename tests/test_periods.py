@@ -152,3 +152,49 @@ def test_the_example_in_docs_sources_md() -> None:
     with pytest.raises(DeliveryFormatError) as caught:
         to_records(raw, source, KEYS)
     assert str(caught.value) == shown
+
+
+def test_the_production_students_table_as_the_live_service_shapes_it() -> None:
+    """regionalstatistik_21311_01_01_4 (production) on a flat file shaped like the live table of
+    issue 12: time 2023-10P6M (SEMEST), GESINS and NAT01 with INSGESAMT totals, subject groups
+    HS-FG2 with their own total — every figure once, in school year 2023/24, never doubled."""
+    import duckdb
+
+    from sources.delivery import read_payload, records_relation
+    from sources.registry import REGISTRIES, load_registry
+
+    source = load_registry(REGISTRIES / "production")["regionalstatistik_21311_01_01_4"]
+    header = (
+        "statistics_code;statistics_label;time_code;time_label;time;"
+        "1_variable_code;1_variable_label;1_variable_attribute_code;1_variable_attribute_label;"
+        "2_variable_code;2_variable_label;2_variable_attribute_code;2_variable_attribute_label;"
+        "3_variable_code;3_variable_label;3_variable_attribute_code;3_variable_attribute_label;"
+        "4_variable_code;4_variable_label;4_variable_attribute_code;4_variable_attribute_label;"
+        "value;value_unit;value_variable_code;value_variable_label"
+    )
+    lines = [header]
+    students = {}
+    for sex in ("GESM", "GESW", "INSGESAMT"):
+        for nationality in ("NATA", "NATD", "INSGESAMT"):
+            for group in ("HS-FG2-01", "HS-FG2-02", "INSGESAMT"):
+                value = 1000 + 10 * len(lines)
+                if group == "INSGESAMT":
+                    students[(sex, nationality)] = value
+                lines.append(
+                    f"21311;Statistik der Studenten;SEMEST;Semester;2023-10P6M;"
+                    f"KREISE;Kreise;05113;Essen;GESINS;Geschlecht;{sex};x;"
+                    f"NAT01;Nationalität;{nationality};x;HS-FG2;Fächergruppe;{group};x;"
+                    f"{value};Anzahl;HS-W02;Studierende"
+                )
+    data = ("\n".join(lines) + "\n").encode()
+    with duckdb.connect() as conn:
+        raw = read_payload(source, data, "21311-01-01-4-B_flat.csv", conn)
+        relation = records_relation(conn, raw, source)
+        got = conn.execute(
+            f"SELECT sex, nationality, school_year, value, problem FROM {relation}"
+        ).fetchall()
+    sexes = {"GESM": "male", "GESW": "female", "INSGESAMT": "total"}
+    nationalities = {"NATA": "foreign", "NATD": "german", "INSGESAMT": "total"}
+    assert sorted(got) == sorted(
+        (sexes[s], nationalities[n], "2023/24", float(v), None) for (s, n), v in students.items()
+    )
