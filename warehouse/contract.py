@@ -46,6 +46,35 @@ _SERIES_BREAK = (
     ),
 )
 
+# a current value as marts.measure_values publishes it; marts.measure_history adds its validity
+_MEASURE_VALUE = (
+    Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
+    Column("measure_label", "VARCHAR", "measure label"),
+    Column("unit", "VARCHAR", "count | percent | hours"),
+    *_REGION,
+    *_TIME_SUBGROUP,
+    Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
+    Column(
+        "status",
+        "VARCHAR",
+        "ok | suppressed | not_available | not_applicable | unreliable | provisional | estimated",
+    ),
+    Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
+    Column("source_id", "VARCHAR", "source registry id"),
+    Column("source_title", "VARCHAR", "source title"),
+    Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
+    Column("file_name", "VARCHAR", "delivered file name"),
+    Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
+    Column("source_line", "INTEGER", "line in the delivered file"),
+    Column(
+        "revisions",
+        "BIGINT",
+        "how many times a later statement changed this cell's value or status (0 = never; "
+        "a re-delivery of the same value is no revision)",
+    ),
+    Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
+)
+
 MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     "marts.regions": (
         Column(
@@ -102,32 +131,7 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("responsible_partner", "VARCHAR", "partner responsible for the indicator"),
     ),
     "marts.measure_history": (
-        Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
-        Column("measure_label", "VARCHAR", "measure label"),
-        Column("unit", "VARCHAR", "count | percent | hours"),
-        *_REGION,
-        *_TIME_SUBGROUP,
-        Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
-        Column(
-            "status",
-            "VARCHAR",
-            "ok | suppressed | not_available | not_applicable | unreliable | provisional | "
-            "estimated",
-        ),
-        Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
-        Column("source_id", "VARCHAR", "source registry id"),
-        Column("source_title", "VARCHAR", "source title"),
-        Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
-        Column("file_name", "VARCHAR", "delivered file name"),
-        Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
-        Column("source_line", "INTEGER", "line in the delivered file"),
-        Column(
-            "revisions",
-            "BIGINT",
-            "how many times a later statement changed this cell's value or status (0 = never; "
-            "a re-delivery of the same value is no revision)",
-        ),
-        Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
+        *_MEASURE_VALUE,
         Column(
             "revision", "BIGINT", "this statement's place among the cell's statements (1 = first)"
         ),
@@ -149,34 +153,7 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
             "the published value now (precedence of sources: marts.measure_values' row)",
         ),
     ),
-    "marts.measure_values": (
-        Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
-        Column("measure_label", "VARCHAR", "measure label"),
-        Column("unit", "VARCHAR", "count | percent | hours"),
-        *_REGION,
-        *_TIME_SUBGROUP,
-        Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
-        Column(
-            "status",
-            "VARCHAR",
-            "ok | suppressed | not_available | not_applicable | unreliable | provisional | "
-            "estimated",
-        ),
-        Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
-        Column("source_id", "VARCHAR", "source registry id"),
-        Column("source_title", "VARCHAR", "source title"),
-        Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
-        Column("file_name", "VARCHAR", "delivered file name"),
-        Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
-        Column("source_line", "INTEGER", "line in the delivered file"),
-        Column(
-            "revisions",
-            "BIGINT",
-            "how many times a later statement changed this cell's value or status (0 = never; "
-            "a re-delivery of the same value is no revision)",
-        ),
-        Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
-    ),
+    "marts.measure_values": _MEASURE_VALUE,
     "marts.indicator_values": (
         Column("indicator_id", "VARCHAR", "indicator id"),
         Column("indicator_name", "VARCHAR", "indicator name"),

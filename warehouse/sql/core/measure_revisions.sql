@@ -112,7 +112,11 @@ SELECT measure, region_code, school_year, sex, nationality, delivery_id, stateme
     is_current AND latest_of_delivery AS is_current
 FROM numbered;
 
-CREATE OR REPLACE VIEW core.measure_revisions AS
+-- core.measure_history: every value a source ever stated, one row per statement — its
+-- delivery, the event (received, or a revert of an earlier delivery), valid_from (when the
+-- pipeline received it) and valid_to (when the same source stated the key again; NULL: it is
+-- still the source's word), and whether it is the published value now.
+CREATE OR REPLACE VIEW core.measure_history AS
 SELECT
     r.measure, r.region_code, r.school_year, r.start_year, r.sex, r.nationality,
     r.value, r.status, r.raw_value,
@@ -123,33 +127,11 @@ SELECT
     n.previous_value,
     n.previous_status,
     n.previous_delivery_id,
-    coalesce(n.is_current, true) AS is_current
-FROM staging.records r
-JOIN meta.deliveries d ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id
-LEFT JOIN core.revision_numbers n ON n.delivery_id = r.delivery_id AND n.latest_of_delivery
-    AND n.measure IS NOT DISTINCT FROM r.measure
-    AND n.region_code IS NOT DISTINCT FROM r.region_code
-    AND n.school_year IS NOT DISTINCT FROM r.school_year
-    AND n.sex IS NOT DISTINCT FROM r.sex
-    AND n.nationality IS NOT DISTINCT FROM r.nationality
-WHERE d.state IN ('loaded', 'loaded_with_quarantine');
-
--- core.measure_history: every value a source ever stated, one row per statement — its
--- delivery, the event (received, or a revert of an earlier delivery), valid_from (when the
--- pipeline received it) and valid_to (when the same source stated the key again; NULL: it is
--- still the source's word), and whether it is the published value now.
-CREATE OR REPLACE VIEW core.measure_history AS
-SELECT
-    r.measure, r.region_code, r.school_year, r.start_year, r.sex, r.nationality,
-    r.value, r.status, r.raw_value,
-    r.source_id, r.delivery_id, d.file_name, r.source_line,
+    coalesce(n.is_current, true) AS is_current,
     coalesce(n.event, 'received') AS event,
     coalesce(n.stated_at, d.received_at) AS valid_from,
     n.valid_to,
-    coalesce(n.revision, 1) AS revision,
-    coalesce(n.revisions, 0) AS revisions,
-    coalesce(n.is_current, true) AS is_current,
-    d.received_at, d.synthetic
+    coalesce(n.latest_of_delivery, true) AS latest_of_delivery
 FROM staging.records r
 JOIN meta.deliveries d ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id
 LEFT JOIN core.revision_numbers n ON n.delivery_id = r.delivery_id
@@ -159,3 +141,9 @@ LEFT JOIN core.revision_numbers n ON n.delivery_id = r.delivery_id
     AND n.sex IS NOT DISTINCT FROM r.sex
     AND n.nationality IS NOT DISTINCT FROM r.nationality
 WHERE d.state IN ('loaded', 'loaded_with_quarantine');
+
+-- one row per staged value: a delivery restated by a revert by its latest statement
+CREATE OR REPLACE VIEW core.measure_revisions AS
+SELECT * EXCLUDE (event, valid_from, valid_to, latest_of_delivery)
+FROM core.measure_history
+WHERE latest_of_delivery;
