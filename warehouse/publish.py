@@ -33,6 +33,7 @@ import duckdb
 
 from warehouse.db import DataPaths, run_sql_file, utc_now
 from warehouse.fingerprints import recorded
+from warehouse.publications import keep_copy, prune
 
 STORAGE_VERSION = os.environ.get("BILDUNGSMONITOR_STORAGE_VERSION", "v1.3.0")
 
@@ -105,10 +106,13 @@ def _file_signature(path: Path) -> str:
     return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> Publication:
+def publish(
+    conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str, keep: int = 7
+) -> Publication:
     """A complete new publication, renamed over the previous one. When no published table is
     built from anything new, the previous publication is copied and only what this run adds
-    (checks, deliveries, the log) is replaced — the marts are not written again."""
+    (checks, deliveries, the log) is replaced — the marts are not written again. The last
+    `keep` publications are kept for a rollback (warehouse/publications.py)."""
     target = paths.published_db
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{run_id[:8]}.{os.getpid()}.tmp")
@@ -127,6 +131,7 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     else:
         conn.execute(f"ATTACH '{temporary}' AS publication (STORAGE_VERSION '{STORAGE_VERSION}')")
     counts: dict[str, int] = {}
+    published_at = utc_now()
     try:
         if not refresh:
             for schema in sorted({t.split(".")[0] for t in PUBLISHED_TABLES}):
@@ -140,7 +145,7 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
         conn.execute(
             "CREATE OR REPLACE TABLE publication.meta.publication AS SELECT ? AS run_id, "
             "? AS published_at, ? AS storage_version",
-            [run_id, utc_now(), STORAGE_VERSION],
+            [run_id, published_at, STORAGE_VERSION],
         )
         # views live in the publication and name its tables without a catalogue, so they
         # resolve wherever the file is opened
@@ -162,9 +167,15 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     os.chmod(temporary, 0o444)  # analysts read; nobody writes into a publication
+    try:
+        keep_copy(paths, temporary, run_id, published_at)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # e.g. no space for the copy: publish nothing
+        raise
     for stale in stale_publication_files(target, keep=temporary):
         stale.unlink(missing_ok=True)  # an analyst's WAL must not be replayed over the new file
     os.replace(temporary, target)  # atomic on POSIX: readers see the old or the new file
+    prune(paths, keep)
     conn.execute("DELETE FROM meta.build_state WHERE model = 'publication'")
     if built_from is not None:
         conn.execute(

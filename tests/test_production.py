@@ -1,0 +1,129 @@
+"""Production, tried (issue 10, part 9): the Dagster daemon started exactly as
+deploy/bildungsmonitor-daemon.service starts it — its command line, working directory and
+environment (the unit's variables and its environment file), nothing else — on a copy of the
+demo instance. Within about a minute its inbox sensor launches a run for a partner file, the
+run publishes it, and the nightly schedule ticks (every minute, from operations.yaml): it skips
+while that run is in progress, or launches its own run once it has ended."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import REPO, DemoRuns, copy_data_dir
+from tests.nights import KITA, flipped_copy, instance_of, wait_for
+
+pytestmark = pytest.mark.slow
+
+UNIT = REPO / "deploy" / "bildungsmonitor-daemon.service"
+# what systemd gives a service besides the unit's own variables
+SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def service(unit: Path, places: dict[str, Path]) -> tuple[list[str], dict[str, str], Path]:
+    """The unit's ExecStart, environment and working directory, its paths moved to `places`."""
+
+    def moved(text: str) -> str:
+        for path, place in places.items():
+            text = text.replace(path, str(place))
+        return text
+
+    env = {"PATH": SYSTEMD_PATH, "LANG": "C.UTF-8", "HOME": str(places["/srv/bildungsmonitor"])}
+    command: list[str] = []
+    workdir = Path("/")
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key == "Environment":
+            name, _, setting = value.partition("=")
+            env[name] = moved(setting)
+        elif key == "EnvironmentFile":
+            for entry in Path(moved(value.lstrip("-"))).read_text(encoding="utf-8").splitlines():
+                if entry.strip() and not entry.startswith("#"):
+                    name, _, setting = entry.partition("=")
+                    env[name] = setting
+        elif key == "WorkingDirectory":
+            workdir = Path(moved(value))
+        elif key == "ExecStart":
+            command = moved(value).split()
+    return command, env, workdir
+
+
+def schedule_ticks(data: Path) -> list[dict]:
+    """The nightly schedule's ticks, as the daemon recorded them."""
+    database = data / "dagster_home" / "schedules" / "schedules.db"
+    if not database.exists():
+        return []
+    with sqlite3.connect(database) as conn:
+        bodies = [json.loads(body) for (body,) in conn.execute("SELECT tick_body FROM job_ticks")]
+    return [b for b in bodies if b.get("job_name") == "nightly_schedule"]
+
+
+def test_the_daemon_started_as_the_unit_file_runs_the_sensor_and_the_schedule(
+    demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    srv = tmp_path / "srv"
+    data = copy_data_dir(demo_runs, srv / "data")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "bildungsmonitor.env").write_text(
+        "# the demo instance: bundled files, no credentials\nBILDUNGSMONITOR_PROFILE=demo\n",
+        encoding="utf-8",
+    )
+    (etc / "operations.yaml").write_text(
+        'schedule:\n  cron: "* * * * *"\n  timezone: Europe/Berlin\n', encoding="utf-8"
+    )
+    command, env, workdir = service(
+        UNIT,
+        {"/opt/bildungsmonitor": REPO, "/srv/bildungsmonitor": srv,
+         "/etc/bildungsmonitor": etc},
+    )  # fmt: skip
+    assert command == [str(REPO / ".venv" / "bin" / "bildungsmonitor"), "daemon"]
+    assert env["BILDUNGSMONITOR_DATA_DIR"] == str(data) and workdir == REPO
+    flipped_copy(KITA, data / "inbox" / "kita_betreuung" / "kita_2026.csv")
+    # start early in a minute: the sensor's first tick comes before the schedule's
+    while not 3 <= time.time() % 60 <= 15:
+        time.sleep(0.5)
+    log = tmp_path / "daemon.log"
+    with log.open("w", encoding="utf-8") as handle:
+        daemon = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+
+        def inbox_run_finished_and_schedule_ticked() -> bool:
+            assert daemon.poll() is None, log.read_text(encoding="utf-8")
+            with instance_of(data) as instance:
+                runs = [r for r in instance.get_runs() if r.tags.get("trigger") == "inbox"]
+            return bool(runs) and runs[0].is_finished and bool(schedule_ticks(data))
+
+        wait_for(inbox_run_finished_and_schedule_ticked, "the inbox run and a schedule tick", 300)
+    finally:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(timeout=60)
+
+    with instance_of(data) as instance:
+        runs = {r.run_id: r for r in instance.get_runs()}
+    (inbox_run,) = [r for r in runs.values() if r.tags.get("trigger") == "inbox"]
+    assert inbox_run.status.value == "SUCCESS", log.read_text(encoding="utf-8")
+    assert inbox_run.tags["sources"] == "kita_betreuung"
+    with duckdb.connect(str(data / "published" / "bildungsmonitor.duckdb"), read_only=True) as c:
+        state = c.execute(
+            "SELECT state FROM meta.deliveries WHERE file_name = 'kita_2026.csv'"
+        ).fetchone()
+    assert state == ("loaded",)  # the run the sensor started published the partner's file
+    tick = schedule_ticks(data)[0]
+    if tick.get("skip_reason"):  # the inbox run was still working: one run at a time
+        assert inbox_run.run_id in tick["skip_reason"], tick
+        assert tick["skip_reason"].endswith(" is still in progress; one run at a time"), tick
+    else:  # it had ended: the schedule launched the nightly run
+        (run_id,) = tick["run_ids"]
+        assert runs[run_id].tags["trigger"] == "schedule"
