@@ -11,8 +11,13 @@ from sources.registry import Source
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
-# the kinds, in the order a message lists them
-KINDS = ("run_failed", "check_failed", "delivery_rejected", "source_stale")
+# the kinds, in the order a message lists them, as a mail's subject counts them
+KINDS = {
+    "run_failed": ("run failed", "runs failed"),
+    "check_failed": ("check failed", "checks failed"),
+    "delivery_rejected": ("delivery rejected", "deliveries rejected"),
+    "source_stale": ("source stale", "sources stale"),
+}
 
 
 @dataclass(frozen=True)
@@ -44,11 +49,8 @@ class RunReport:
 
     @property
     def subject(self) -> str:
-        counts = ", ".join(
-            f"{sum(a.kind == kind for a in self.alerts)} {kind.replace('_', ' ')}"
-            for kind in KINDS
-            if any(a.kind == kind for a in self.alerts)
-        )
+        counted = {kind: sum(a.kind == kind for a in self.alerts) for kind in KINDS}
+        counts = ", ".join(f"{n} {KINDS[kind][n != 1]}" for kind, n in counted.items() if n)
         return f"Bildungsmonitor run {self.run_id[:8]}: {self.status} ({counts})"
 
     def text(self) -> str:

@@ -7,6 +7,7 @@ a channel that is down — the run's outcome stays what it was.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +82,11 @@ def notify(
     if not report.alerts and not letters:
         return []
     log_file = config.alert_log(data_dir)
-    append_log(log_file, [alert.line() for alert in report.alerts])
     failed = []
+    try:
+        append_log(log_file, [alert.line() for alert in report.alerts])
+    except OSError as exc:  # e.g. the disk is full: the other channels may still work
+        failed.append(f"alert log not written: {log_file}: {exc.strerror or exc}")
     settings = config.alerts
     if settings.email is not None and report.alerts:
         try:
@@ -94,24 +98,24 @@ def notify(
             post_webhook(settings.webhook, report.as_dict())
         except Exception as exc:
             failed.append(f"alert not delivered: webhook {settings.webhook.url}: {exc}")
+    sent: list[str] = []
     for letter in letters:
         assert settings.email is not None
         try:
             send_mail(settings.email, letter.to, letter.subject, letter.body)
-            append_log(
-                log_file,
-                [
-                    f"partner_mailed run={report.run_id} source={letter.source_id}: screener "
-                    f"report sent to {', '.join(letter.to)}"
-                ],
-            )
         except Exception as exc:
             failed.append(
                 f"alert not delivered: screener report of {letter.source_id} to "
                 f"{', '.join(letter.to)}: {exc}"
             )
-    if failed:
-        append_log(log_file, failed)
+        else:
+            sent.append(
+                f"partner_mailed run={report.run_id} source={letter.source_id}: screener "
+                f"report sent to {', '.join(letter.to)}"
+            )
+    if failed or sent:
+        with contextlib.suppress(OSError):
+            append_log(log_file, [*sent, *failed])
     return failed
 
 

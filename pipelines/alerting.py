@@ -1,8 +1,8 @@
 """Someone is told: a finished run's summary as alerts (alerts/), for every way a run starts.
 
 `bildungsmonitor run` tells about its own run when it ends; the runs the daemon launches (the
-schedule, the inbox sensor, the UI) are told about by the run status sensor below, which runs
-in the daemon; runs marked failed because their process was gone are told about by whoever
+schedule, the inbox sensor, the UI) are told about by the alert sensor below, which the daemon
+evaluates; runs marked failed because their process was gone are told about by whoever
 marked them (pipelines/recovery.py).
 """
 
@@ -14,6 +14,7 @@ import dagster as dg
 
 from alerts.messages import Alert, RunReport
 from alerts.notify import notify, partner_letters
+from pipelines.jobs import run_in_progress
 from pipelines.recovery import NIGHTLY_JOB, operations_or_default
 from pipelines.summary import RunSummary
 from schemas.operations import OperationsConfig
@@ -55,11 +56,14 @@ def tell(
     """Send the run's alerts and the partners' letters; one line saying where they went, and
     one per delivery that failed."""
     report = run_report(summary)
-    letters = []
+    letters, failed = [], []
     if paths.work_db.exists() and any(a.kind == "delivery_rejected" for a in report.alerts):
-        with connect(paths, read_only=True) as conn:
-            letters = partner_letters(conn, paths, registry, config, summary.run_id)
-    failed = notify(report, config, paths.root, letters)
+        try:
+            with connect(paths, read_only=True) as conn:
+                letters = partner_letters(conn, paths, registry, config, summary.run_id)
+        except Exception as exc:  # the operators' alerts still go out
+            failed.append(f"alert not delivered: the partners' screener reports: {exc}")
+    failed += notify(report, config, paths.root, letters)
     if not report.alerts:
         return failed
     channels = [str(config.alert_log(paths.root))]
@@ -85,6 +89,9 @@ def build_alert_sensor(paths: DataPaths, registry: dict[str, Source]) -> dg.Sens
         "operations.yaml says. `bildungsmonitor run` tells about its own runs.",
     )
     def alert_sensor(context: dg.SensorEvaluationContext):
+        running = run_in_progress(context.instance)
+        if running:  # it holds the working warehouse, which a summary reads
+            return dg.SkipReason(f"waiting for run {running} to finish")
         since = float(context.cursor) if context.cursor else None
         finished = context.instance.get_run_records(
             dg.RunsFilter(

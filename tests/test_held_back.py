@@ -268,7 +268,7 @@ def test_alerts_arrive_by_mail_and_webhook_with_run_id_source_and_reason(held_ba
     operators = [m for m in told.mails if m.recipients == ["datenteam@example.org"]]
     assert [m.subject for m in operators] == [
         f"Bildungsmonitor run {first.run_id[:8]}: success, published, with sources held back "
-        "(2 delivery rejected)",
+        "(2 deliveries rejected)",
         f"Bildungsmonitor run {second.run_id[:8]}: success, published, with sources held back "
         "(1 source stale)",
     ]
@@ -370,3 +370,29 @@ def test_rollback_restores_an_earlier_publication_byte_for_byte(held_back) -> No
     unknown = cli("rollback", "deadbeef", "--data-dir", str(nights.data))
     assert unknown.returncode == 2
     assert unknown.stdout.startswith("No kept publication of run 'deadbeef'; these are kept:\n")
+
+
+def doc_pattern(line: str) -> re.Pattern:
+    """A line of docs/operations.md as a pattern: '…' stands for anything, run ids, times and
+    durations for any."""
+    pattern = re.escape(line).replace("…", ".*")
+    pattern = re.sub(r"[0-9a-f]{8}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{4}\\-[0-9a-f]{12}",
+                     "[0-9a-f-]{36}", pattern)  # fmt: skip
+    pattern = pattern.replace("2b2dc2a5", "[0-9a-f]{8}")
+    pattern = re.sub(r"\d+\\\.\d\\ s\\\)", r"[0-9.]+\\ s\\)", pattern)
+    pattern = re.sub(r"2026\\-11\\-28\\ 01:00", r"\\d{4}-\\d\\d-\\d\\d\\ \\d\\d:\\d\\d", pattern)
+    return re.compile(pattern)
+
+
+def test_the_docs_show_what_a_night_with_sources_held_back_says(held_back) -> None:
+    nights, _ = held_back
+    doc = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```\n(.*?)^```", doc, re.S | re.M)
+    first = next(b for b in blocks if "success, published, with sources held back" in b)
+    second = next(b for b in blocks if "no new delivery since" in b)
+    for block, run in ((first, nights.first), (second, nights.second)):
+        output = run.output.splitlines()
+        for line in block.splitlines():
+            if line != "…":
+                pattern = doc_pattern(line)
+                assert any(pattern.fullmatch(o) for o in output), line

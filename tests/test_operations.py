@@ -19,7 +19,10 @@ import pytest
 from alerts.channels import missing_credentials
 from alerts.messages import Alert, RunReport
 from alerts.notify import notify
+from pipelines.alerting import run_report
+from pipelines.recovery import tell_dead_runs
 from pipelines.retention import prune_runs
+from pipelines.summary import RunSummary
 from schemas.operations import load_operations
 from schemas.yamlmodel import YamlError
 from sources.registry import load_registry
@@ -163,3 +166,27 @@ def test_old_runs_and_their_data_docs_are_deleted(tmp_path: Path) -> None:
         assert sorted(prune_runs(instance, paths, days=0)) == sorted(run_ids)
         assert instance.get_runs() == []
         assert not any(paths.data_docs(r).exists() for r in run_ids)
+
+
+def test_a_failed_run_its_blocking_check_and_a_dead_run_are_told(tmp_path: Path) -> None:
+    failed_check = (
+        "marts/indicator_values:indicator_values_rates_within_0_100 — 3 of 41,230 values "
+        "outside 0–100"
+    )
+    summary = RunSummary(run_id=RUN, success=False, seconds=1.0, checks_failed=[failed_check])
+    report = run_report(summary)
+    assert report.exit_code == 1
+    assert [a.line() for a in report.alerts] == [
+        f"run_failed run={RUN}: a blocking check failed; nothing was published",
+        f"check_failed run={RUN}: {failed_check}",
+    ]
+    assert report.subject == (
+        "Bildungsmonitor run 3f1c2a9e: FAILED, NOT published (1 run failed, 1 check failed)"
+    )
+    # a run whose process was gone, marked failed by the next start
+    tell_dead_runs([f"run {RUN}: its process 41872 ended while the run was working"],
+                   DataPaths(tmp_path))  # fmt: skip
+    log = (tmp_path / "logs" / "alerts.log").read_text(encoding="utf-8")
+    assert log.endswith(
+        f" run_failed run={RUN}: marked failed: its process 41872 ended while the run was working\n"
+    )
