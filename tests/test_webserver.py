@@ -169,7 +169,7 @@ def test_job_schedule_and_sensor_are_loaded(webserver: int) -> None:
             "executionTimezone": "Europe/Berlin",
         }
     ]
-    assert repo["sensors"] == [{"name": "inbox_sensor"}]
+    assert sorted(s["name"] for s in repo["sensors"]) == ["alert_sensor", "inbox_sensor"]
 
 
 def test_cli_runs_show_in_the_ui(webserver: int, demo_runs: DemoRuns) -> None:
