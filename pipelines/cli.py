@@ -254,11 +254,16 @@ def _serve(args: argparse.Namespace, program: str, *options: str) -> int:
     supervises the service itself (deploy/*.service)."""
     paths = _paths(args)
     select_registry(args)
+    from alerts.channels import missing_credentials
     from schemas.operations import load_operations
     from sources.registry import load_registry
 
     sources = load_registry(selected_registry(args))  # a mistake in the YAML: say so first
-    load_operations(paths.root, sources)
+    config = load_operations(paths.root, sources)
+    missing = missing_credentials(config.alerts.email, config.alerts.webhook)
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 2
     prepare_instance(paths)
     command = [str(Path(sys.executable).parent / program), *options]
     print(f"{' '.join(command)} (DAGSTER_HOME={paths.dagster_home})", flush=True)
