@@ -4,22 +4,31 @@ GX renders every validation of the run (each source's delivery, the indicator ma
 HTML: data/reports/data_docs/<run id>/index.html, linked from the Dagster assets' metadata.
 The pages load jQuery, Bootstrap and bootstrap-table from CDNs, which a pipeline server often
 cannot reach — the index then shows an empty table. After each build the links are rewritten
-to copies in the site's static/vendor/ folder (expectations/data_docs_static/, see its
-LICENSES.md).
+to copies of them (expectations/data_docs_static/, see its LICENSES.md).
+
+The static files — GX's images, fonts and styles (about 4 MB) and those copies (1 MB) — are the
+same for every run: they are kept once, in data/reports/data_docs/_shared/gx-<version>/, and
+every run's pages link there; a run's own folder holds only its pages (retention removes whole
+run folders, pipelines/retention.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 from expectations.gx_check import gx_context
 
 STATIC = Path(__file__).resolve().parent / "data_docs_static"
-VENDOR = "static/vendor"
+VENDOR = "vendor"
+SHARED = "_shared"
+# a link into a site's own static folder, as GX writes it ("static/", "./static/", "../../static/")
+_STATIC_LINK = re.compile(r'(href|src)="(?:\.{1,2}/)*static/')
 CDN = {
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1.min.js",
     "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css":
@@ -85,18 +94,36 @@ def build(directory: Path) -> Path | None:
     return index if index.exists() else None
 
 
+def shared_static(directory: Path) -> Path:
+    """The static files every run's Data Docs share (per GX version: its pages and its static
+    files change together)."""
+    return directory.parent / SHARED / f"gx-{version('great_expectations')}"
+
+
 def localize(directory: Path, since: float = 0.0) -> None:
-    """Point the CDN links of every page (written at or after `since`) at the vendored copies."""
-    vendor = directory / VENDOR
-    if not vendor.exists():
-        shutil.copytree(STATIC, vendor)
+    """Move the site's static files to the shared folder (or drop them, when it is there) and
+    point every page written at or after `since` at it — CDN links at the vendored copies."""
+    shared = shared_static(directory)
+    own = directory / "static"
+    if not (shared / VENDOR).exists():
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        staging = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
+        shutil.rmtree(staging, ignore_errors=True)
+        if own.is_dir():
+            shutil.copytree(own, staging)
+        shutil.copytree(STATIC, staging / VENDOR, dirs_exist_ok=True)
+        try:
+            staging.rename(shared)  # complete or absent, for concurrent readers
+        except OSError:  # another process was first
+            shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(own, ignore_errors=True)  # GX copies it again on every build
     for page in directory.rglob("*.html"):
         if page.stat().st_mtime < since - 1:  # (coarse file-system clocks)
             continue
         text = page.read_text(encoding="utf-8")
-        prefix = os.path.relpath(vendor, page.parent)
-        new = text
+        prefix = os.path.relpath(shared, page.parent)
+        new = _STATIC_LINK.sub(rf'\1="{prefix}/', text)
         for url, name in CDN.items():
-            new = new.replace(url, f"{prefix}/{name}")
+            new = new.replace(url, f"{prefix}/{VENDOR}/{name}")
         if new != text:
             page.write_text(new, encoding="utf-8")

@@ -20,12 +20,20 @@ STRUCTURE_TEXT = (
 )
 
 
+# A check that blocks a delivery rejects it whole in staging: nothing of it is loaded, so nothing
+# bad can flow on, and the night goes on with the source's last good data. In Dagster the check
+# therefore does not block the downstream assets — one partner's broken file must not hold back
+# every other source's new data (docs/operations.md, "A bad delivery holds back only its source").
+REJECTS = " A failure rejects the delivery: its source keeps its last good data, the run goes on."
+
+
 def _describe(check: SourceCheck) -> str:
     if check.name == STRUCTURE_CHECK:
-        return STRUCTURE_TEXT
+        return STRUCTURE_TEXT + REJECTS
     if check.suite == "cross_checks":
         return f"{check.description} (WARNING only; details in quality.findings)"
-    return f"{check.description} (expectations/{check.suite}.json, {check.expectation_type})"
+    text = f"{check.description} (expectations/{check.suite}.json, {check.expectation_type})"
+    return text + (REJECTS if check.blocking else "")
 
 
 def staging_check_specs(source: Source, asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
@@ -33,11 +41,13 @@ def staging_check_specs(source: Source, asset_key: dg.AssetKey) -> list[dg.Asset
         dg.AssetCheckSpec(
             check.name,
             asset=asset_key,
-            blocking=check.blocking,
+            blocking=False,
             description=_describe(check),
-            metadata={"suite": check.suite, "expectation_type": check.expectation_type}
-            if check.expectation_type and check.suite != "cross_checks"
-            else None,
+            metadata={
+                "suite": check.suite,
+                "rejects_delivery": check.blocking,
+                **({"expectation_type": check.expectation_type} if check.expectation_type else {}),
+            },
         )
         for check in source_checks(source)
     ]
@@ -97,6 +107,7 @@ def staging_check_results(
         if isinstance(delivery, DeliveryResult):
             extra = {
                 "file": delivery.file_name,
+                "delivery_state": delivery.state,
                 "deliveries": [d.file_name for d, _ in evaluated if d is not None],
                 "quarantined_records": sum(d.records_quarantined for d in result.deliveries),
             }

@@ -4,10 +4,17 @@
                                              exit 0 = published, 1 = a blocking check failed
                                              (nothing published), 2 = the run broke otherwise,
                                              3 = published, a live source could not be fetched,
+                                             4 = published, with sources held back (a delivery
+                                             was rejected; their last good data is published),
                                              5 = refused: another run is in progress,
                                              6 = the environment (no space left, data directory
                                              read-only or missing, permission denied)
+    bildungsmonitor publications             the kept publications (run id, time, sources, checks)
+    bildungsmonitor rollback RUN_ID          republish a kept publication atomically; exit 0
+                                             done, 2 unknown run, 5 a run is in progress
     bildungsmonitor ui [--port 3000]         dagster dev with the same instance (DAGSTER_HOME)
+    bildungsmonitor daemon                   the Dagster daemon, as the systemd unit runs it
+    bildungsmonitor webserver [--port 3000]  the Dagster UI, as the systemd unit runs it
     bildungsmonitor screen FILE --source ID  check a delivery before sending it; exit 0 pass,
                                              1 warnings only, 2 fail ([--json])
     bildungsmonitor docs                     regenerate the generated sections of docs/
@@ -82,11 +89,18 @@ def _paths(args: argparse.Namespace) -> DataPaths:
 def cmd_run(args: argparse.Namespace) -> int:
     paths = _paths(args)
     select_registry(args)
+    from alerts.channels import missing_credentials
+    from schemas.operations import load_operations
     from sources.registry import load_registry
     from warehouse.environment import DataDirError, check_data_dir, exception_chain, find_problem
     from warehouse.runlock import RunInProgress, RunLock
 
-    load_registry(selected_registry(args))  # a mistake in the YAML: say so before starting
+    sources = load_registry(selected_registry(args))  # a mistake in the YAML: say so first
+    config = load_operations(paths.root, sources)  # alerts and retention (operations.yaml)
+    missing = missing_credentials(config.alerts.email, config.alerts.webhook)
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 2
     try:
         check_data_dir(paths)
         prepare_instance(paths)
@@ -109,10 +123,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Cannot run: {problem.line()}")
         return EXIT_ENVIRONMENT
     with lock:
-        return _run_locked(args, paths, instance, lock, run_id)
+        return _run_locked(args, paths, instance, lock, run_id, sources, config)
 
 
-def _run_locked(args, paths: DataPaths, instance, lock, run_id: str) -> int:
+def _run_locked(args, paths: DataPaths, instance, lock, run_id: str, sources, config) -> int:
     from pipelines.definitions import build_definitions
     from pipelines.jobs import NIGHTLY_JOB
     from pipelines.recovery import recover
@@ -158,7 +172,57 @@ def _run_locked(args, paths: DataPaths, instance, lock, run_id: str) -> int:
                 instance.report_run_failed(run, problem.line())
         return EXIT_ENVIRONMENT
     print(summary.render())
+    from pipelines.alerting import tell
+
+    for line in tell(summary, paths, sources, config):
+        print(line)
     return summary.exit_code
+
+
+def cmd_publications(args: argparse.Namespace) -> int:
+    """The kept publications, newest first; * marks the one analysts see."""
+    from warehouse.publications import history_dir, kept_publications
+
+    paths = _paths(args)
+    kept = kept_publications(paths)
+    print(f"Publications kept in {history_dir(paths)} (newest first; * = published now):")
+    for publication in kept:
+        print(publication.line())
+    if not kept:
+        print("  (none yet)")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Republish a kept publication, atomically, while no run is working."""
+    from warehouse.environment import exception_chain, find_problem
+    from warehouse.publications import UnknownPublication, find_kept, republish
+    from warehouse.runlock import RunInProgress, RunLock
+
+    paths = _paths(args)
+    try:
+        kept = find_kept(paths, args.run_id)
+    except UnknownPublication as exc:
+        print(exc)
+        return 2
+    try:
+        with RunLock.acquire(paths, None, "rollback", wait=LOCK_WAIT_SECONDS):
+            target = republish(paths, kept, "rollback")
+    except RunInProgress as exc:
+        print(exc)
+        return EXIT_REFUSED
+    except OSError as exc:
+        problem = find_problem(exception_chain(exc), paths.root)
+        if problem is None:
+            raise
+        print(f"Cannot roll back: {problem.line()}")
+        return EXIT_ENVIRONMENT
+    print(
+        f"Rolled back: {target} is the publication of run {kept.run_id} (published "
+        f"{kept.published_at:%Y-%m-%d %H:%M:%S} UTC) again. The next run publishes anew from "
+        "the warehouse."
+    )
+    return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -182,6 +246,41 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(args.port),
     ]
     return subprocess.call(command, cwd=REPO_ROOT)
+
+
+def _serve(args: argparse.Namespace, program: str, *options: str) -> int:
+    """A Dagster service on the pipeline's instance (DAGSTER_HOME under the data directory),
+    after the registry and operations.yaml were checked; it replaces this process, so systemd
+    supervises the service itself (deploy/*.service)."""
+    paths = _paths(args)
+    select_registry(args)
+    from alerts.channels import missing_credentials
+    from schemas.operations import load_operations
+    from sources.registry import load_registry
+
+    sources = load_registry(selected_registry(args))  # a mistake in the YAML: say so first
+    config = load_operations(paths.root, sources)
+    missing = missing_credentials(config.alerts.email, config.alerts.webhook)
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 2
+    prepare_instance(paths)
+    command = [str(Path(sys.executable).parent / program), *options]
+    print(f"{' '.join(command)} (DAGSTER_HOME={paths.dagster_home})", flush=True)
+    os.chdir(REPO_ROOT)
+    os.execv(command[0], command)
+    return 0  # (not reached)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    return _serve(args, "dagster-daemon", "run", "-m", "pipelines.definitions")
+
+
+def cmd_webserver(args: argparse.Namespace) -> int:
+    return _serve(
+        args, "dagster-webserver", "-m", "pipelines.definitions", "-h", args.host,
+        "-p", str(args.port),
+    )  # fmt: skip
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -288,6 +387,25 @@ def main(argv: list[str] | None = None) -> int:
     screen.add_argument("--json", action="store_true", help="machine-readable output")
     screen.add_argument("--language", choices=("both", "de", "en"), default="both")
     screen.set_defaults(func=cmd_screen)
+    daemon = sub.add_parser(
+        "daemon", parents=[common], help="the Dagster daemon as a service (deploy/*.service)"
+    )
+    daemon.set_defaults(func=cmd_daemon)
+    webserver = sub.add_parser(
+        "webserver", parents=[common], help="the Dagster UI as a service (no daemon of its own)"
+    )
+    webserver.add_argument("--host", default="127.0.0.1")
+    webserver.add_argument("--port", type=int, default=3000)
+    webserver.set_defaults(func=cmd_webserver)
+    publications = sub.add_parser(
+        "publications", parents=[common], help="list the kept publications (for a rollback)"
+    )
+    publications.set_defaults(func=cmd_publications)
+    rollback = sub.add_parser(
+        "rollback", parents=[common], help="republish a kept publication (atomically)"
+    )
+    rollback.add_argument("run_id", help="the run whose publication to republish (8+ chars)")
+    rollback.set_defaults(func=cmd_rollback)
     docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
     docs.set_defaults(func=cmd_docs)
     metadata = sub.add_parser(

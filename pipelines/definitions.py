@@ -14,12 +14,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.alerting import build_alert_sensor
 from pipelines.assets.core import core_assets
 from pipelines.assets.ingest import api_ingest_asset, ingest_asset
 from pipelines.assets.marts import mart_assets
 from pipelines.assets.publish import published_warehouse
 from pipelines.assets.staging import staging_asset
 from pipelines.jobs import build_inbox_sensor, build_nightly_schedule, nightly_job
+from pipelines.recovery import operations_or_default
 from pipelines.resources import WarehouseResource
 from sources.registry import load_registry, registry_dir
 from warehouse.db import DataPaths
@@ -40,11 +42,12 @@ def build_definitions(
     assets += core_assets(sources)
     assets += mart_assets(sources)
     assets.append(published_warehouse)
+    schedule = operations_or_default(paths).schedule
     return dg.Definitions(
         assets=assets,
         jobs=[nightly_job],
-        schedules=[build_nightly_schedule(paths)],
-        sensors=[build_inbox_sensor(paths, list(sources))],
+        schedules=[build_nightly_schedule(paths, schedule.cron, schedule.timezone)],
+        sensors=[build_inbox_sensor(paths, list(sources)), build_alert_sensor(paths, sources)],
         resources={"warehouse": WarehouseResource(data_dir=str(paths.root))},
         executor=dg.in_process_executor,
     )

@@ -55,14 +55,18 @@ def live_run_in_progress(instance: dg.DagsterInstance, paths: DataPaths, by: str
     return f"run {running}" if running else None
 
 
-def build_nightly_schedule(paths: DataPaths) -> dg.ScheduleDefinition:
+def build_nightly_schedule(
+    paths: DataPaths, cron: str = "0 2 * * *", timezone: str = "Europe/Berlin"
+) -> dg.ScheduleDefinition:
+    """The nightly run; its time is operations.yaml's `schedule` (default 02:00 Berlin)."""
+
     @dg.schedule(
         name="nightly_schedule",
         job=nightly_job,
-        cron_schedule="0 2 * * *",
-        execution_timezone="Europe/Berlin",
+        cron_schedule=cron,
+        execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="Every night at 02:00 Berlin time.",
+        description=f"The nightly run: '{cron}' ({timezone}; operations.yaml, `schedule`).",
     )
     def nightly_schedule(context: dg.ScheduleEvaluationContext):
         running = live_run_in_progress(context.instance, paths, "the nightly schedule")

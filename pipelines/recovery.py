@@ -22,6 +22,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from alerts.notify import dead_run_alerts, notify
+from schemas.operations import OperationsConfig, load_operations
+from schemas.yamlmodel import YamlError
 from warehouse.db import DataPaths
 from warehouse.runlock import RunInProgress, RunLock, remove_leftovers
 
@@ -87,7 +90,30 @@ def recover(
         instance.report_run_failed(run, message)
         result.failed_runs.append(f"run {run.run_id}: {reason}")
     result.removed = remove_leftovers(paths)
+    tell_dead_runs(result.failed_runs, paths)
     return result
+
+
+def operations_or_default(paths: DataPaths, log=print) -> OperationsConfig:
+    """The settings in force; a mistaken file is said (loudly) and the alert log still written
+    (`bildungsmonitor run` refuses to start with it; the daemon's ticks go on)."""
+    try:
+        return load_operations(paths.root)
+    except YamlError as exc:
+        log(f"operations.yaml is not valid, alerts go to the log file only:\n{exc}")
+        return OperationsConfig()
+
+
+def tell_dead_runs(failed_runs: list[str], paths: DataPaths, log=print) -> None:
+    """Alerts for the runs marked failed because their process was gone."""
+    pairs = []
+    for line in failed_runs:  # "run <id>: <reason>"
+        head, _, reason = line.partition(": ")
+        pairs.append((head.removeprefix("run "), f"marked failed: {reason}"))
+    report = dead_run_alerts(pairs)
+    if report is not None:
+        for problem in notify(report, operations_or_default(paths, log), paths.root):
+            log(problem)
 
 
 def recover_if_idle(instance: dg.DagsterInstance, paths: DataPaths, by: str) -> str | None:

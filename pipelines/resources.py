@@ -20,7 +20,8 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from pipelines.recovery import recover
+from pipelines.recovery import operations_or_default, recover
+from pipelines.retention import prune_runs
 from warehouse.db import DataPaths, connect
 from warehouse.runlock import RunLock, remove_leftovers
 
@@ -60,6 +61,10 @@ class WarehouseResource(dg.ConfigurableResource):
             instance, self.paths, self._lock, run.run_id, f"run {run.run_id}"
         ).lines():
             context.log.warning(line)
+        days = operations_or_default(self.paths, context.log.warning).retention.runs
+        removed = prune_runs(instance, self.paths, days)
+        if removed:
+            context.log.info(f"retention: deleted {len(removed)} run(s) older than {days} days")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock is not None:

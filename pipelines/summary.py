@@ -13,11 +13,13 @@ from pipelines.exitcodes import (
     EXIT_BLOCKED,
     EXIT_BROKEN,
     EXIT_ENVIRONMENT,
+    EXIT_HELD_BACK,
     EXIT_PUBLISHED,
     EXIT_SOURCE_FAILED,
 )
 from warehouse.db import DataPaths
 from warehouse.environment import EnvironmentProblem, ErrorText, find_problem
+from warehouse.held_back import HeldBack, held_back_sources
 
 if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
@@ -47,7 +49,10 @@ class RunSummary:
     checks_passed: int = 0
     checks_warned: list[str] = field(default_factory=list)
     checks_failed: list[str] = field(default_factory=list)  # blocking (ERROR) failures
+    # failures of the checks that reject a delivery (staging): the delivery is held back
+    checks_rejected: list[str] = field(default_factory=list)
     sources_failed: list[str] = field(default_factory=list)  # non-blocking ERROR failures
+    fetch_failures: dict[str, str] = field(default_factory=dict)  # source id -> why
     quarantined: int = 0
     checks_not_evaluated: int = 0  # nothing new to check (no new delivery, unchanged mart)
     failed_steps: list[str] = field(default_factory=list)
@@ -56,10 +61,13 @@ class RunSummary:
     previous_publication: Path | None = None
     environment: EnvironmentProblem | None = None  # what stopped the run, if the environment
     inbox_skipped: list[str] = field(default_factory=list)  # odd inbox entries, not followed
+    held_back: list[HeldBack] = field(default_factory=list)  # their last good data is published
 
     @property
     def exit_code(self) -> int:
         if self.success and self.published:
+            if self.held_back:
+                return EXIT_HELD_BACK
             return EXIT_SOURCE_FAILED if self.sources_failed else EXIT_PUBLISHED
         if self.environment is not None:
             return EXIT_ENVIRONMENT
@@ -67,19 +75,44 @@ class RunSummary:
 
     @classmethod
     def collect(cls, paths: DataPaths, result: dg.ExecuteInProcessResult, seconds: float):
-        summary = cls(run_id=result.run_id, success=result.success, seconds=seconds)
-        for evaluation in result.get_asset_check_evaluations():
+        return cls.from_events(paths, result.run_id, result.success, result.all_events, seconds)
+
+    @classmethod
+    def of_run(cls, paths: DataPaths, instance: dg.DagsterInstance, run: dg.DagsterRun):
+        """The summary of a finished run, from the instance's event log (a run the daemon
+        launched, which no CLI watched)."""
+        records = instance.get_records_for_run(run.run_id, limit=100_000).records
+        events = [r.event_log_entry.dagster_event for r in records]
+        stamps = [r.event_log_entry.timestamp for r in records]
+        seconds = max(stamps) - min(stamps) if stamps else 0.0
+        success = run.status == dg.DagsterRunStatus.SUCCESS
+        return cls.from_events(paths, run.run_id, success, [e for e in events if e], seconds)
+
+    @classmethod
+    def from_events(
+        cls, paths: DataPaths, run_id: str, success: bool, events: list, seconds: float
+    ) -> RunSummary:
+        summary = cls(run_id=run_id, success=success, seconds=seconds)
+        for event in events:
+            if event.event_type_value != "ASSET_CHECK_EVALUATION":
+                continue
+            evaluation = event.event_specific_data
             label = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
             text = evaluation.description or ""
             if evaluation.passed:
                 summary.checks_passed += 1
+            elif evaluation.asset_key.path[0] == "staging" and (
+                evaluation.severity == dg.AssetCheckSeverity.ERROR
+            ):
+                summary.checks_rejected.append(f"{label} — {text}")
             elif evaluation.severity == dg.AssetCheckSeverity.ERROR and evaluation.blocking:
                 summary.checks_failed.append(f"{label} — {text}")
             elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
                 summary.sources_failed.append(f"{label} — {text}")
+                summary.fetch_failures[evaluation.asset_key.path[-1]] = text
             else:
                 summary.checks_warned.append(f"{label} — {text}")
-        for event in result.all_events:
+        for event in events:
             if event.event_type_value == "STEP_FAILURE":
                 summary.failed_steps.append(event.step_key or "?")
             error = getattr(event.event_specific_data, "error", None)
@@ -87,7 +120,7 @@ class RunSummary:
                 summary.environment = find_problem(error_info_chain(error), paths.root)
         published = any(
             e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == PUBLISH_KEY
-            for e in result.all_events
+            for e in events
         )
         if published:
             summary.published = paths.published_db
@@ -96,9 +129,10 @@ class RunSummary:
             summary.previous_publication = paths.published_db
         if paths.work_db.exists():
             with duckdb.connect(str(paths.work_db), read_only=True) as conn:
-                summary.sources = _source_lines(conn, result.run_id)
+                summary.sources = _source_lines(conn, run_id)
+                summary.held_back = held_back_sources(conn, run_id)
                 summary.quarantined = conn.execute(
-                    "SELECT count(*) FROM quality.quarantine WHERE run_id = ?", [result.run_id]
+                    "SELECT count(*) FROM quality.quarantine WHERE run_id = ?", [run_id]
                 ).fetchone()[0]
                 summary.inbox_skipped = [
                     f"{action}: {detail}" if action == "waiting" else detail
@@ -106,18 +140,24 @@ class RunSummary:
                         "SELECT action, CASE action WHEN 'waiting' THEN 'inbox/' || source_id || "
                         "'/' || file_name ELSE detail END FROM meta.delivery_log WHERE run_id = ? "
                         "AND action IN ('skipped_entry', 'waiting') ORDER BY source_id, file_name",
-                        [result.run_id],
+                        [run_id],
                     ).fetchall()
                 ]
                 summary.checks_not_evaluated = conn.execute(
                     "SELECT count(DISTINCT (asset_key, check_name)) FROM quality.check_results "
                     "WHERE run_id = ? AND outcome = 'NOT_EVALUATED'",
-                    [result.run_id],
+                    [run_id],
                 ).fetchone()[0]
         return summary
 
+    @property
+    def status(self) -> str:
+        if not self.published:
+            return "NOT published"
+        return "published, with sources held back" if self.held_back else "published"
+
     def render(self) -> str:
-        status = "published" if self.published else "NOT published"
+        status = self.status
         lines = [
             f"Run {self.run_id} — {'success' if self.success else 'FAILED'}, {status} "
             f"({self.seconds:.1f} s)",
@@ -140,12 +180,26 @@ class RunSummary:
             f"Checks: {self.checks_passed} passed, {len(self.checks_warned)} warnings, "
             f"{len(self.checks_failed)} failed (blocking)"
             + (
+                f", {len(self.checks_rejected)} failed (delivery rejected)"
+                if self.checks_rejected
+                else ""
+            )
+            + (
                 f"; {self.checks_not_evaluated} not evaluated (nothing new to check)"
                 if self.checks_not_evaluated
                 else ""
             ),
         ]
         lines += [f"  FAIL {c}" for c in self.checks_failed]
+        lines += [f"  FAIL {c}" for c in self.checks_rejected]
+        if self.held_back:
+            lines.append(
+                f"Sources held back: {len(self.held_back)} (a delivery was rejected; "
+                "their last good data is "
+                + ("published" if self.published else "kept")
+                + ", the partner has to send a corrected file)"
+            )
+            lines += [f"  HELD BACK {h.line()}" for h in self.held_back]
         if self.sources_failed:
             lines.append(
                 f"Sources that could not be fetched: {len(self.sources_failed)} "

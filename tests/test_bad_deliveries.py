@@ -1,14 +1,12 @@
 """Bad deliveries get a clear error and lose nothing.
 
 Staging-level tests feed each kind of bad input through the real reader, mapping, Great
-Expectations suites and DuckDB tables; the end-to-end test drops broken files into the inbox of
-a copy of the demo warehouse and runs the pipeline through the CLI twice (broken night, next
-night).
+Expectations suites and DuckDB tables; the end-to-end nights of broken deliveries are in
+tests/test_held_back.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +15,7 @@ import duckdb
 import pytest
 
 from sources.registry import Source, load_registry
-from tests.conftest import REPO, DemoRuns, copy_data_dir, run_cli
+from tests.conftest import REPO
 from warehouse.db import DataPaths, init_schema
 from warehouse.ingest import ingest_source
 from warehouse.staging import StagingResult, stage_source
@@ -271,100 +269,6 @@ def test_too_many_bad_rows_block_the_delivery(staged) -> None:
 
 
 # --- end to end: the broken night and the next night --------------------------------------
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.mark.slow
-def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
-    demo_runs: DemoRuns, tmp_path: Path
-) -> None:
-    data = copy_data_dir(demo_runs, tmp_path / "data")
-    published = data / "published" / "bildungsmonitor.duckdb"
-    before = sha256(published)
-    inbox = data / "inbox"
-    for source_id in ("schulabgaenger_abschlussart", "kita_betreuung", "lernfoerderung"):
-        (inbox / source_id).mkdir(parents=True)
-    comma = leavers_file(demo_leaver_lines(20)).decode("cp1252").replace(";", ",")
-    (inbox / "schulabgaenger_abschlussart/abgaenger_2025.csv").write_bytes(comma.encode("cp1252"))
-    (inbox / "kita_betreuung/kita_2025.csv").write_bytes(
-        "\ufeffStichtag;Gemeindeschlüssel;Gemeindename;Kinder unter 3 Jahren in Tagesbetreuung\n"
-        "01.03.2025;05513000;Gelsenkirchen;1720\n".encode()
-    )
-    (inbox / "lernfoerderung/lernpaten_2025-26.csv").write_text(
-        "schulnummer,schuljahr,schulname,teilnehmende_schueler,foerderstunden\n"
-        "118928,2025/26,GG Marschallstr.,41,505.0\n",
-        encoding="utf-8",
-    )
-
-    broken = run_cli(data)
-    assert broken.returncode == 1, broken.output
-    assert "NOT published" in broken.output
-    assert (
-        "FAIL staging/schulabgaenger_abschlussart:structure — abgaenger_2025.csv, line 1:"
-        in broken.output
-    )
-    assert (
-        "FAIL staging/kita_betreuung:structure — kita_2025.csv, line 1, column "
-        "'Kinder von 3 bis unter 6 Jahren in Tagesbetreuung': missing column" in broken.output
-    )
-    assert f"the previous publication is unchanged: {published}" in broken.output
-    assert sha256(published) == before
-    with duckdb.connect(str(data / "warehouse/work.duckdb"), read_only=True) as conn:
-        states = dict(
-            conn.execute(
-                "SELECT file_name, state FROM meta.deliveries WHERE parsed_run_id = ?",
-                [broken.run_id],
-            ).fetchall()
-        )
-        assert states == {
-            "abgaenger_2025.csv": "rejected",
-            "kita_2025.csv": "rejected",
-            "lernpaten_2025-26.csv": "loaded",
-        }
-        # the other sources still load: the programme's new school year is staged
-        assert (
-            conn.execute(
-                "SELECT count(*) FROM staging.records WHERE measure = "
-                "'programme_schools_reached' AND school_year = '2025/26'"
-            ).fetchone()[0]
-            == 53
-        )
-    rejected = sorted(p.name for p in (inbox / "kita_betreuung/rejected").iterdir())
-    assert rejected[0].endswith("_kita_2025.csv") and rejected[1].endswith(".error.txt")
-    assert not (inbox / "lernfoerderung/lernpaten_2025-26.csv").exists()
-
-    # the next night: the partner sends a corrected file with a few bad rows
-    payload, line = bad_rows_delivery()
-    (inbox / "schulabgaenger_abschlussart/abgaenger_2025_neu.csv").write_bytes(payload)
-    recovered = run_cli(data)
-    assert recovered.returncode == 0, recovered.output
-    assert "success, published" in recovered.output
-    assert sha256(published) != before
-    with duckdb.connect(str(published), read_only=True) as conn:
-        quarantined = conn.execute(
-            "SELECT source_line, reason FROM quality.quarantine WHERE file_name = "
-            "'abgaenger_2025_neu.csv'"
-        ).fetchall()
-        assert {ln for ln, _ in quarantined} == {29, *(int(v) for v in line.values())}
-        assert (
-            conn.execute(
-                "SELECT count(*) FROM marts.measure_values WHERE school_year = "
-                "'2025/26' AND measure = 'programme_schools_reached'"
-            ).fetchone()[0]
-            == 53
-        )
-        fails = conn.execute(
-            "SELECT count(*) FROM quality.check_results WHERE run_id = ? AND outcome = 'FAIL'",
-            [broken.run_id],
-        ).fetchone()[0]
-        assert fails == 2
-        loaded = conn.execute(
-            "SELECT count(*) FROM marts.measure_values WHERE file_name = 'abgaenger_2025_neu.csv'"
-        ).fetchone()[0]
-        assert loaded == (90 - 1) * 7 + 6
 
 
 @contextmanager

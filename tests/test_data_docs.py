@@ -65,6 +65,13 @@ def test_every_source_of_the_demo_run_is_in_its_data_docs(demo_runs: DemoRuns) -
     for dataset in datasets:
         assert dataset in dom, dataset
     assert demo_runs.first.run_id in dom  # the Dagster run names the validations
+    # the static files (GX's and the vendored ones) are shared by every run, not copied
+    run_folder = index.parent
+    assert not (run_folder / "static").exists()
+    (shared,) = (run_folder.parent / "_shared").glob("gx-*")
+    assert (shared / "vendor" / "jquery-3.7.1.min.js").exists() and (shared / "images").is_dir()
+    # its own pages (about 1 MB); the static files were another 5 MB per run
+    assert sum(p.stat().st_size for p in run_folder.rglob("*") if p.is_file()) < 2_000_000
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ diff of tests/snapshots/definitions.json; refresh it on purpose with UPDATE_SNAP
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -27,16 +28,22 @@ def describe(defs: dg.Definitions) -> dict:
     assets = {}
     for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
         checks = sorted(
-            (graph.get_check_spec(key).name, graph.get_check_spec(key).blocking)
+            (graph.get_check_spec(key).name, graph.get_check_spec(key).blocking,
+             (graph.get_check_spec(key).metadata or {}).get("rejects_delivery"))
             for key in graph.get_check_keys_for_assets({spec.key})
-        )
+        )  # fmt: skip
         assets[spec.key.to_user_string()] = {
             "group": spec.group_name,
             "deps": sorted(d.asset_key.to_user_string() for d in spec.deps),
             "owners": list(spec.owners),
             "kinds": sorted(spec.kinds),
             "metadata": sorted(spec.metadata),
-            "checks": [f"{name}{' (blocking)' if blocking else ''}" for name, blocking in checks],
+            "checks": [
+                name
+                + (" (blocking)" if blocking else "")
+                + (" (rejects delivery)" if rejects else "")
+                for name, blocking, rejects in checks
+            ],
         }
     schedule = defs.resolve_schedule_def("nightly_schedule")
     sensor = defs.resolve_sensor_def("inbox_sensor")
@@ -82,7 +89,7 @@ def test_groups_are_the_layers(defs: dg.Definitions) -> None:
     assert groups == {"ingest", "staging", "core", "indicators", "marts", "publish"}
 
 
-def test_every_source_has_ingest_and_staging_with_a_blocking_structure_check(
+def test_every_source_has_ingest_and_staging_with_a_structure_check_that_rejects(
     defs: dg.Definitions,
 ) -> None:
     graph = defs.resolve_asset_graph()
@@ -93,7 +100,19 @@ def test_every_source_has_ingest_and_staging_with_a_blocking_structure_check(
             graph.get_check_spec(k).name: graph.get_check_spec(k)
             for k in graph.get_check_keys_for_assets({key})
         }
-        assert checks["structure"].blocking
+        # it rejects the delivery, and does not block the other sources (docs/operations.md)
+        assert not checks["structure"].blocking
+        assert checks["structure"].metadata["rejects_delivery"] is True
+
+
+def test_the_publication_is_stale_after_26_hours_and_alerts_are_watched(
+    defs: dg.Definitions,
+) -> None:
+    graph = defs.resolve_asset_graph()
+    policy = graph.get(dg.AssetKey(["publish", "bildungsmonitor"])).freshness_policy
+    assert policy.fail_window.to_timedelta() == dt.timedelta(hours=26)
+    sensor = defs.resolve_sensor_def("alert_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_schedule_runs_nightly_at_two_in_berlin(defs: dg.Definitions) -> None:

@@ -34,6 +34,7 @@ import duckdb
 from warehouse.db import DataPaths, run_sql_file, utc_now
 from warehouse.fingerprints import recorded
 from warehouse.history import adopt_next_history, next_indicator_history
+from warehouse.publications import keep_copy, prune
 
 STORAGE_VERSION = os.environ.get("BILDUNGSMONITOR_STORAGE_VERSION", "v1.3.0")
 
@@ -119,10 +120,13 @@ def _file_signature(path: Path) -> str:
     return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> Publication:
+def publish(
+    conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str, keep: int = 7
+) -> Publication:
     """A complete new publication, renamed over the previous one. When no published table is
     built from anything new, the previous publication is copied and only what this run adds
-    (checks, deliveries, the log) is replaced — the marts are not written again."""
+    (checks, deliveries, the log) is replaced — the marts are not written again. The last
+    `keep` publications are kept for a rollback (warehouse/publications.py)."""
     target = paths.published_db
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{run_id[:8]}.{os.getpid()}.tmp")
@@ -179,11 +183,17 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     os.chmod(temporary, 0o444)  # analysts read; nobody writes into a publication
+    try:
+        keep_copy(paths, temporary, run_id, published_at)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # e.g. no space for the copy: publish nothing
+        raise
     for stale in stale_publication_files(target, keep=temporary):
         stale.unlink(missing_ok=True)  # an analyst's WAL must not be replayed over the new file
     os.replace(temporary, target)  # atomic on POSIX: readers see the old or the new file
     if not refresh:
         adopt_next_history(conn)
+    prune(paths, keep)
     conn.execute("DELETE FROM meta.build_state WHERE model = 'publication'")
     if built_from is not None:
         conn.execute(

@@ -35,8 +35,9 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
             f"it to canonical records, validates it with Great Expectations (suites "
             f"{', '.join(source_suites(source))}) and loads what passes "
             f"into {table}; failing records go to quality.quarantine with their reason. A "
-            "delivery that cannot be read, or fails a blocking check, is rejected whole and "
-            "stops the run before publication."
+            "delivery that cannot be read, or fails a check that rejects deliveries, is rejected "
+            "whole: the source keeps its last good data and is held back (the run summary and "
+            "quality.source_health say so); every other source's new data is published."
         ),
         kinds={"pandas", "duckdb"},
         owners=[source.owner],
@@ -72,6 +73,8 @@ def staging_asset(source: Source, sources: dict[str, Source]) -> dg.AssetsDefini
                 **not_evaluated_metadata(result),
                 "new_deliveries": len(result.deliveries),
                 "rejected_deliveries": len(result.rejected),
+                "held_back": "; ".join(f"{d.file_name}: {d.message}" for d in result.rejected)
+                or "none",
                 "records_loaded": sum(d.records_loaded for d in result.deliveries),
                 "records_quarantined": sum(d.records_quarantined for d in result.deliveries),
                 "current_delivery": result.current_delivery or "none",
