@@ -19,6 +19,9 @@ from pathlib import Path
 from expectations.gx_check import gx_context
 
 STATIC = Path(__file__).resolve().parent / "data_docs_static"
+# Vega, Vega-Lite and Vega-Embed in one file (vl-convert-python's bundle; LICENSES.md): the
+# Data Docs' charts and the indicator report's (report/site.py) both draw with it
+VEGA_BUNDLE = STATIC / "vega-bundle.min.js"
 VENDOR = "static/vendor"
 CDN = {
     "https://code.jquery.com/jquery-3.7.1.min.js": "jquery-3.7.1.min.js",

@@ -1,0 +1,473 @@
+"""The indicator report: an HTML site the steering group and the partners open from a folder.
+
+    index.html                 every goal with its indicators: the Ruhr's latest value, NRW,
+                               baseline, target, on track or not
+    indikatoren/<id>.html      one page per indicator: the Ruhr against NRW with the target,
+                               the 53 municipalities ranked, the Kreise, subgroups, a dot map,
+                               the data notes and the story behind the curve
+    gemeinden/<AGS>.html       one printable profile per Ruhr municipality
+    assets/                    style sheet, the Vega chart runtime (vendored), the chart glue
+
+It works from file:// without any network: nothing is loaded from elsewhere. The site is
+written into a temporary folder beside the target and swapped in whole, so a reader never
+sees half a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from expectations.data_docs import VEGA_BUNDLE
+from report import charts, german
+from report.commentary import COMMENTARY_YAML, Story, load_commentary
+from report.data import ReportData, read
+from report.progress import Progress, assess
+from schemas.catalogue import load_catalogue
+from schemas.tables import NRW_CODE, RUHR_CODE, parse_school_year, school_year_label
+
+HERE = Path(__file__).resolve().parent
+ASSETS = ("report.css", "report.js")
+SCHOOLS_SOURCE = "nrw_schuldaten"
+
+
+@dataclass
+class Site:
+    index: Path
+    pages: list[Path] = field(default_factory=list)
+    charts: int = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.index.parent.rglob("*") if p.is_file())
+
+
+@dataclass
+class _Chart:
+    id: str
+    spec: str  # JSON, safe inside <script type="application/json">
+    label: str  # what the chart shows, for screen readers
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = german.number
+    env.filters["signed"] = german.signed
+    env.filters["cell"] = german.cell
+    env.filters["count"] = lambda v: german.number(v, 0)
+    return env
+
+
+def _value(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def _years(first: int, last: int) -> list[str]:
+    return [school_year_label(y) for y in range(first, last + 1)]
+
+
+class _Builder:
+    def __init__(self, data: ReportData, commentary: dict[str, Story]) -> None:
+        self.data = data
+        self.commentary = commentary
+        self.charts = 0
+        t = data.trends
+        self.by_indicator = {k: v for k, v in t.groupby("indicator_id", sort=False)}
+        self.totals = t[(t.sex == "total") & (t.nationality == "total")]
+        self.total_by_indicator = {k: v for k, v in self.totals.groupby("indicator_id")}
+        # look-ups by key: filtering the frame for every cell of 66 pages costs a minute
+        self.index = {(r.indicator_id, r.region_code, r.start_year): r
+                      for r in self.totals.itertuples(index=False)}  # fmt: skip
+        self.latest: dict[tuple[str, str], int] = {}
+        for r in self.index.values():
+            key = (r.indicator_id, r.region_code)
+            if _value(r.value) is not None and r.start_year > self.latest.get(key, -1):
+                self.latest[key] = int(r.start_year)
+        self.kreis_names = dict(zip(data.regions.region_code, data.regions.name, strict=True))
+        goals = data.goals.goal_id.tolist()
+        self.indicator_ids = sorted(
+            data.indicators.index,
+            key=lambda i: (goals.index(data.indicators.loc[i, "goal_id"]), i),
+        )
+
+    # --- pieces shared by the pages ---------------------------------------------------------
+
+    def chart(self, spec: dict[str, Any], label: str) -> _Chart:
+        self.charts += 1
+        text = json.dumps(spec, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        return _Chart(f"chart-{self.charts}", text, label)
+
+    def latest_year(self, indicator_id: str, region: str = RUHR_CODE) -> int | None:
+        """The latest school year in which `region` has a value of the indicator."""
+        return self.latest.get((indicator_id, region))
+
+    def row(self, indicator_id: str, region: str, start_year: int | None) -> Any:
+        """The headline (total, total) row of a region and year, or None."""
+        return self.index.get((indicator_id, region, start_year))
+
+    def progress(self, indicator_id: str) -> tuple[int | None, Progress]:
+        ind = self.data.indicators.loc[indicator_id]
+        year = self.latest_year(indicator_id)
+        row = self.row(indicator_id, RUHR_CODE, year)
+        baseline = self.row(indicator_id, RUHR_CODE, parse_school_year(ind.baseline))
+        return year, assess(
+            _value(row.value) if row is not None else None,
+            year,
+            _value(baseline.value) if baseline is not None else None,
+            parse_school_year(ind.baseline),
+            float(ind.target_value),
+            parse_school_year(ind.target_year),
+            ind.direction,
+            lambda v: german.with_unit(german.number(v), ind.unit),
+        )
+
+    # --- the start page ---------------------------------------------------------------------
+
+    def start_page(self) -> dict[str, Any]:
+        goals = []
+        for goal in self.data.goals.itertuples():
+            rows = []
+            for indicator_id in self.indicator_ids:
+                ind = self.data.indicators.loc[indicator_id]
+                if ind.goal_id != goal.goal_id:
+                    continue
+                year, progress = self.progress(indicator_id)
+                ruhr = self.row(indicator_id, RUHR_CODE, year)
+                nrw = self.row(indicator_id, NRW_CODE, year)
+                baseline = self.row(indicator_id, RUHR_CODE, parse_school_year(ind.baseline))
+                rows.append({
+                    "id": indicator_id, "name": ind["name"], "unit": ind.unit,
+                    "unit_label": german.unit_label(ind.unit),
+                    "direction": ind.direction,
+                    "year": school_year_label(year) if year else "–",
+                    "ruhr": self.shown(ruhr, ind.unit), "nrw": self.shown(nrw, ind.unit),
+                    "baseline_year": ind.baseline,
+                    "baseline": self.shown(baseline, ind.unit),
+                    "target": german.with_unit(german.number(ind.target_value), ind.unit),
+                    "target_year": ind.target_year,
+                    "progress": progress,
+                })  # fmt: skip
+            goals.append({"goal": goal, "indicators": rows})
+        return {"goals": goals, "kreise": self.kreise_with_municipalities()}
+
+    def shown(self, row: pd.Series | None, unit: str) -> str:
+        if row is None:
+            return "–"
+        return german.with_unit(german.cell(_value(row.value), row.status), unit)
+
+    def kreise_with_municipalities(self) -> list[dict[str, Any]]:
+        m = self.data.municipalities()
+        groups = [{"name": "Kreisfreie Städte",
+                   "municipalities": m[m.kreisfrei].sort_values("name").to_dict("records")}]
+        for kreis_code, part in m[~m.kreisfrei].groupby("kreis_code"):
+            groups.append({"name": self.kreis_names.get(kreis_code, kreis_code),
+                           "municipalities": part.sort_values("name").to_dict("records")})
+        return groups  # fmt: skip
+
+    # --- an indicator's page ----------------------------------------------------------------
+
+    def indicator_page(self, indicator_id: str) -> dict[str, Any]:
+        ind = self.data.indicators.loc[indicator_id]
+        unit_title = german.unit_label(ind.unit)
+        rows = self.total_by_indicator.get(indicator_id, self.totals.iloc[0:0])
+        first = int(rows.start_year.min()) if not rows.empty else parse_school_year(ind.baseline)
+        target_year = parse_school_year(ind.target_year)
+        years = _years(min(first, parse_school_year(ind.baseline)), target_year)
+        latest, progress = self.progress(indicator_id)
+
+        # the Ruhr against NRW over all years
+        series = rows[rows.region_code.isin([RUHR_CODE, NRW_CODE])]
+        table = []
+        for year, part in series.groupby("start_year"):
+            ruhr = part[part.region_code == RUHR_CODE]
+            nrw = part[part.region_code == NRW_CODE]
+            table.append({
+                "year": school_year_label(int(year)),
+                "ruhr": self.cells(ruhr), "nrw": self.cells(nrw),
+                "ruhr_num": german.number(_value(ruhr.numerator.iloc[0]), 0) if not ruhr.empty else "–",
+                "ruhr_den": german.number(_value(ruhr.denominator.iloc[0]), 0) if not ruhr.empty else "–",
+            })  # fmt: skip
+        points = pd.DataFrame(
+            [{"Schuljahr": r.school_year, "Region": charts.RUHR if r.region_code == RUHR_CODE
+              else charts.NRW, "Wert": _value(r.value)}
+             for r in series.itertuples() if _value(r.value) is not None]
+        )  # fmt: skip
+        baseline_row = self.row(indicator_id, RUHR_CODE, parse_school_year(ind.baseline))
+        path = []
+        if baseline_row is not None and _value(baseline_row.value) is not None:
+            path = [(ind.baseline, _value(baseline_row.value)),
+                    (ind.target_year, float(ind.target_value))]  # fmt: skip
+        trend = self.chart(
+            charts.trend(points, years, unit_title, (ind.target_year, float(ind.target_value)),
+                         path),
+            f"Liniendiagramm: {ind['name']} im Ruhrgebiet und in NRW je Schuljahr, mit dem Ziel "
+            f"für {ind.target_year}",
+        )  # fmt: skip
+
+        # the municipalities and the Kreise in the latest year
+        municipalities, kreise, ranking, dot_map = [], [], None, None
+        if latest is not None:
+            at = rows[rows.start_year == latest]
+            m = self.data.municipalities().merge(
+                at[["region_code", "value", "status", "numerator", "denominator"]],
+                on="region_code", how="left",
+            )  # fmt: skip
+            ascending = ind.direction == "down"
+            m = m.sort_values(["value", "name"], ascending=[ascending, True], na_position="last")
+            for rank, r in enumerate(m.itertuples(), start=1):
+                municipalities.append({
+                    "rank": rank if _value(r.value) is not None else "",
+                    "code": r.region_code, "name": r.name,
+                    "kreis": "kreisfreie Stadt" if r.kreisfrei else r.kreis_name,
+                    "value": german.cell(_value(r.value), r.status),
+                    "numerator": german.number(_value(r.numerator), 0),
+                    "denominator": german.number(_value(r.denominator), 0),
+                })  # fmt: skip
+            bars = pd.DataFrame(
+                [{"Gemeinde": r.name, "Kreis": r.kreis_name,
+                  "Art": "kreisfreie Stadt" if r.kreisfrei else "kreisangehörige Gemeinde",
+                  "Wert": _value(r.value)} for r in m.itertuples() if _value(r.value) is not None]
+            )  # fmt: skip
+            ruhr_row = self.row(indicator_id, RUHR_CODE, latest)
+            nrw_row = self.row(indicator_id, NRW_CODE, latest)
+            if not bars.empty:
+                ranking = self.chart(
+                    charts.ranking(bars, unit_title,
+                                   _value(ruhr_row.value) if ruhr_row is not None else None,
+                                   _value(nrw_row.value) if nrw_row is not None else None),
+                    f"Balkendiagramm: {ind['name']} in den Gemeinden des Ruhrgebiets, "
+                    f"{school_year_label(latest)}, nach Rang",
+                )  # fmt: skip
+                dot_map = self.map_chart(bars.assign(region_code=m.dropna(subset=["value"])
+                                                     .region_code.values), ind, latest)  # fmt: skip
+            k = self.data.regions[self.data.regions.level == "kreis"].merge(
+                at[["region_code", "value", "status"]], on="region_code", how="left"
+            ).sort_values(["value", "name"], ascending=[ascending, True], na_position="last")
+            kreise = [{"name": r.name, "value": german.cell(_value(r.value), r.status)}
+                      for r in k.itertuples()]  # fmt: skip
+
+        return {
+            "ind": ind, "id": indicator_id, "unit_title": unit_title,
+            "latest": school_year_label(latest) if latest else None,
+            "progress": progress, "trend": trend, "trend_table": table,
+            "ranking": ranking, "municipalities": municipalities, "kreise": kreise,
+            "map": dot_map, "subgroups": self.subgroups(indicator_id, years, unit_title),
+            "notes": self.notes(indicator_id),
+            "story": self.commentary.get(indicator_id),
+            "target": german.with_unit(german.number(ind.target_value), ind.unit),
+        }  # fmt: skip
+
+    def cells(self, part: pd.DataFrame) -> str:
+        if part.empty:
+            return "–"
+        return german.cell(_value(part.value.iloc[0]), part.status.iloc[0])
+
+    def map_chart(self, bars: pd.DataFrame, ind: pd.Series, latest: int) -> _Chart | None:
+        schools = self.data.schools
+        if schools.empty:
+            return None
+        centres = schools.groupby("region_code", as_index=False)[["utm_east", "utm_north"]].mean()
+        places = bars.merge(centres, on="region_code").rename(
+            columns={"utm_east": "Ost", "utm_north": "Nord"}
+        )[["Gemeinde", "Ost", "Nord", "Wert"]]
+        if places.empty:
+            return None
+        return self.chart(
+            charts.dot_map(
+                schools.rename(columns={"utm_east": "Ost", "utm_north": "Nord"})[["Ost", "Nord"]],
+                places, german.unit_label(ind.unit), ind.direction == "up",
+            ),
+            f"Punktkarte: {ind['name']} je Gemeinde des Ruhrgebiets, {school_year_label(latest)}; "
+            "die Werte stehen in der Tabelle der Gemeinden",
+        )
+
+    def subgroups(self, indicator_id: str, years: list[str], unit_title: str) -> dict[str, Any]:
+        ind = self.data.indicators.loc[indicator_id]
+        rate_id = ind.of_indicator if ind.kind == "gap" else indicator_id
+        rate = self.data.indicators.loc[rate_id]
+        rows = self.by_indicator.get(rate_id)
+        empty = {"chart": None, "table": [], "rate_name": rate["name"]}
+        if rows is None:
+            return empty
+        ruhr = rows[rows.region_code == RUHR_CODE]
+        sex = ruhr[(ruhr.sex != "total") & (ruhr.nationality == "total")]
+        nat = ruhr[(ruhr.sex == "total") & (ruhr.nationality != "total")]
+        points = [
+            {"Schuljahr": r.school_year, "Merkmal": "Geschlecht", "Gruppe": german.SEX[r.sex],
+             "Wert": _value(r.value)} for r in sex.itertuples() if _value(r.value) is not None
+        ] + [
+            {"Schuljahr": r.school_year, "Merkmal": "Staatsangehörigkeit",
+             "Gruppe": german.NATIONALITY[r.nationality], "Wert": _value(r.value)}
+            for r in nat.itertuples() if _value(r.value) is not None
+        ]  # fmt: skip
+        if not points:
+            return empty
+        years = sorted({p["Schuljahr"] for p in points})  # what was measured; no target here
+        values = {(r.start_year, r.sex, r.nationality): _value(r.value)
+                  for r in pd.concat([sex, nat]).itertuples(index=False)}  # fmt: skip
+        table = []
+        for year in sorted({y for y, _, _ in values}):
+            f, m_ = values.get((year, "female", "total")), values.get((year, "male", "total"))
+            d, a = values.get((year, "total", "german")), values.get((year, "total", "foreign"))
+            table.append({
+                "year": school_year_label(int(year)),
+                "female": german.number(f), "male": german.number(m_),
+                "sex_gap": german.signed(m_ - f) if None not in (f, m_) else "–",
+                "german": german.number(d), "foreign": german.number(a),
+                "nat_gap": german.signed(a - d) if None not in (a, d) else "–",
+            })  # fmt: skip
+        chart = self.chart(
+            charts.subgroups(pd.DataFrame(points), years, german.unit_label(rate.unit)),
+            f"Liniendiagramme: {rate['name']} im Ruhrgebiet nach Geschlecht und nach "
+            "Staatsangehörigkeit je Schuljahr",
+        )
+        return {"chart": chart, "table": table, "rate_name": rate["name"]}
+
+    def notes(self, indicator_id: str) -> dict[str, Any]:
+        ind = self.data.indicators.loc[indicator_id]
+        rate = self.data.indicators.loc[ind.of_indicator] if ind.kind == "gap" else ind
+        def labelled(joined: Any) -> list[str]:
+            if joined is None or pd.isna(joined):
+                return []
+            return [f"{self.data.measures.get(m, m)} ({m})" for m in str(joined).split(" + ")]
+
+        rows = self.total_by_indicator.get(indicator_id, self.totals.iloc[0:0])
+        source_ids = sorted({s for joined in rows.sources.dropna() for s in joined.split(", ")
+                             if s})  # fmt: skip
+        sources = self.data.sources[self.data.sources.source_id.isin(source_ids)]
+        flagged = rows[rows.status != "ok"].sort_values(["start_year", "region_name"])
+        statuses = []
+        for status, part in flagged.groupby("status", sort=True):
+            where = [f"{r.region_name} {r.school_year}" for r in part.itertuples()]
+            statuses.append({
+                "symbol": german.SYMBOLS.get(status) or german.MARKS.get(status, ""),
+                "label": STATUS_LABELS.get(status, status), "count": len(part),
+                "where": where[:12], "more": max(len(where) - 12, 0),
+            })  # fmt: skip
+        breaks = self.data.series_breaks[self.data.series_breaks.indicator_id == indicator_id]
+        return {
+            "numerator": labelled(rate.numerator_measures),
+            "denominator": labelled(rate.denominator_measures),
+            "scale": german.number(rate.scale, 0) if _value(rate.scale) else None,
+            "of_indicator": rate["name"] if ind.kind == "gap" else None,
+            "sources": sources.to_dict("records"),
+            "statuses": statuses,
+            "breaks": [f"{r.region_name} {r.school_year}" for r in breaks.itertuples()],
+        }
+
+    # --- a municipality's profile -----------------------------------------------------------
+
+    def municipality_page(self, region: pd.Series) -> dict[str, Any]:
+        rows, points, order = [], [], []
+        for indicator_id in self.indicator_ids:
+            ind = self.data.indicators.loc[indicator_id]
+            year = self.latest_year(indicator_id, region.region_code) or self.latest_year(
+                indicator_id
+            )
+            own = self.row(indicator_id, region.region_code, year)
+            base = self.row(indicator_id, region.region_code, parse_school_year(ind.baseline))
+            compared = [("Gemeinde", own)]
+            if not region.kreisfrei:
+                compared.append(("Kreis", self.row(indicator_id, region.kreis_code, year)))
+            compared += [(charts.RUHR, self.row(indicator_id, RUHR_CODE, year)),
+                         (charts.NRW, self.row(indicator_id, NRW_CODE, year))]  # fmt: skip
+            cells = {level: (german.cell(_value(r.value), r.status) if r is not None else "–")
+                     for level, r in compared}  # fmt: skip
+            change = None
+            if own is not None and base is not None and None not in (_value(own.value),
+                                                                      _value(base.value)):  # fmt: skip
+                change = german.signed(_value(own.value) - _value(base.value))
+            rows.append({"id": indicator_id, "name": ind["name"],
+                         "unit_label": german.unit_label(ind.unit),
+                         "year": school_year_label(year) if year else "–",
+                         "cells": cells, "change": change or "–", "baseline": ind.baseline,
+                         "direction": ind.direction})  # fmt: skip
+            label = f"{ind['name']} ({german.unit_label(ind.unit)})"
+            order.append(label)
+            points += [{"Indikator": label, "Ebene": level, "Wert": _value(r.value)}
+                       for level, r in compared if r is not None and _value(r.value) is not None]
+        chart = self.chart(
+            charts.profile(pd.DataFrame(points), order),
+            f"Punktdiagramm: {region['name']} auf allen Indikatoren im Vergleich mit "
+            + ("" if region.kreisfrei else "dem Kreis, ") + "dem Ruhrgebiet und NRW",
+        )  # fmt: skip
+        return {"region": region, "rows": rows, "profile": chart,
+                "kreis": None if region.kreisfrei else region.kreis_name}  # fmt: skip
+
+
+STATUS_LABELS = {
+    "suppressed": "geheim gehalten oder unbekannt",
+    "not_available": "liegt noch nicht vor",
+    "not_applicable": "nicht sinnvoll (Nenner null)",
+    "unreliable": "nicht sicher genug",
+    "provisional": "vorläufig",
+    "estimated": "geschätzt",
+}
+
+
+def write_site(data: ReportData, commentary: dict[str, Story], target: Path) -> Site:
+    """Render every page into a fresh folder and swap it in for `target`."""
+    builder = _Builder(data, commentary)
+    env = _environment()
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "assets").mkdir(parents=True)
+    for name in ASSETS:
+        shutil.copyfile(HERE / "static" / name, staging / "assets" / name)
+    shutil.copyfile(VEGA_BUNDLE, staging / "assets" / "vega.min.js")
+    common = {
+        "published_at": data.publication.published_at,
+        "run_id": data.publication.run_id,
+        "legend": german.LEGEND,
+        "indicators": [(i, data.indicators.loc[i, "name"]) for i in builder.indicator_ids],
+        "synthetic": bool(data.sources.synthetic.any()),
+    }
+    schools = data.sources[data.sources.source_id == SCHOOLS_SOURCE]
+    common["schools_source"] = schools.iloc[0].to_dict() if not schools.empty else None
+    pages: list[Path] = []
+
+    def render(template: str, relative: str, root: str, **context: Any) -> None:
+        path = staging / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        html = env.get_template(template).render(root=root, **common, **context)
+        path.write_text(html, encoding="utf-8")
+        pages.append(target / relative)
+
+    render("index.html.j2", "index.html", "", **builder.start_page())
+    for indicator_id in builder.indicator_ids:
+        page = builder.indicator_page(indicator_id)
+        render("indicator.html.j2", f"indikatoren/{indicator_id}.html", "../", **page)
+    for region in data.municipalities().itertuples(index=False):
+        page = builder.municipality_page(pd.Series(region._asdict()))
+        render("municipality.html.j2", f"gemeinden/{region.region_code}.html", "../", **page)
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return Site(target / "index.html", pages, builder.charts)
+
+
+def build_report(
+    published: Path, target: Path, commentary: Path = COMMENTARY_YAML
+) -> Site:
+    """The report of the publication `published`, written to the folder `target`. The
+    commentary is checked first: a mistake in it stops the build before anything is written."""
+    stories = load_commentary(commentary, load_catalogue())
+    with duckdb.connect(str(published), read_only=True) as conn:
+        data = read(conn)
+    return write_site(data, stories, target)
