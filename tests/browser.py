@@ -158,12 +158,15 @@ class Browser:
         time.sleep(0.1)  # let late console messages arrive
         self.evaluate("1")
         visit = Visit(url)
+        urls: dict[str, str] = {}
         for event in self._events:
             method, params = event.get("method"), event.get("params", {})
             if method == "Network.requestWillBeSent":
                 visit.requests.append(params["request"]["url"])
+                urls[params["requestId"]] = params["request"]["url"]
             elif method == "Network.loadingFailed":
-                visit.failed.append(f"{params.get('errorText')} ({params.get('requestId')})")
+                failed = urls.get(params.get("requestId"), "?")
+                visit.failed.append(f"{failed}: {params.get('errorText')}")
             elif method == "Runtime.exceptionThrown":
                 visit.errors.append(json.dumps(params["exceptionDetails"])[:500])
             elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.contract import comment_statements
 from warehouse.db import DataPaths, run_sql_file, utc_now
 from warehouse.fingerprints import recorded
 
@@ -55,6 +56,7 @@ PUBLISHED_TABLES: dict[str, str] = {
 
 
 PUBLISHED_VIEWS: tuple[str, ...] = ("quality/source_health.sql",)
+PUBLISHED_VIEW_NAMES: tuple[str, ...] = ("quality.source_health",)
 # what every run adds to (its checks, deliveries and log): refreshed in every publication; the
 # other tables are copied from the previous publication when nothing they are built from changed
 RUN_TABLES = (
@@ -151,6 +153,9 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
                 run_sql_file(conn, view)
         finally:
             conn.execute(f'USE "{home}"')
+        # every table and column says what it holds (a replaced table lost its comments)
+        for statement in comment_statements("publication", views=PUBLISHED_VIEW_NAMES):
+            conn.execute(statement)
         conn.execute("CHECKPOINT publication")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # e.g. the disk is full: keep the first error

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.resources import WarehouseResource
+from warehouse.contract import TABLE_DESCRIPTIONS
 from warehouse.publish import PUBLISHED_TABLES, STORAGE_VERSION, publish
 
 MART_KEYS = [
@@ -23,7 +24,13 @@ MART_KEYS = [
     ),
     kinds={"duckdb"},
     owners=["team:backbone-office"],
-    metadata={"tables": ", ".join(PUBLISHED_TABLES), "storage_version": STORAGE_VERSION},
+    metadata={
+        "tables": dg.MetadataValue.md(
+            "| table | holds |\n|---|---|\n"
+            + "\n".join(f"| `{t}` | {d} |" for t, d in TABLE_DESCRIPTIONS.items())
+        ),
+        "storage_version": STORAGE_VERSION,
+    },
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     with warehouse.connect() as conn:
