@@ -60,8 +60,9 @@ def load_commentary(path: Path, catalogue: Catalogue) -> Commentary:
     if doc.data is None:
         return {}  # an empty file: no commentary yet
     spec = validate(CommentaryFile, doc.data, doc, problems)
-    if spec is not None:
-        for indicator in spec.indicators:
+    written = doc.data.get("indicators") if isinstance(doc.data, dict) else None
+    if isinstance(written, dict):  # checked whether or not the stories themselves are valid
+        for indicator in written:
             if indicator not in catalogue.indicators:
                 problems.append(
                     doc.problem(
