@@ -302,7 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         "report", parents=[common], help="build the indicator report from the publication"
     )
     report.add_argument("--commentary", help="commentary YAML (default report/commentary.yaml)")
-    report.add_argument("--out", help="folder to write the report to (default data/reports/bericht)")
+    report.add_argument(
+        "--out", help="folder to write the report to (default data/reports/bericht)"
+    )
     report.set_defaults(func=cmd_report)
     docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
     docs.set_defaults(func=cmd_docs)

@@ -22,8 +22,13 @@ import pandas as pd
 
 # Okabe & Ito (2008), "Color Universal Design"
 BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9",
-)  # fmt: skip
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#D55E00",
+    "#CC79A7",
+    "#56B4E9",
+)
 RUHR, NRW = "Ruhrgebiet", "NRW"
 NUMBER = ",.1f"  # d3 format; with the German locale: 1.234,5
 WIDTH = 560
@@ -49,9 +54,10 @@ def _fill(template: str, data: dict[str, pd.DataFrame | list[dict]], **slots: An
     spec = json.loads(text)
     spec["datasets"] = {
         name: json.loads(rows.to_json(orient="records", force_ascii=False))
-        if isinstance(rows, pd.DataFrame) else rows
+        if isinstance(rows, pd.DataFrame)
+        else rows
         for name, rows in data.items()
-    }  # fmt: skip
+    }
     return spec
 
 
@@ -65,8 +71,7 @@ def _template(chart: alt.TopLevelMixin) -> str:
 
 @cache
 def _trend() -> str:
-    x = alt.X("Schuljahr:O", scale=alt.Scale(domain=_slots("years")),
-              axis=alt.Axis(labelAngle=-45))  # fmt: skip
+    x = alt.X("Schuljahr:O", scale=alt.Scale(domain=_slots("years")), axis=alt.Axis(labelAngle=-45))
     regions = alt.Scale(domain=[RUHR, NRW], range=[BLUE, ORANGE])
     lines = (
         alt.Chart(alt.Data(name="series"))
@@ -75,13 +80,17 @@ def _trend() -> str:
             x=x,
             y=alt.Y("Wert:Q", title=_slot("unit"), scale=alt.Scale(zero=False)),
             color=alt.Color("Region:N", scale=regions, legend=alt.Legend(title=None, orient="top")),
-            strokeDash=alt.StrokeDash("Region:N", legend=None,
-                                      scale=alt.Scale(domain=[RUHR, NRW], range=[[1, 0], [6, 3]])),
-            shape=alt.Shape("Region:N", legend=None,
-                            scale=alt.Scale(domain=[RUHR, NRW], range=["circle", "square"])),
+            strokeDash=alt.StrokeDash(
+                "Region:N", legend=None, scale=alt.Scale(domain=[RUHR, NRW], range=[[1, 0], [6, 3]])
+            ),
+            shape=alt.Shape(
+                "Region:N",
+                legend=None,
+                scale=alt.Scale(domain=[RUHR, NRW], range=["circle", "square"]),
+            ),
             tooltip=["Schuljahr:O", "Region:N", alt.Tooltip("Wert:Q", format=NUMBER)],
         )
-    )  # fmt: skip
+    )
     goal = alt.Chart(alt.Data(name="target"))
     path = (
         alt.Chart(alt.Data(name="path"))
@@ -94,18 +103,24 @@ def _trend() -> str:
             path,
             goal.mark_rule(color="black", strokeDash=[2, 2]).encode(y="Wert:Q"),
             goal.mark_point(shape="diamond", size=160, filled=True, color="black").encode(
-                x=x, y="Wert:Q",
+                x=x,
+                y="Wert:Q",
                 tooltip=["Text:N", "Schuljahr:O", alt.Tooltip("Wert:Q", format=NUMBER)],
             ),
             goal.mark_text(align="right", dx=-8, dy=-8, fontWeight="bold").encode(
                 x=x, y="Wert:Q", text="Text:N"
             ),
         ).properties(width=WIDTH, height=300)
-    )  # fmt: skip
+    )
 
 
-def trend(series: pd.DataFrame, years: list[str], unit_title: str, target: tuple[str, float],
-          path: list[tuple[str, float]]) -> dict[str, Any]:  # fmt: skip
+def trend(
+    series: pd.DataFrame,
+    years: list[str],
+    unit_title: str,
+    target: tuple[str, float],
+    path: list[tuple[str, float]],
+) -> dict[str, Any]:
     """series: Schuljahr, Region (RUHR | NRW), Wert; the target (school year, value) and the
     straight path from the baseline to it."""
     year, value = target
@@ -134,32 +149,37 @@ def _ranking() -> str:
             x=alt.X("Wert:Q", title=_slot("unit")),
             color=alt.Color(
                 "Art:N",
-                scale=alt.Scale(domain=["kreisfreie Stadt", "kreisangehörige Gemeinde"],
-                                range=[BLUE, SKY]),
+                scale=alt.Scale(
+                    domain=["kreisfreie Stadt", "kreisangehörige Gemeinde"], range=[BLUE, SKY]
+                ),
                 legend=alt.Legend(title=None, orient="top", labelLimit=260),
             ),
             tooltip=["Gemeinde:N", "Kreis:N", alt.Tooltip("Wert:Q", format=NUMBER)],
         )
-    )  # fmt: skip
+    )
     rules = (
         alt.Chart(alt.Data(name="references"))
         .mark_rule(strokeWidth=2, color="black")
         .encode(
             x="Wert:Q",
             strokeDash=alt.StrokeDash(
-                "Region:N", scale=alt.Scale(domain=[RUHR, NRW], range=[[1, 0], [6, 3]]),
+                "Region:N",
+                scale=alt.Scale(domain=[RUHR, NRW], range=[[1, 0], [6, 3]]),
                 legend=alt.Legend(title=None, orient="top"),
             ),
             tooltip=["Region:N", alt.Tooltip("Wert:Q", format=NUMBER)],
         )
-    )  # fmt: skip
+    )
     return _template(alt.layer(bars, rules).properties(width=WIDTH - 160))
 
 
 def ranking(rows: pd.DataFrame, unit_title: str, ruhr: float | None, nrw: float | None) -> dict:
     """rows (in rank order): Gemeinde, Kreis, Art, Wert; the Ruhr and NRW as lines."""
-    references = [{"Region": name, "Wert": value}
-                  for name, value in ((RUHR, ruhr), (NRW, nrw)) if value is not None]  # fmt: skip
+    references = [
+        {"Region": name, "Wert": value}
+        for name, value in ((RUHR, ruhr), (NRW, nrw))
+        if value is not None
+    ]
     spec = _fill(
         _ranking(),
         {"municipalities": rows, "references": references},
@@ -172,8 +192,16 @@ def ranking(rows: pd.DataFrame, unit_title: str, ruhr: float | None, nrw: float 
 
 # --- subgroups -----------------------------------------------------------------------------------
 
-SUBGROUPS = {"Geschlecht": ("weiblich", "männlich"), "Staatsangehörigkeit": ("deutsch", "ausländisch")}
-SUBGROUP_COLOURS = {"weiblich": PURPLE, "männlich": GREEN, "deutsch": BLUE, "ausländisch": VERMILLION}
+SUBGROUPS = {
+    "Geschlecht": ("weiblich", "männlich"),
+    "Staatsangehörigkeit": ("deutsch", "ausländisch"),
+}
+SUBGROUP_COLOURS = {
+    "weiblich": PURPLE,
+    "männlich": GREEN,
+    "deutsch": BLUE,
+    "ausländisch": VERMILLION,
+}
 
 
 @cache
@@ -184,27 +212,38 @@ def _subgroups() -> str:
             alt.Chart(alt.Data(name=feature), title=f"nach {feature}")
             .mark_line(point=True, strokeWidth=2.5)
             .encode(
-                x=alt.X("Schuljahr:O", scale=alt.Scale(domain=_slots("years")),
-                        axis=alt.Axis(labelAngle=-45)),
+                x=alt.X(
+                    "Schuljahr:O",
+                    scale=alt.Scale(domain=_slots("years")),
+                    axis=alt.Axis(labelAngle=-45),
+                ),
                 y=alt.Y("Wert:Q", title=_slot("unit"), scale=alt.Scale(zero=False)),
                 color=alt.Color(
                     "Gruppe:N",
-                    scale=alt.Scale(domain=list(groups),
-                                    range=[SUBGROUP_COLOURS[g] for g in groups]),
+                    scale=alt.Scale(
+                        domain=list(groups), range=[SUBGROUP_COLOURS[g] for g in groups]
+                    ),
                     legend=alt.Legend(title=None, orient="top"),
                 ),
-                strokeDash=alt.StrokeDash("Gruppe:N", legend=None, scale=alt.Scale(
-                    domain=list(groups), range=[[1, 0], [6, 3]])),
-                shape=alt.Shape("Gruppe:N", legend=None, scale=alt.Scale(
-                    domain=list(groups), range=["circle", "triangle"])),
+                strokeDash=alt.StrokeDash(
+                    "Gruppe:N",
+                    legend=None,
+                    scale=alt.Scale(domain=list(groups), range=[[1, 0], [6, 3]]),
+                ),
+                shape=alt.Shape(
+                    "Gruppe:N",
+                    legend=None,
+                    scale=alt.Scale(domain=list(groups), range=["circle", "triangle"]),
+                ),
                 tooltip=["Schuljahr:O", "Gruppe:N", alt.Tooltip("Wert:Q", format=NUMBER)],
             )
             .properties(width=270, height=220)
-        )  # fmt: skip
+        )
     return _template(
-        alt.hconcat(*panels).resolve_scale(color="independent", strokeDash="independent",
-                                           shape="independent")
-    )  # fmt: skip
+        alt.hconcat(*panels).resolve_scale(
+            color="independent", strokeDash="independent", shape="independent"
+        )
+    )
 
 
 def subgroups(rows: pd.DataFrame, years: list[str], unit_title: str) -> dict[str, Any]:
@@ -218,8 +257,9 @@ def subgroups(rows: pd.DataFrame, years: list[str], unit_title: str) -> dict[str
 
 
 @cache
-def _dot_map(width: int, height: int, east: tuple[int, int], north: tuple[int, int],
-             reverse: bool) -> str:  # fmt: skip
+def _dot_map(
+    width: int, height: int, east: tuple[int, int], north: tuple[int, int], reverse: bool
+) -> str:
     x = alt.X("Ost:Q", scale=alt.Scale(domain=list(east)), axis=None)
     y = alt.Y("Nord:Q", scale=alt.Scale(domain=list(north)), axis=None)
     schools = (
@@ -245,8 +285,9 @@ def _dot_map(width: int, height: int, east: tuple[int, int], north: tuple[int, i
     return _template(alt.layer(schools, places).properties(width=width, height=height))
 
 
-def dot_map(schools: pd.DataFrame, places: pd.DataFrame, unit_title: str,
-            higher_is_better: bool) -> dict[str, Any]:  # fmt: skip
+def dot_map(
+    schools: pd.DataFrame, places: pd.DataFrame, unit_title: str, higher_is_better: bool
+) -> dict[str, Any]:
     """Where the municipalities lie: every school a small grey dot (UTM zone 32 metres, so x and
     y share one scale), each municipality a circle at the centre of its schools, coloured by
     its value (viridis: darker is worse). schools: Ost, Nord; places: Gemeinde, Ost, Nord,
@@ -271,25 +312,45 @@ def _profile() -> str:
         alt.Chart(alt.Data(name="values"))
         .mark_point(filled=True, size=110, opacity=0.9)
         .encode(
-            x=alt.X("Wert:Q", title=None, scale=alt.Scale(zero=False, nice=True, padding=14),
-                    axis=alt.Axis(tickCount=5, labelOverlap=True, format=",~f")),
-            color=alt.Color("Ebene:N", legend=alt.Legend(title=None, orient="top"),
-                            scale=alt.Scale(domain=_slots("levels"), range=_slots("colours"))),
-            shape=alt.Shape("Ebene:N", legend=None,
-                            scale=alt.Scale(domain=_slots("levels"), range=_slots("shapes"))),
+            x=alt.X(
+                "Wert:Q",
+                title=None,
+                scale=alt.Scale(zero=False, nice=True, padding=14),
+                axis=alt.Axis(tickCount=5, labelOverlap=True, format=",~f"),
+            ),
+            color=alt.Color(
+                "Ebene:N",
+                legend=alt.Legend(title=None, orient="top"),
+                scale=alt.Scale(domain=_slots("levels"), range=_slots("colours")),
+            ),
+            shape=alt.Shape(
+                "Ebene:N",
+                legend=None,
+                scale=alt.Scale(domain=_slots("levels"), range=_slots("shapes")),
+            ),
             tooltip=["Indikator:N", "Ebene:N", alt.Tooltip("Wert:Q", format=NUMBER)],
         )
         .properties(width=PROFILE_WIDTH, height=28)
         .facet(
-            row=alt.Row("Indikator:N", sort=_slots("order"), title=None,
-                        header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start",
-                                          labelOrient="top", labelFontWeight="bold",
-                                          labelFontSize=12, labelLimit=PROFILE_WIDTH,
-                                          labelPadding=4)),
+            row=alt.Row(
+                "Indikator:N",
+                sort=_slots("order"),
+                title=None,
+                header=alt.Header(
+                    labelAngle=0,
+                    labelAlign="left",
+                    labelAnchor="start",
+                    labelOrient="top",
+                    labelFontWeight="bold",
+                    labelFontSize=12,
+                    labelLimit=PROFILE_WIDTH,
+                    labelPadding=4,
+                ),
+            ),
             spacing=16,
         )
         .resolve_scale(x="independent")
-    )  # fmt: skip
+    )
 
 
 def profile(rows: pd.DataFrame, order: list[str]) -> dict[str, Any]:

@@ -66,32 +66,47 @@ def read(conn: duckdb.DuckDBPyConnection) -> ReportData:
     ).fetchone()
     goals = _frame(conn, "SELECT * FROM marts.goals ORDER BY goal_id")
     indicators = _frame(conn, "SELECT * FROM marts.indicators").set_index("indicator_id")
-    trends = _frame(conn, f"""SELECT t.*, v.numerator, v.denominator, v.computed_from_level, v.member_count
+    trends = _frame(
+        conn,
+        f"""SELECT t.*, v.numerator, v.denominator, v.computed_from_level, v.member_count
             FROM marts.indicator_trends t
             JOIN marts.indicator_values v USING (indicator_id, region_code, school_year, sex,
                                                  nationality)
             WHERE (t.in_ruhr OR t.region_code IN ('{RUHR_CODE}', '{NRW_CODE}'))
-            ORDER BY t.indicator_id, t.region_code, t.start_year, t.sex, t.nationality""")
-    regions = _frame(conn, """SELECT r.region_code, r.name, r.level, r.kreis_code, k.name AS kreis_name,
+            ORDER BY t.indicator_id, t.region_code, t.start_year, t.sex, t.nationality""",
+    )
+    regions = _frame(
+        conn,
+        """SELECT r.region_code, r.name, r.level, r.kreis_code, k.name AS kreis_name,
                r.kreis_code || '000' = r.region_code AS kreisfrei
            FROM marts.regions r LEFT JOIN marts.regions k ON k.region_code = r.kreis_code
            WHERE r.in_ruhr AND r.is_current AND r.level IN ('gemeinde', 'kreis')
-           ORDER BY r.level, r.name""")
+           ORDER BY r.level, r.name""",
+    )
     measures = dict(
         conn.execute("SELECT DISTINCT measure, measure_label FROM marts.measure_values").fetchall()
     )
-    sources = _frame(conn, """SELECT s.source_id, s.title, s.partner, s.licence, s.synthetic, s.standing,
+    sources = _frame(
+        conn,
+        """SELECT s.source_id, s.title, s.partner, s.licence, s.synthetic, s.standing,
                h.latest_outcome, h.last_good_file, h.last_good_received_at,
                h.failing_since, h.last_rejected_file
            FROM meta.sources s LEFT JOIN quality.source_health h USING (source_id)
-           ORDER BY s.source_id""")
-    schools = _frame(conn, """SELECT region_code, utm_east, utm_north FROM marts.schools
-           WHERE in_ruhr AND utm_east IS NOT NULL AND utm_north IS NOT NULL""")
+           ORDER BY s.source_id""",
+    )
+    schools = _frame(
+        conn,
+        """SELECT region_code, utm_east, utm_north FROM marts.schools
+           WHERE in_ruhr AND utm_east IS NOT NULL AND utm_north IS NOT NULL""",
+    )
     if "series_break" in _columns(conn, "marts.indicator_values"):
-        series_breaks = _frame(conn, f"""SELECT DISTINCT indicator_id, region_code, region_name, school_year
+        series_breaks = _frame(
+            conn,
+            f"""SELECT DISTINCT indicator_id, region_code, region_name, school_year
                 FROM marts.indicator_values
                 WHERE series_break AND {_SHOWN} AND sex = 'total' AND nationality = 'total'
-                ORDER BY ALL""")
+                ORDER BY ALL""",
+        )
     else:
         series_breaks = pd.DataFrame(
             columns=["indicator_id", "region_code", "region_name", "school_year"]

@@ -7,7 +7,6 @@ statistics (Zeichenerklärung of the Statistische Ämter), never as an empty cel
 from __future__ import annotations
 
 import math
-
 from functools import cache
 
 from babel import Locale

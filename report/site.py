@@ -90,8 +90,10 @@ class _Builder:
         self.totals = t[(t.sex == "total") & (t.nationality == "total")]
         self.total_by_indicator = {k: v for k, v in self.totals.groupby("indicator_id")}
         # look-ups by key: filtering the frame for every cell of 66 pages costs a minute
-        self.index = {(r.indicator_id, r.region_code, r.start_year): r
-                      for r in self.totals.itertuples(index=False)}  # fmt: skip
+        self.index = {
+            (r.indicator_id, r.region_code, r.start_year): r
+            for r in self.totals.itertuples(index=False)
+        }
         self.latest: dict[tuple[str, str], int] = {}
         for r in self.index.values():
             key = (r.indicator_id, r.region_code)
@@ -149,18 +151,23 @@ class _Builder:
                 ruhr = self.row(indicator_id, RUHR_CODE, year)
                 nrw = self.row(indicator_id, NRW_CODE, year)
                 baseline = self.row(indicator_id, RUHR_CODE, parse_school_year(ind.baseline))
-                rows.append({
-                    "id": indicator_id, "name": ind["name"], "unit": ind.unit,
-                    "unit_label": german.unit_label(ind.unit),
-                    "direction": ind.direction,
-                    "year": school_year_label(year) if year else "–",
-                    "ruhr": self.shown(ruhr, ind.unit), "nrw": self.shown(nrw, ind.unit),
-                    "baseline_year": ind.baseline,
-                    "baseline": self.shown(baseline, ind.unit),
-                    "target": german.with_unit(german.number(ind.target_value), ind.unit),
-                    "target_year": ind.target_year,
-                    "progress": progress,
-                })  # fmt: skip
+                rows.append(
+                    {
+                        "id": indicator_id,
+                        "name": ind["name"],
+                        "unit": ind.unit,
+                        "unit_label": german.unit_label(ind.unit),
+                        "direction": ind.direction,
+                        "year": school_year_label(year) if year else "–",
+                        "ruhr": self.shown(ruhr, ind.unit),
+                        "nrw": self.shown(nrw, ind.unit),
+                        "baseline_year": ind.baseline,
+                        "baseline": self.shown(baseline, ind.unit),
+                        "target": german.with_unit(german.number(ind.target_value), ind.unit),
+                        "target_year": ind.target_year,
+                        "progress": progress,
+                    }
+                )
             goals.append({"goal": goal, "indicators": rows})
         return {"goals": goals, "kreise": self.kreise_with_municipalities()}
 
@@ -171,12 +178,20 @@ class _Builder:
 
     def kreise_with_municipalities(self) -> list[dict[str, Any]]:
         m = self.data.municipalities()
-        groups = [{"name": "Kreisfreie Städte",
-                   "municipalities": m[m.kreisfrei].sort_values("name").to_dict("records")}]
+        groups = [
+            {
+                "name": "Kreisfreie Städte",
+                "municipalities": m[m.kreisfrei].sort_values("name").to_dict("records"),
+            }
+        ]
         for kreis_code, part in m[~m.kreisfrei].groupby("kreis_code"):
-            groups.append({"name": self.kreis_names.get(kreis_code, kreis_code),
-                           "municipalities": part.sort_values("name").to_dict("records")})
-        return groups  # fmt: skip
+            groups.append(
+                {
+                    "name": self.kreis_names.get(kreis_code, kreis_code),
+                    "municipalities": part.sort_values("name").to_dict("records"),
+                }
+            )
+        return groups
 
     # --- an indicator's page ----------------------------------------------------------------
 
@@ -195,28 +210,45 @@ class _Builder:
         for year, part in series.groupby("start_year"):
             ruhr = part[part.region_code == RUHR_CODE]
             nrw = part[part.region_code == NRW_CODE]
-            table.append({
-                "year": school_year_label(int(year)),
-                "ruhr": self.cells(ruhr), "nrw": self.cells(nrw),
-                "ruhr_num": german.number(_value(ruhr.numerator.iloc[0]), 0) if not ruhr.empty else "–",
-                "ruhr_den": german.number(_value(ruhr.denominator.iloc[0]), 0) if not ruhr.empty else "–",
-            })  # fmt: skip
+            first = ruhr.iloc[0] if not ruhr.empty else None
+            table.append(
+                {
+                    "year": school_year_label(int(year)),
+                    "ruhr": self.cells(ruhr),
+                    "nrw": self.cells(nrw),
+                    "ruhr_num": german.number(_value(first.numerator), 0)
+                    if first is not None
+                    else "–",
+                    "ruhr_den": german.number(_value(first.denominator), 0)
+                    if first is not None
+                    else "–",
+                }
+            )
         points = pd.DataFrame(
-            [{"Schuljahr": r.school_year, "Region": charts.RUHR if r.region_code == RUHR_CODE
-              else charts.NRW, "Wert": _value(r.value)}
-             for r in series.itertuples() if _value(r.value) is not None]
-        )  # fmt: skip
+            [
+                {
+                    "Schuljahr": r.school_year,
+                    "Region": charts.RUHR if r.region_code == RUHR_CODE else charts.NRW,
+                    "Wert": _value(r.value),
+                }
+                for r in series.itertuples()
+                if _value(r.value) is not None
+            ]
+        )
         baseline_row = self.row(indicator_id, RUHR_CODE, parse_school_year(ind.baseline))
         path = []
         if baseline_row is not None and _value(baseline_row.value) is not None:
-            path = [(ind.baseline, _value(baseline_row.value)),
-                    (ind.target_year, float(ind.target_value))]  # fmt: skip
+            path = [
+                (ind.baseline, _value(baseline_row.value)),
+                (ind.target_year, float(ind.target_value)),
+            ]
         trend = self.chart(
-            charts.trend(points, years, unit_title, (ind.target_year, float(ind.target_value)),
-                         path),
+            charts.trend(
+                points, years, unit_title, (ind.target_year, float(ind.target_value)), path
+            ),
             f"Liniendiagramm: {ind['name']} im Ruhrgebiet und in NRW je Schuljahr, mit dem Ziel "
             f"für {ind.target_year}",
-        )  # fmt: skip
+        )
 
         # the municipalities and the Kreise in the latest year
         municipalities, kreise, ranking, dot_map = [], [], None, None
@@ -224,52 +256,80 @@ class _Builder:
             at = rows[rows.start_year == latest]
             m = self.data.municipalities().merge(
                 at[["region_code", "value", "status", "numerator", "denominator"]],
-                on="region_code", how="left",
-            )  # fmt: skip
+                on="region_code",
+                how="left",
+            )
             ascending = ind.direction == "down"
             m = m.sort_values(["value", "name"], ascending=[ascending, True], na_position="last")
             for rank, r in enumerate(m.itertuples(), start=1):
-                municipalities.append({
-                    "rank": rank if _value(r.value) is not None else "",
-                    "code": r.region_code, "name": r.name,
-                    "kreis": "kreisfreie Stadt" if r.kreisfrei else r.kreis_name,
-                    "value": german.cell(_value(r.value), r.status),
-                    "numerator": german.number(_value(r.numerator), 0),
-                    "denominator": german.number(_value(r.denominator), 0),
-                })  # fmt: skip
+                municipalities.append(
+                    {
+                        "rank": rank if _value(r.value) is not None else "",
+                        "code": r.region_code,
+                        "name": r.name,
+                        "kreis": "kreisfreie Stadt" if r.kreisfrei else r.kreis_name,
+                        "value": german.cell(_value(r.value), r.status),
+                        "numerator": german.number(_value(r.numerator), 0),
+                        "denominator": german.number(_value(r.denominator), 0),
+                    }
+                )
             bars = pd.DataFrame(
-                [{"Gemeinde": r.name, "Kreis": r.kreis_name,
-                  "Art": "kreisfreie Stadt" if r.kreisfrei else "kreisangehörige Gemeinde",
-                  "Wert": _value(r.value)} for r in m.itertuples() if _value(r.value) is not None]
-            )  # fmt: skip
+                [
+                    {
+                        "Gemeinde": r.name,
+                        "Kreis": r.kreis_name,
+                        "Art": "kreisfreie Stadt" if r.kreisfrei else "kreisangehörige Gemeinde",
+                        "Wert": _value(r.value),
+                    }
+                    for r in m.itertuples()
+                    if _value(r.value) is not None
+                ]
+            )
             ruhr_row = self.row(indicator_id, RUHR_CODE, latest)
             nrw_row = self.row(indicator_id, NRW_CODE, latest)
             if not bars.empty:
                 ranking = self.chart(
-                    charts.ranking(bars, unit_title,
-                                   _value(ruhr_row.value) if ruhr_row is not None else None,
-                                   _value(nrw_row.value) if nrw_row is not None else None),
+                    charts.ranking(
+                        bars,
+                        unit_title,
+                        _value(ruhr_row.value) if ruhr_row is not None else None,
+                        _value(nrw_row.value) if nrw_row is not None else None,
+                    ),
                     f"Balkendiagramm: {ind['name']} in den Gemeinden des Ruhrgebiets, "
                     f"{school_year_label(latest)}, nach Rang",
-                )  # fmt: skip
-                dot_map = self.map_chart(bars.assign(region_code=m.dropna(subset=["value"])
-                                                     .region_code.values), ind, latest)  # fmt: skip
-            k = self.data.regions[self.data.regions.level == "kreis"].merge(
-                at[["region_code", "value", "status"]], on="region_code", how="left"
-            ).sort_values(["value", "name"], ascending=[ascending, True], na_position="last")
-            kreise = [{"name": r.name, "value": german.cell(_value(r.value), r.status)}
-                      for r in k.itertuples()]  # fmt: skip
+                )
+                dot_map = self.map_chart(
+                    bars.assign(region_code=m.dropna(subset=["value"]).region_code.values),
+                    ind,
+                    latest,
+                )
+            k = (
+                self.data.regions[self.data.regions.level == "kreis"]
+                .merge(at[["region_code", "value", "status"]], on="region_code", how="left")
+                .sort_values(["value", "name"], ascending=[ascending, True], na_position="last")
+            )
+            kreise = [
+                {"name": r.name, "value": german.cell(_value(r.value), r.status)}
+                for r in k.itertuples()
+            ]
 
         return {
-            "ind": ind, "id": indicator_id, "unit_title": unit_title,
+            "ind": ind,
+            "id": indicator_id,
+            "unit_title": unit_title,
             "latest": school_year_label(latest) if latest else None,
-            "progress": progress, "trend": trend, "trend_table": table,
-            "ranking": ranking, "municipalities": municipalities, "kreise": kreise,
-            "map": dot_map, "subgroups": self.subgroups(indicator_id, years, unit_title),
+            "progress": progress,
+            "trend": trend,
+            "trend_table": table,
+            "ranking": ranking,
+            "municipalities": municipalities,
+            "kreise": kreise,
+            "map": dot_map,
+            "subgroups": self.subgroups(indicator_id, years, unit_title),
             "notes": self.notes(indicator_id),
             "story": self.commentary.get(indicator_id),
             "target": german.with_unit(german.number(ind.target_value), ind.unit),
-        }  # fmt: skip
+        }
 
     def cells(self, part: pd.DataFrame) -> str:
         if part.empty:
@@ -289,7 +349,9 @@ class _Builder:
         return self.chart(
             charts.dot_map(
                 schools.rename(columns={"utm_east": "Ost", "utm_north": "Nord"})[["Ost", "Nord"]],
-                places, german.unit_label(ind.unit), ind.direction == "up",
+                places,
+                german.unit_label(ind.unit),
+                ind.direction == "up",
             ),
             f"Punktkarte: {ind['name']} je Gemeinde des Ruhrgebiets, {school_year_label(latest)}; "
             "die Werte stehen in der Tabelle der Gemeinden",
@@ -307,29 +369,46 @@ class _Builder:
         sex = ruhr[(ruhr.sex != "total") & (ruhr.nationality == "total")]
         nat = ruhr[(ruhr.sex == "total") & (ruhr.nationality != "total")]
         points = [
-            {"Schuljahr": r.school_year, "Merkmal": "Geschlecht", "Gruppe": german.SEX[r.sex],
-             "Wert": _value(r.value)} for r in sex.itertuples() if _value(r.value) is not None
+            {
+                "Schuljahr": r.school_year,
+                "Merkmal": "Geschlecht",
+                "Gruppe": german.SEX[r.sex],
+                "Wert": _value(r.value),
+            }
+            for r in sex.itertuples()
+            if _value(r.value) is not None
         ] + [
-            {"Schuljahr": r.school_year, "Merkmal": "Staatsangehörigkeit",
-             "Gruppe": german.NATIONALITY[r.nationality], "Wert": _value(r.value)}
-            for r in nat.itertuples() if _value(r.value) is not None
-        ]  # fmt: skip
+            {
+                "Schuljahr": r.school_year,
+                "Merkmal": "Staatsangehörigkeit",
+                "Gruppe": german.NATIONALITY[r.nationality],
+                "Wert": _value(r.value),
+            }
+            for r in nat.itertuples()
+            if _value(r.value) is not None
+        ]
         if not points:
             return empty
         years = sorted({p["Schuljahr"] for p in points})  # what was measured; no target here
-        values = {(r.start_year, r.sex, r.nationality): _value(r.value)
-                  for r in pd.concat([sex, nat]).itertuples(index=False)}  # fmt: skip
+        values = {
+            (r.start_year, r.sex, r.nationality): _value(r.value)
+            for r in pd.concat([sex, nat]).itertuples(index=False)
+        }
         table = []
         for year in sorted({y for y, _, _ in values}):
             f, m_ = values.get((year, "female", "total")), values.get((year, "male", "total"))
             d, a = values.get((year, "total", "german")), values.get((year, "total", "foreign"))
-            table.append({
-                "year": school_year_label(int(year)),
-                "female": german.number(f), "male": german.number(m_),
-                "sex_gap": german.signed(m_ - f) if None not in (f, m_) else "–",
-                "german": german.number(d), "foreign": german.number(a),
-                "nat_gap": german.signed(a - d) if None not in (a, d) else "–",
-            })  # fmt: skip
+            table.append(
+                {
+                    "year": school_year_label(int(year)),
+                    "female": german.number(f),
+                    "male": german.number(m_),
+                    "sex_gap": german.signed(m_ - f) if None not in (f, m_) else "–",
+                    "german": german.number(d),
+                    "foreign": german.number(a),
+                    "nat_gap": german.signed(a - d) if None not in (a, d) else "–",
+                }
+            )
         chart = self.chart(
             charts.subgroups(pd.DataFrame(points), years, german.unit_label(rate.unit)),
             f"Liniendiagramme: {rate['name']} im Ruhrgebiet nach Geschlecht und nach "
@@ -340,24 +419,30 @@ class _Builder:
     def notes(self, indicator_id: str) -> dict[str, Any]:
         ind = self.data.indicators.loc[indicator_id]
         rate = self.data.indicators.loc[ind.of_indicator] if ind.kind == "gap" else ind
+
         def labelled(joined: Any) -> list[str]:
             if joined is None or pd.isna(joined):
                 return []
             return [f"{self.data.measures.get(m, m)} ({m})" for m in str(joined).split(" + ")]
 
         rows = self.total_by_indicator.get(indicator_id, self.totals.iloc[0:0])
-        source_ids = sorted({s for joined in rows.sources.dropna() for s in joined.split(", ")
-                             if s})  # fmt: skip
+        source_ids = sorted(
+            {s for joined in rows.sources.dropna() for s in joined.split(", ") if s}
+        )
         sources = self.data.sources[self.data.sources.source_id.isin(source_ids)]
         flagged = rows[rows.status != "ok"].sort_values(["start_year", "region_name"])
         statuses = []
         for status, part in flagged.groupby("status", sort=True):
             where = [f"{r.region_name} {r.school_year}" for r in part.itertuples()]
-            statuses.append({
-                "symbol": german.SYMBOLS.get(status) or german.MARKS.get(status, ""),
-                "label": STATUS_LABELS.get(status, status), "count": len(part),
-                "where": where[:12], "more": max(len(where) - 12, 0),
-            })  # fmt: skip
+            statuses.append(
+                {
+                    "symbol": german.SYMBOLS.get(status) or german.MARKS.get(status, ""),
+                    "label": STATUS_LABELS.get(status, status),
+                    "count": len(part),
+                    "where": where[:12],
+                    "more": max(len(where) - 12, 0),
+                }
+            )
         breaks = self.data.series_breaks[self.data.series_breaks.indicator_id == indicator_id]
         return {
             "numerator": labelled(rate.numerator_measures),
@@ -383,30 +468,50 @@ class _Builder:
             compared = [("Gemeinde", own)]
             if not region.kreisfrei:
                 compared.append(("Kreis", self.row(indicator_id, region.kreis_code, year)))
-            compared += [(charts.RUHR, self.row(indicator_id, RUHR_CODE, year)),
-                         (charts.NRW, self.row(indicator_id, NRW_CODE, year))]  # fmt: skip
-            cells = {level: (german.cell(_value(r.value), r.status) if r is not None else "–")
-                     for level, r in compared}  # fmt: skip
+            compared += [
+                (charts.RUHR, self.row(indicator_id, RUHR_CODE, year)),
+                (charts.NRW, self.row(indicator_id, NRW_CODE, year)),
+            ]
+            cells = {
+                level: (german.cell(_value(r.value), r.status) if r is not None else "–")
+                for level, r in compared
+            }
             change = None
-            if own is not None and base is not None and None not in (_value(own.value),
-                                                                      _value(base.value)):  # fmt: skip
-                change = german.signed(_value(own.value) - _value(base.value))
-            rows.append({"id": indicator_id, "name": ind["name"],
-                         "unit_label": german.unit_label(ind.unit),
-                         "year": school_year_label(year) if year else "–",
-                         "cells": cells, "change": change or "–", "baseline": ind.baseline,
-                         "direction": ind.direction})  # fmt: skip
+            now = _value(own.value) if own is not None else None
+            then = _value(base.value) if base is not None else None
+            if now is not None and then is not None:
+                change = german.signed(now - then)
+            rows.append(
+                {
+                    "id": indicator_id,
+                    "name": ind["name"],
+                    "unit_label": german.unit_label(ind.unit),
+                    "year": school_year_label(year) if year else "–",
+                    "cells": cells,
+                    "change": change or "–",
+                    "baseline": ind.baseline,
+                    "direction": ind.direction,
+                }
+            )
             label = f"{ind['name']} ({german.unit_label(ind.unit)})"
             order.append(label)
-            points += [{"Indikator": label, "Ebene": level, "Wert": _value(r.value)}
-                       for level, r in compared if r is not None and _value(r.value) is not None]
+            points += [
+                {"Indikator": label, "Ebene": level, "Wert": _value(r.value)}
+                for level, r in compared
+                if r is not None and _value(r.value) is not None
+            ]
         chart = self.chart(
             charts.profile(pd.DataFrame(points), order),
             f"Punktdiagramm: {region['name']} auf allen Indikatoren im Vergleich mit "
-            + ("" if region.kreisfrei else "dem Kreis, ") + "dem Ruhrgebiet und NRW",
-        )  # fmt: skip
-        return {"region": region, "rows": rows, "profile": chart,
-                "kreis": None if region.kreisfrei else region.kreis_name}  # fmt: skip
+            + ("" if region.kreisfrei else "dem Kreis, ")
+            + "dem Ruhrgebiet und NRW",
+        )
+        return {
+            "region": region,
+            "rows": rows,
+            "profile": chart,
+            "kreis": None if region.kreisfrei else region.kreis_name,
+        }
 
 
 STATUS_LABELS = {
@@ -462,9 +567,7 @@ def write_site(data: ReportData, commentary: dict[str, Story], target: Path) -> 
     return Site(target / "index.html", pages, builder.charts)
 
 
-def build_report(
-    published: Path, target: Path, commentary: Path = COMMENTARY_YAML
-) -> Site:
+def build_report(published: Path, target: Path, commentary: Path = COMMENTARY_YAML) -> Site:
     """The report of the publication `published`, written to the folder `target`. The
     commentary is checked first: a mistake in it stops the build before anything is written."""
     stories = load_commentary(commentary, load_catalogue())

@@ -145,8 +145,9 @@ class Browser:
                            returnByValue=True)  # fmt: skip
         return result["result"].get("value")
 
-    def visit(self, url: str, ready: str = "document.readyState === 'complete'",
-              timeout: float = 30) -> Visit:
+    def visit(
+        self, url: str, ready: str = "document.readyState === 'complete'", timeout: float = 30
+    ) -> Visit:
         """Load `url` and wait until the JavaScript expression `ready` is true."""
         self._events.clear()
         self.send("Page.navigate", session=True, url=url)

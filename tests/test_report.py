@@ -102,7 +102,9 @@ def test_the_pipeline_builds_the_report_and_links_it(demo_runs: DemoRuns) -> Non
     index = report_dir(demo_runs) / "index.html"
     assert f"Report: {index} (66 pages)" in demo_runs.second.output
     instance = dg.DagsterInstance.from_config(str(demo_runs.data_dir / "dagster_home"))
-    event = instance.get_latest_materialization_event(dg.AssetKey(["publish", "indikatorenbericht"]))
+    event = instance.get_latest_materialization_event(
+        dg.AssetKey(["publish", "indikatorenbericht"])
+    )
     assert event is not None and event.run_id == demo_runs.second.run_id
     metadata = event.asset_materialization.metadata
     assert metadata["report"].value == index.as_uri()

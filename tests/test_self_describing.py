@@ -72,7 +72,9 @@ def test_where_the_dropout_rate_comes_from_is_one_query(
         "Demo-Daten))",
     )
     # a gap indicator comes from the sources of the rate it compares; pupils from two tables
-    sources = dict(published.execute("SELECT indicator_id, sources FROM marts.indicators").fetchall())
+    sources = dict(
+        published.execute("SELECT indicator_id, sources FROM marts.indicators").fetchall()
+    )
     assert sources["dropout_gap_male_female"] == "schulabgaenger_abschlussart"
     assert sources["gymnasium_share"] == "itnrw_21111_9k21, regionalstatistik_21111_01_03_4"
     assert None not in sources.values()

@@ -211,7 +211,9 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("source_id", "VARCHAR", "registry id of the source"),
         Column("title", "VARCHAR", "source title"),
         Column("partner", "VARCHAR", "partner delivering it"),
-        Column("kind", "VARCHAR", "csv | genesis_table_csv | genesis_ffcsv | genesis_api | json_api"),
+        Column(
+            "kind", "VARCHAR", "csv | genesis_table_csv | genesis_ffcsv | genesis_api | json_api"
+        ),
         Column("synthetic", "BOOLEAN", "true for the synthetic demo sources"),
         Column("latest_run_id", "VARCHAR", "latest run that checked anything of the source"),
         Column("latest_checked_at", "TIMESTAMP", "when that run checked it (UTC)"),
@@ -238,7 +240,9 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("title", "VARCHAR", "source title"),
         Column("partner", "VARCHAR", "partner delivering it"),
         Column("licence", "VARCHAR", "licence of the data"),
-        Column("kind", "VARCHAR", "csv | genesis_table_csv | genesis_ffcsv | genesis_api | json_api"),
+        Column(
+            "kind", "VARCHAR", "csv | genesis_table_csv | genesis_ffcsv | genesis_api | json_api"
+        ),
         Column("dataset", "VARCHAR", "measures | school_directory | school_social_index"),
         Column("synthetic", "BOOLEAN", "true for the synthetic demo sources"),
         Column(
@@ -289,8 +293,7 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "parsed, rejected, fetch failed.",
     "meta.sources": "The registered sources: title, partner, licence, kind, synthetic or "
     "real, standing and rank.",
-    "meta.publication": "This publication: the run that wrote it, when, in which storage "
-    "version.",
+    "meta.publication": "This publication: the run that wrote it, when, in which storage version.",
 }
 
 
