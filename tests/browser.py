@@ -155,9 +155,8 @@ class Browser:
         while not self.evaluate(f"document.URL === {json.dumps(url)} && ({ready})"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url}: not ready ({ready}) after {timeout} s")
-            time.sleep(0.05)
-        time.sleep(0.1)  # let late console messages arrive
-        self.evaluate("1")
+            time.sleep(0.02)
+        self.evaluate("1")  # a round trip: events sent before it have arrived
         visit = Visit(url)
         urls: dict[str, str] = {}
         for event in self._events:
