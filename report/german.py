@@ -73,8 +73,12 @@ def signed(value: float | None, decimals: int = 1) -> str:
 
 
 def with_unit(text: str, unit: str) -> str:
-    """'6,4' + '%' -> '6,4 %'; other units are named in the heading, not after each value."""
-    return f"{text} %" if unit == "%" and text[-1:].isdigit() else text
+    """'6,4' + '%' -> '6,4 %', '88,1 p' -> '88,1 % p'; other units are named in the heading,
+    not after each value; a symbol stays alone."""
+    if unit != "%" or not text[:1].isdigit():
+        return text
+    number_part, _, mark = text.partition(" ")
+    return f"{number_part} %" + (f" {mark}" if mark else "")
 
 
 def cell(value: float | None, status: str | None, decimals: int = 1) -> str:

@@ -100,10 +100,18 @@ class _Builder:
             if _value(r.value) is not None and r.start_year > self.latest.get(key, -1):
                 self.latest[key] = int(r.start_year)
         self.kreis_names = dict(zip(data.regions.region_code, data.regions.name, strict=True))
-        goals = data.goals.goal_id.tolist()
+        # goals and indicators in the order the catalogue lists them (the partners' order)
+        catalogue = load_catalogue()
+        listed = [*catalogue.goals, *sorted(set(data.goals.goal_id) - set(catalogue.goals))]
+        self.goals = sorted(data.goals.itertuples(), key=lambda g: listed.index(g.goal_id))
+        order = list(catalogue.indicators)
         self.indicator_ids = sorted(
             data.indicators.index,
-            key=lambda i: (goals.index(data.indicators.loc[i, "goal_id"]), i),
+            key=lambda i: (
+                listed.index(data.indicators.loc[i, "goal_id"]),
+                order.index(i) if i in order else len(order),
+                i,
+            ),
         )
 
     # --- pieces shared by the pages ---------------------------------------------------------
@@ -141,7 +149,7 @@ class _Builder:
 
     def start_page(self) -> dict[str, Any]:
         goals = []
-        for goal in self.data.goals.itertuples():
+        for goal in self.goals:
             rows = []
             for indicator_id in self.indicator_ids:
                 ind = self.data.indicators.loc[indicator_id]
@@ -493,7 +501,8 @@ class _Builder:
                     "direction": ind.direction,
                 }
             )
-            label = f"{ind['name']} ({german.unit_label(ind.unit)})"
+            better = "niedriger ist besser" if ind.direction == "down" else "höher ist besser"
+            label = f"{ind['name']} ({german.unit_label(ind.unit)}, {better})"
             order.append(label)
             points += [
                 {"Indikator": label, "Ebene": level, "Wert": _value(r.value)}
