@@ -154,7 +154,13 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
         finally:
             conn.execute(f'USE "{home}"')
         # every table and column says what it holds (a replaced table lost its comments)
-        for statement in comment_statements("publication", views=PUBLISHED_VIEW_NAMES):
+        present = set(
+            conn.execute(
+                "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
+                "WHERE database_name = 'publication'"
+            ).fetchall()
+        )
+        for statement in comment_statements("publication", present, PUBLISHED_VIEW_NAMES):
             conn.execute(statement)
         conn.execute("CHECKPOINT publication")
     except BaseException:
