@@ -208,7 +208,8 @@ class Pages:
                 }
                 for r in series.itertuples()
                 if _value(r.value) is not None
-            ]
+            ],
+            columns=["Schuljahr", "Region", "Wert"],  # (also when there is no value at all)
         )
         baseline_row = self.row(indicator_id, RUHR_CODE, parse_school_year(ind.baseline))
         path = []
@@ -251,6 +252,7 @@ class Pages:
             bars = pd.DataFrame(
                 [
                     {
+                        "region_code": r.region_code,
                         "Gemeinde": r.name,
                         "Kreis": r.kreis_name,
                         "Art": "kreisfreie Stadt" if r.kreisfrei else "kreisangehörige Gemeinde",
@@ -258,14 +260,15 @@ class Pages:
                     }
                     for r in m.itertuples()
                     if _value(r.value) is not None
-                ]
+                ],
+                columns=["region_code", "Gemeinde", "Kreis", "Art", "Wert"],
             )
             ruhr_row = self.row(indicator_id, RUHR_CODE, latest)
             nrw_row = self.row(indicator_id, NRW_CODE, latest)
             if not bars.empty:
                 ranking = self.chart(
                     charts.ranking(
-                        bars,
+                        bars.drop(columns="region_code"),
                         unit_title,
                         _value(ruhr_row.value) if ruhr_row is not None else None,
                         _value(nrw_row.value) if nrw_row is not None else None,
@@ -273,11 +276,7 @@ class Pages:
                     f"Balkendiagramm: {ind['name']} in den Gemeinden des Ruhrgebiets, "
                     f"{school_year_label(latest)}, nach Rang",
                 )
-                dot_map = self.map_chart(
-                    bars.assign(region_code=m.dropna(subset=["value"]).region_code.values),
-                    ind,
-                    latest,
-                )
+                dot_map = self.map_chart(bars, ind, latest)
             k = (
                 self.data.regions[self.data.regions.level == "kreis"]
                 .merge(at[["region_code", "value", "status"]], on="region_code", how="left")
@@ -313,8 +312,8 @@ class Pages:
 
     def map_chart(self, bars: pd.DataFrame, ind: pd.Series, latest: int) -> Chart | None:
         schools = self.data.schools
-        if schools.empty:
-            return None
+        if schools.utm_east.nunique() < 2 or schools.utm_north.nunique() < 2:
+            return None  # no area to draw
         centres = schools.groupby("region_code", as_index=False)[["utm_east", "utm_north"]].mean()
         places = bars.merge(centres, on="region_code").rename(
             columns={"utm_east": "Ost", "utm_north": "Nord"}
@@ -477,7 +476,7 @@ class Pages:
                 if r is not None and _value(r.value) is not None
             ]
         chart = self.chart(
-            charts.profile(pd.DataFrame(points), order),
+            charts.profile(pd.DataFrame(points, columns=["Indikator", "Ebene", "Wert"]), order),
             f"Punktdiagramm: {region['name']} auf allen Indikatoren im Vergleich mit "
             + ("" if region.kreisfrei else "dem Kreis, ")
             + "dem Ruhrgebiet und NRW",

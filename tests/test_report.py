@@ -221,3 +221,33 @@ def test_the_reports_numbers_are_those_of_the_trend_mart(
     value, status = trends("dropout_rate", "05562032")["2023/24"]
     assert _cells(profile, "data-indicator", "dropout_rate") == {"2023/24": shown(value, status)}
     assert checked > 100
+
+
+@pytest.mark.slow
+def test_a_publication_with_gaps_still_gives_every_page(
+    demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    """A production publication may lack whole indicators, NRW, subgroups, schools: the
+    report says so on the page instead of failing."""
+    from report.site import build_report
+
+    sparse = tmp_path / "sparse.duckdb"
+    sparse.write_bytes(demo_runs.published.read_bytes())
+    with duckdb.connect(str(sparse)) as conn:
+        for table in ("marts.indicator_values", "marts.indicator_trends"):
+            conn.execute(f"DELETE FROM {table} WHERE region_code = '05' OR sex <> 'total' "
+                         "OR indicator_id NOT IN ('dropout_rate', 'gymnasium_share')")  # fmt: skip
+            conn.execute(f"DELETE FROM {table} WHERE indicator_id = 'gymnasium_share' "
+                         "AND region_level = 'gemeinde'")  # fmt: skip
+        conn.execute("DELETE FROM marts.schools WHERE school_number <> (SELECT min(school_number) "
+                     "FROM marts.schools)")  # fmt: skip
+    site = build_report(sparse, tmp_path / "bericht")
+    assert len(site.pages) == 66
+    empty = (tmp_path / "bericht" / "indikatoren" / "abitur_rate.html").read_text()
+    assert (
+        "Für diesen Indikator liegen keine Werte nach Geschlecht oder Staatsangehörigkeit vor"
+        in empty
+    )
+    assert "keine Bewertung möglich" in empty
+    gymnasium = (tmp_path / "bericht" / "indikatoren" / "gymnasium_share.html").read_text()
+    assert "Die 53 Gemeinden" not in gymnasium and "Karte" not in gymnasium
