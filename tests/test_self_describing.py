@@ -43,7 +43,8 @@ def test_the_duckdb_1_5_cli_shows_a_comment_on_every_contract_table_and_column(
         "UNION ALL SELECT schema_name || '.' || view_name, comment FROM duckdb_views() "
         "WHERE NOT internal",
     )
-    assert {t["name"]: t["comment"] for t in tables} == TABLE_DESCRIPTIONS
+    comments = {t["name"]: t["comment"] for t in tables}
+    assert {name: comments.get(name) for name in TABLE_DESCRIPTIONS} == TABLE_DESCRIPTIONS
     columns = duckdb_cli(
         demo_runs.published,
         "SELECT schema_name || '.' || table_name AS name, column_name, comment "
@@ -51,7 +52,7 @@ def test_the_duckdb_1_5_cli_shows_a_comment_on_every_contract_table_and_column(
     )
     found = {(c["name"], c["column_name"]): c["comment"] for c in columns}
     expected = {(t, c.name): c.description for t, cs in MART_COLUMNS.items() for c in cs}
-    assert found == expected
+    assert {key: found.get(key) for key in expected} == expected
     assert len(found) > 230
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from schemas.tables import (
     CHECK_RESULT_COLUMNS,
     DELIVERY_COLUMNS,
+    DELIVERY_EVENT_COLUMNS,
     DELIVERY_LOG_COLUMNS,
     FINDING_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -29,6 +30,49 @@ _TIME_SUBGROUP = (
     Column("start_year", "INTEGER", "first calendar year of the school year"),
     Column("sex", "VARCHAR", "total | female | male"),
     Column("nationality", "VARCHAR", "total | german | foreign"),
+)
+_SERIES_BREAK = (
+    Column(
+        "series_break",
+        "BOOLEAN",
+        "the sources or the aggregation differ from the school year before: the change "
+        "against it is not only a change in the world",
+    ),
+    Column(
+        "series_break_reason",
+        "VARCHAR",
+        "what changed, e.g. 'sources: a → b; aggregation: summed from 53 parts (gemeinde) → "
+        "delivered (kreis)'; NULL without a break",
+    ),
+)
+
+# a current value as marts.measure_values publishes it; marts.measure_history adds its validity
+_MEASURE_VALUE = (
+    Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
+    Column("measure_label", "VARCHAR", "measure label"),
+    Column("unit", "VARCHAR", "count | percent | hours"),
+    *_REGION,
+    *_TIME_SUBGROUP,
+    Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
+    Column(
+        "status",
+        "VARCHAR",
+        "ok | suppressed | not_available | not_applicable | unreliable | provisional | estimated",
+    ),
+    Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
+    Column("source_id", "VARCHAR", "source registry id"),
+    Column("source_title", "VARCHAR", "source title"),
+    Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
+    Column("file_name", "VARCHAR", "delivered file name"),
+    Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
+    Column("source_line", "INTEGER", "line in the delivered file"),
+    Column(
+        "revisions",
+        "BIGINT",
+        "how many times a later statement changed this cell's value or status (0 = never; "
+        "a re-delivery of the same value is no revision)",
+    ),
+    Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
 )
 
 MART_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -96,29 +140,30 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
             "those sources as 'title (partner)', '; '-joined: where the figures come from",
         ),
     ),
-    "marts.measure_values": (
-        Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
-        Column("measure_label", "VARCHAR", "measure label"),
-        Column("unit", "VARCHAR", "count | percent | hours"),
-        *_REGION,
-        *_TIME_SUBGROUP,
-        Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
+    "marts.measure_history": (
+        *_MEASURE_VALUE,
         Column(
-            "status",
-            "VARCHAR",
-            "ok | suppressed | not_available | not_applicable | unreliable | provisional | "
-            "estimated",
+            "revision", "BIGINT", "this statement's place among the cell's statements (1 = first)"
         ),
-        Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
-        Column("source_id", "VARCHAR", "source registry id"),
-        Column("source_title", "VARCHAR", "source title"),
-        Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
-        Column("file_name", "VARCHAR", "delivered file name"),
-        Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
-        Column("source_line", "INTEGER", "line in the delivered file"),
-        Column("revisions", "BIGINT", "how many deliveries stated this value so far"),
-        Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
+        Column(
+            "event",
+            "VARCHAR",
+            "received (the delivery arrived) | revert (its bytes were sent again after a later "
+            "delivery had replaced it: its values became current again)",
+        ),
+        Column("valid_from", "TIMESTAMP", "when the pipeline received the statement (UTC)"),
+        Column(
+            "valid_to",
+            "TIMESTAMP",
+            "when the same source stated the cell again (UTC); NULL while this is its word",
+        ),
+        Column(
+            "is_current",
+            "BOOLEAN",
+            "the published value now (precedence of sources: marts.measure_values' row)",
+        ),
     ),
+    "marts.measure_values": _MEASURE_VALUE,
     "marts.indicator_values": (
         Column("indicator_id", "VARCHAR", "indicator id"),
         Column("indicator_name", "VARCHAR", "indicator name"),
@@ -140,7 +185,14 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
             "VARCHAR",
             "member level summed: gemeinde, kreis, … (the region's own level = as delivered)",
         ),
-        Column("member_count", "BIGINT", "members summed"),
+        Column("member_count", "BIGINT", "members summed (1 for a delivered figure)"),
+        Column(
+            "aggregation",
+            "VARCHAR",
+            "'delivered' (the region's own figure, as its source delivered it) or "
+            "'summed from N parts' (Σ over its N members at computed_from_level)",
+        ),
+        *_SERIES_BREAK,
         Column("sources", "VARCHAR", "sources of the measures used"),
         Column(
             "synthetic", "BOOLEAN", "true if any measure used comes from a synthetic demo delivery"
@@ -155,6 +207,8 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("value", "DOUBLE", "the indicator value"),
         Column("unit", "VARCHAR", "unit"),
         Column("status", "VARCHAR", "status of the value"),
+        Column("aggregation", "VARCHAR", "'delivered' or 'summed from N parts'"),
+        *_SERIES_BREAK,
         Column("previous_school_year", "VARCHAR", "the school year before, if computed"),
         Column("previous_value", "DOUBLE", "value in the school year before"),
         Column("change_vs_previous", "DOUBLE", "value − previous value"),
@@ -260,6 +314,7 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("published_at", "TIMESTAMP", "when it was written (UTC)"),
         Column("storage_version", "VARCHAR", "DuckDB storage version of the file"),
     ),
+    "meta.delivery_events": DELIVERY_EVENT_COLUMNS,
 }
 
 # What each table of the contract holds: the tables' comments in the publication (COMMENT ON
@@ -271,6 +326,8 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "marts.indicators": "The indicator catalogue (schemas/indicators.yaml): definition, "
     "numerator and denominator measures, unit, direction, goal, baseline, target — and the "
     "sources its figures come from.",
+    "marts.measure_history": "Every value any source ever delivered, per measure × region × "
+    "school year × sex × nationality, with its delivery and when it was valid (from / to).",
     "marts.measure_values": "Measure × region × school year × sex × nationality: the counts "
     "as delivered (current revision), with status, source, delivery, file and line.",
     "marts.indicator_values": "Indicator × region × school year × sex × nationality: value = "
@@ -291,6 +348,8 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "meta.deliveries": "Every payload ever received: source, time, SHA-256, rows, outcome.",
     "meta.delivery_log": "Every sighting of a payload by a run: archived, skipped unchanged, "
     "parsed, rejected, fetch failed.",
+    "meta.delivery_events": "Deliveries made current again: the bytes of an earlier, replaced "
+    "delivery received once more (a revert).",
     "meta.sources": "The registered sources: title, partner, licence, kind, synthetic or "
     "real, standing and rank.",
     "meta.publication": "This publication: the run that wrote it, when, in which storage version.",
@@ -298,7 +357,7 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
 
 
 def comment_statements(
-    catalog: str, present: set[tuple[str, str]], views: tuple[str, ...] = ()
+    catalog: str, present: set[tuple[str, str]], views: set[str] | tuple[str, ...] = ()
 ) -> list[str]:
     """COMMENT ON statements giving every contract table (or view) and column of the database
     `catalog` its description, so DBeaver, R and the duckdb CLI show what each one means.
