@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.resources import WarehouseResource
 from warehouse.contract import TABLE_DESCRIPTIONS
-from warehouse.publish import PUBLISHED_MODELS, PUBLISHED_TABLES, STORAGE_VERSION, publish
+from warehouse.publish import PUBLISHED_MODELS, STORAGE_VERSION, publish
 
 # the mart models the publication is written from
 MART_KEYS = [
