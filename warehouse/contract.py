@@ -317,6 +317,13 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     "meta.delivery_events": DELIVERY_EVENT_COLUMNS,
 }
 
+# what each publication said: the indicator values with the publication times they held for
+MART_COLUMNS["marts.indicator_history"] = (
+    *MART_COLUMNS["marts.indicator_values"],
+    Column("valid_from", "TIMESTAMP", "publication from which the row held (UTC)"),
+    Column("valid_to", "TIMESTAMP", "publication that replaced it (UTC); NULL = still current"),
+)
+
 # What each table of the contract holds: the tables' comments in the publication (COMMENT ON
 # TABLE), the Dagster assets' descriptions and docs/analysts.md say this, from here.
 TABLE_DESCRIPTIONS: dict[str, str] = {
@@ -333,6 +340,9 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "marts.indicator_values": "Indicator × region × school year × sex × nationality: value = "
     "scale × Σ numerator / Σ denominator over the region's members (never averaged from "
     "rates), with status and sources.",
+    "marts.indicator_history": "The indicator values as each publication said them: "
+    "valid_from / valid_to are publication times; marts.indicator_values is its current rows "
+    "and marts.indicator_values_as_of(moment) what was published at a moment.",
     "marts.indicator_trends": "marts.indicator_values plus the change against the previous "
     "year and the baseline, the distance to the target, and the Ruhr and NRW values alongside.",
     "marts.schools": "NRW school directory (Schulnummer): name, school form, municipality, "
