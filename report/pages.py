@@ -425,7 +425,10 @@ class Pages:
             "of_indicator": rate["name"] if ind.kind == "gap" else None,
             "sources": sources.to_dict("records"),
             "statuses": statuses,
-            "breaks": [f"{r.region_name} {r.school_year}" for r in breaks.itertuples()],
+            # a kreisfreie Stadt is its own Kreis: named once
+            "breaks": list(
+                dict.fromkeys(f"{r.region_name} {r.school_year}" for r in breaks.itertuples())
+            ),
         }
 
     # --- a municipality's profile -----------------------------------------------------------
