@@ -355,6 +355,21 @@ def cmd_screen(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Build the indicator report from the current publication (after editing the commentary)."""
+    from report.site import build_report
+
+    paths = _paths(args)
+    if not paths.published_db.exists():
+        print(f"{paths.published_db}: no publication yet; run `bildungsmonitor run` first")
+        return 2
+    target = Path(args.out).resolve() if args.out else paths.report
+    kwargs = {"commentary": Path(args.commentary)} if args.commentary else {}
+    site = build_report(paths.published_db, target, **kwargs)
+    print(f"Report: {site.index} ({len(site.pages)} pages)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -406,6 +421,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     rollback.add_argument("run_id", help="the run whose publication to republish (8+ chars)")
     rollback.set_defaults(func=cmd_rollback)
+    report = sub.add_parser(
+        "report", parents=[common], help="build the indicator report from the publication"
+    )
+    report.add_argument("--commentary", help="commentary YAML (default report/commentary.yaml)")
+    report.add_argument(
+        "--out", help="folder to write the report to (default data/reports/bericht)"
+    )
+    report.set_defaults(func=cmd_report)
     docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
     docs.set_defaults(func=cmd_docs)
     metadata = sub.add_parser(

@@ -19,6 +19,7 @@ from pipelines.assets.core import core_assets
 from pipelines.assets.ingest import api_ingest_asset, ingest_asset
 from pipelines.assets.marts import mart_assets
 from pipelines.assets.publish import published_warehouse
+from pipelines.assets.report import indicator_report
 from pipelines.assets.staging import staging_asset
 from pipelines.jobs import build_inbox_sensor, build_nightly_schedule, nightly_job
 from pipelines.recovery import operations_or_default
@@ -41,7 +42,7 @@ def build_definitions(
     assets += [staging_asset(s, sources) for s in sources.values()]
     assets += core_assets(sources)
     assets += mart_assets(sources)
-    assets.append(published_warehouse)
+    assets += [published_warehouse, indicator_report]
     schedule = operations_or_default(paths).schedule
     return dg.Definitions(
         assets=assets,

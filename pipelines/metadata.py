@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 
 from schemas.tables import Column
+from warehouse.contract import CORE_COLUMNS, MART_COLUMNS
 from warehouse.db import DataPaths
 
 
@@ -19,8 +20,13 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, where: str = "")
     """Row count and the actual column schema of a warehouse table, for a materialization."""
     rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
     described = conn.execute(f"DESCRIBE {table}").fetchall()
+    # the contract's descriptions: a materialization's schema replaces the definition's in the UI
+    meaning = {c.name: c.description for c in {**CORE_COLUMNS, **MART_COLUMNS}.get(table, ())}
     schema = dg.TableSchema(
-        columns=[dg.TableColumn(name, str(kind)) for name, kind, *_ in described]
+        columns=[
+            dg.TableColumn(name, str(kind), description=meaning.get(name))
+            for name, kind, *_ in described
+        ]
     )
     return {
         "dagster/row_count": rows,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from dagster._utils.error import SerializableErrorInfo
 
 PUBLISH_KEY = dg.AssetKey(["publish", "bildungsmonitor"])
+REPORT_KEY = dg.AssetKey(["publish", "indikatorenbericht"])
 
 
 @dataclass
@@ -58,6 +59,8 @@ class RunSummary:
     failed_steps: list[str] = field(default_factory=list)
     published: Path | None = None
     published_bytes: int = 0
+    report: Path | None = None  # the indicator report's start page, if this run built it
+    report_pages: int = 0
     previous_publication: Path | None = None
     environment: EnvironmentProblem | None = None  # what stopped the run, if the environment
     inbox_skipped: list[str] = field(default_factory=list)  # odd inbox entries, not followed
@@ -122,6 +125,11 @@ class RunSummary:
             e.event_type_value == "ASSET_MATERIALIZATION" and e.asset_key == PUBLISH_KEY
             for e in events
         )
+        for event in events:
+            if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key == REPORT_KEY:
+                metadata = event.event_specific_data.materialization.metadata
+                summary.report = Path(metadata["path"].value)
+                summary.report_pages = int(metadata["pages"].value)
         if published:
             summary.published = paths.published_db
             summary.published_bytes = paths.published_db.stat().st_size
@@ -220,6 +228,8 @@ class RunSummary:
             lines.append(f"Failed steps: {', '.join(self.failed_steps)}")
         if self.published:
             lines.append(f"Published: {self.published} ({self.published_bytes / 1e6:.1f} MB)")
+        if self.report:
+            lines.append(f"Report: {self.report} ({self.report_pages} pages)")
         elif self.previous_publication:
             lines.append(
                 f"Nothing published; the previous publication is unchanged: "

@@ -11,9 +11,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from expectations.data_docs import CDN, build
+from expectations.data_docs import CDN, build, external_references
 from expectations.validation import validate_records
-from tests.browser import render
+from tests.browser import Browser, render
 from tests.conftest import DemoRuns
 
 FAILING_SOURCE = "docs_test_source"
@@ -88,3 +88,25 @@ def test_the_staging_assets_link_their_data_docs(demo_runs: DemoRuns) -> None:
     assert links[0].startswith("file://") and links[0].endswith("/index.html")
     assert Path(links[0][len("file://") :]).exists()
     assert demo_runs.first.run_id in links[0]
+
+
+@pytest.mark.slow
+def test_the_data_docs_send_no_request_off_the_machine(demo_runs: DemoRuns) -> None:
+    """Opened with every host name unresolvable: nothing is asked of the network, nothing
+    fails to load, the console stays clean — the index, a validation and a suite page."""
+    site = demo_runs.data_dir / "reports" / "data_docs" / demo_runs.first.run_id
+    assert external_references(site) == []
+    pages = [
+        site / "index.html",
+        next((site / "validations").rglob("*kita_betreuung.html")),
+        next((site / "expectations").rglob("*.html")),
+    ]
+    with Browser() as browser:
+        for page in pages:
+            visit = browser.visit(page.as_uri())
+            assert visit.external() == [], page
+            assert visit.failed == [] and visit.errors == [], (page, visit.failed, visit.errors)
+            assert len(visit.requests) > 10  # the vendored scripts, styles and images
+        browser.visit((site / "index.html").as_uri())
+        # the table was built by the vendored bootstrap-table, with a row per validation
+        assert browser.evaluate("document.querySelectorAll('.bootstrap-table tbody tr').length") > 5

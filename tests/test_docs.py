@@ -156,3 +156,29 @@ def test_indicators_doc_shows_what_a_decimal_comma_says(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as exc:
         load_catalogue(tmp_path)
     assert str(exc.value) == shown.strip()
+
+
+@pytest.mark.slow
+def test_report_doc_commentary_workflow_runs(demo_runs, tmp_path: Path, capsys) -> None:
+    """docs/report.md: the example commentary appears in the rebuilt report; the mistaken one
+    stops the build with exactly the lines the doc shows."""
+    from pipelines.cli import main
+
+    good, bad = blocks("report.md", "yaml")
+    commentary = tmp_path / "commentary.yaml"
+    commentary.write_text(good, encoding="utf-8")
+    out = tmp_path / "bericht"
+    args = ["report", "--data-dir", str(demo_runs.data_dir), "--out", str(out)]
+    assert main([*args, "--commentary", str(commentary)]) == 0
+    assert f"Report: {out / 'index.html'} (66 pages)" in capsys.readouterr().out
+    page = (out / "indikatoren" / "dropout_rate.html").read_text(encoding="utf-8")
+    assert "Abschlussorientierte Förderkurse in den Jahrgängen 9 und 10" in page
+    assert "Stand November 2026" in page
+    assert "Noch kein Kommentar" in (out / "indikatoren" / "abitur_rate.html").read_text()
+
+    commentary.write_text(bad, encoding="utf-8")
+    before = (out / "index.html").stat().st_mtime_ns
+    assert main([*args, "--commentary", str(commentary)]) == 2
+    (expected,) = blocks("report.md", "text")
+    assert capsys.readouterr().err == expected
+    assert (out / "index.html").stat().st_mtime_ns == before  # the previous report stays

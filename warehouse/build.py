@@ -153,6 +153,16 @@ def load_sources_table(conn: duckdb.DuckDBPyConnection, sources: dict[str, Sourc
             ]
         ),
     )
+    # which source can deliver which measure: marts.indicators names an indicator's sources
+    _replace(
+        conn,
+        "core.source_measures",
+        pd.DataFrame(
+            [{"source_id": s.id, "measure": m} for s in sources.values()
+             for m in sorted(s.measure_ids())],
+            columns=["source_id", "measure"],
+        ).astype(str),
+    )  # fmt: skip
 
 
 def build_measure_revisions(conn: duckdb.DuckDBPyConnection) -> None:

@@ -129,6 +129,16 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("target_value", "DOUBLE", "target value (set for the Ruhr)"),
         Column("target_year", "VARCHAR", "school year by which the target is to be reached"),
         Column("responsible_partner", "VARCHAR", "partner responsible for the indicator"),
+        Column(
+            "sources",
+            "VARCHAR",
+            "ids of the registered sources that deliver its measures (meta.sources), ', '-joined",
+        ),
+        Column(
+            "source_titles",
+            "VARCHAR",
+            "those sources as 'title (partner)', '; '-joined: where the figures come from",
+        ),
     ),
     "marts.measure_history": (
         *_MEASURE_VALUE,
@@ -251,10 +261,136 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     "quality.check_results": CHECK_RESULT_COLUMNS,
     "quality.quarantine": QUARANTINE_COLUMNS,
     "quality.findings": FINDING_COLUMNS,
+    "quality.source_health": (
+        Column("source_id", "VARCHAR", "registry id of the source"),
+        Column("title", "VARCHAR", "source title"),
+        Column("partner", "VARCHAR", "partner delivering it"),
+        Column(
+            "kind", "VARCHAR", "csv | genesis_table_csv | genesis_ffcsv | genesis_api | json_api"
+        ),
+        Column("synthetic", "BOOLEAN", "true for the synthetic demo sources"),
+        Column("latest_run_id", "VARCHAR", "latest run that checked anything of the source"),
+        Column("latest_checked_at", "TIMESTAMP", "when that run checked it (UTC)"),
+        Column("latest_outcome", "VARCHAR", "PASS | WARNING | FAIL in that run"),
+        Column("latest_failing_checks", "VARCHAR", "checks that failed in that run, ', '-joined"),
+        Column("latest_failure_messages", "VARCHAR", "their messages, ' | '-joined"),
+        Column("latest_warnings", "BIGINT", "checks with a warning in that run"),
+        Column("failing_since", "TIMESTAMP", "first failed run of the current failing streak"),
+        Column("consecutive_failed_runs", "BIGINT", "failed runs in a row, up to the latest"),
+        Column("runs_checked", "BIGINT", "runs that checked the source"),
+        Column("runs_failed", "BIGINT", "of those, runs in which a check failed"),
+        Column("runs_failed_last_30_days", "BIGINT", "failed runs in the last 30 days"),
+        Column("last_failure_at", "TIMESTAMP", "when a check of the source last failed"),
+        Column("last_good_file", "VARCHAR", "file name of the last delivery that loaded"),
+        Column("last_good_received_at", "TIMESTAMP", "when that delivery was received (UTC)"),
+        Column("last_good_delivery_id", "VARCHAR", "its SHA-256 (meta.deliveries)"),
+        Column("last_rejected_file", "VARCHAR", "file name of the last rejected delivery"),
+        Column("last_rejected_at", "TIMESTAMP", "when that delivery was received (UTC)"),
+    ),
     "meta.deliveries": DELIVERY_COLUMNS,
     "meta.delivery_log": DELIVERY_LOG_COLUMNS,
+    "meta.sources": (
+        Column("source_id", "VARCHAR", "registry id (sources/registry/<profile>/<id>.yaml)"),
+        Column("title", "VARCHAR", "source title"),
+        Column("partner", "VARCHAR", "partner delivering it"),
+        Column("licence", "VARCHAR", "licence of the data"),
+        Column(
+            "kind", "VARCHAR", "csv | genesis_table_csv | genesis_ffcsv | genesis_api | json_api"
+        ),
+        Column("dataset", "VARCHAR", "measures | school_directory | school_social_index"),
+        Column("synthetic", "BOOLEAN", "true for the synthetic demo sources"),
+        Column(
+            "standing",
+            "VARCHAR",
+            "official | partner | synthetic: which figure is current where sources overlap",
+        ),
+        Column("rank", "BIGINT", "order within the standing: 1 comes first"),
+        Column("location", "VARCHAR", "where its files are read from (demo files, inbox, API)"),
+        Column("expectations", "VARCHAR", "expectation suites applied, ', '-joined"),
+        Column("description", "VARCHAR", "what the source holds"),
+    ),
+    "meta.publication": (
+        Column("run_id", "VARCHAR", "Dagster run that wrote this publication"),
+        Column("published_at", "TIMESTAMP", "when it was written (UTC)"),
+        Column("storage_version", "VARCHAR", "DuckDB storage version of the file"),
+    ),
     "meta.delivery_events": DELIVERY_EVENT_COLUMNS,
 }
+
+# what each publication said: the indicator values with the publication times they held for
+MART_COLUMNS["marts.indicator_history"] = (
+    *MART_COLUMNS["marts.indicator_values"],
+    Column("valid_from", "TIMESTAMP", "publication from which the row held (UTC)"),
+    Column("valid_to", "TIMESTAMP", "publication that replaced it (UTC); NULL = still current"),
+)
+
+# What each table of the contract holds: the tables' comments in the publication (COMMENT ON
+# TABLE), the Dagster assets' descriptions and docs/analysts.md say this, from here.
+TABLE_DESCRIPTIONS: dict[str, str] = {
+    "marts.regions": "One row per region: official key (AGS), name, level, parent, Ruhr "
+    "membership. RVR = the Ruhr (53 municipalities), 05 = NRW, DG = Germany.",
+    "marts.goals": "The initiative's common goals (schemas/goals.yaml).",
+    "marts.indicators": "The indicator catalogue (schemas/indicators.yaml): definition, "
+    "numerator and denominator measures, unit, direction, goal, baseline, target — and the "
+    "sources its figures come from.",
+    "marts.measure_history": "Every value any source ever delivered, per measure × region × "
+    "school year × sex × nationality, with its delivery and when it was valid (from / to).",
+    "marts.measure_values": "Measure × region × school year × sex × nationality: the counts "
+    "as delivered (current revision), with status, source, delivery, file and line.",
+    "marts.indicator_values": "Indicator × region × school year × sex × nationality: value = "
+    "scale × Σ numerator / Σ denominator over the region's members (never averaged from "
+    "rates), with status and sources.",
+    "marts.indicator_history": "The indicator values as each publication said them: "
+    "valid_from / valid_to are publication times; marts.indicator_values is its current rows "
+    "and marts.indicator_values_as_of(moment) what was published at a moment.",
+    "marts.indicator_trends": "marts.indicator_values plus the change against the previous "
+    "year and the baseline, the distance to the target, and the Ruhr and NRW values alongside.",
+    "marts.schools": "NRW school directory (Schulnummer): name, school form, municipality, "
+    "coordinates, social index.",
+    "quality.check_results": "Every check of every run: asset, check, outcome (PASS / WARNING "
+    "/ FAIL / NOT_EVALUATED), severity, counts and observed values.",
+    "quality.quarantine": "Delivered records held back by a record-level check, with the "
+    "reason, file, line and column.",
+    "quality.findings": "Values flagged by checks across years, levels and deliveries: jumps, "
+    "missing regions, parts that do not add up, revised values — with both numbers.",
+    "quality.source_health": "One row per source: latest outcome, since when it has been "
+    "failing, failures over time, last good and last rejected delivery.",
+    "meta.deliveries": "Every payload ever received: source, time, SHA-256, rows, outcome.",
+    "meta.delivery_log": "Every sighting of a payload by a run: archived, skipped unchanged, "
+    "parsed, rejected, fetch failed.",
+    "meta.delivery_events": "Deliveries made current again: the bytes of an earlier, replaced "
+    "delivery received once more (a revert).",
+    "meta.sources": "The registered sources: title, partner, licence, kind, synthetic or "
+    "real, standing and rank.",
+    "meta.publication": "This publication: the run that wrote it, when, in which storage version.",
+}
+
+
+def comment_statements(
+    catalog: str, present: set[tuple[str, str]], views: set[str] | tuple[str, ...] = ()
+) -> list[str]:
+    """COMMENT ON statements giving every contract table (or view) and column of the database
+    `catalog` its description, so DBeaver, R and the duckdb CLI show what each one means.
+    `present`: the (table, column) pairs the database has (a test's stand-in has fewer)."""
+
+    def quoted(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    tables = {table for table, _ in present}
+    statements = []
+    for table, columns in MART_COLUMNS.items():
+        if table not in tables:
+            continue
+        kind = "VIEW" if table in views else "TABLE"
+        statements.append(
+            f"COMMENT ON {kind} {catalog}.{table} IS {quoted(TABLE_DESCRIPTIONS[table])}"
+        )
+        statements += [
+            f'COMMENT ON COLUMN {catalog}.{table}."{c.name}" IS {quoted(c.description)}'
+            for c in columns
+            if (table, c.name) in present
+        ]
+    return statements
 
 
 # Core tables behind the marts (working warehouse only; shown as the core assets' schemas).
@@ -307,7 +443,8 @@ def render_markdown() -> str:
     """The column reference of docs/analysts.md (between its generated-section markers)."""
     parts = []
     for table, columns in MART_COLUMNS.items():
-        parts.append(f"### `{table}`\n\n| column | type | meaning |\n|---|---|---|")
+        parts.append(f"### `{table}`\n\n{TABLE_DESCRIPTIONS[table]}\n")
+        parts.append("| column | type | meaning |\n|---|---|---|")
         parts += [f"| `{c.name}` | {c.type} | {c.description} |" for c in columns]
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"

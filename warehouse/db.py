@@ -8,6 +8,7 @@ Everything generated lives under one data directory (default ./data, env BILDUNG
     published/bildungsmonitor.duckdb   the analysts' file, replaced atomically by publish
     dagster_home/           Dagster instance: run and event storage, compute logs
     reports/data_docs/<run>/ Great Expectations Data Docs of each run
+    reports/bericht/        the indicator report of the latest publication (report/site.py)
 
 The pipeline never writes into the published file (analysts may hold it open): it builds a new
 file beside it and renames it over the old one (warehouse/publish.py).
@@ -117,6 +118,11 @@ class DataPaths:
     def data_docs(self, run_id: str) -> Path:
         """Great Expectations Data Docs of one run (HTML)."""
         return self.root / "reports" / "data_docs" / run_id
+
+    @property
+    def report(self) -> Path:
+        """The indicator report (HTML) of the latest publication."""
+        return self.root / "reports" / "bericht"
 
     @property
     def dagster_home(self) -> Path:

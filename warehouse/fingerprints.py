@@ -20,8 +20,9 @@ from warehouse.db import REPO_ROOT, SQL_DIR, stored_kind, utc_now
 from warehouse.models import MODELS, Model
 
 BUILD_STATE = "meta.build_state"
-# the table that shows a model exists (core.catalogue is several tables)
-_WITNESS = {"core.catalogue": "core.indicators"}
+# the tables that show a model exists (core.catalogue is several tables; a warehouse built
+# before one of them was added builds it again)
+_WITNESS = {"core.catalogue": ("core.indicators", "core.source_measures")}
 
 
 def _hash(*parts: str) -> str:
@@ -79,7 +80,7 @@ def fingerprint(conn: duckdb.DuckDBPyConnection, model: Model, sources: dict[str
 
 def _exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     # a table, or a view (the marts the publication materialises)
-    return stored_kind(conn, _WITNESS.get(name, name)) is not None
+    return all(stored_kind(conn, table) is not None for table in _WITNESS.get(name, (name,)))
 
 
 def build_if_changed(

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.contract import comment_statements
 from warehouse.db import DataPaths, run_sql_file, utc_now
 from warehouse.fingerprints import recorded
 from warehouse.history import adopt_next_history, next_indicator_history
@@ -172,6 +173,22 @@ def publish(
                 run_sql_file(conn, view)
         finally:
             conn.execute(f'USE "{home}"')
+        # every table and column says what it holds (a replaced table lost its comments)
+        present = set(
+            conn.execute(
+                "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
+                "WHERE database_name = 'publication'"
+            ).fetchall()
+        )
+        views = {
+            name
+            for (name,) in conn.execute(
+                "SELECT schema_name || '.' || view_name FROM duckdb_views() "
+                "WHERE database_name = 'publication' AND NOT internal"
+            ).fetchall()
+        }
+        for statement in comment_statements("publication", present, views):
+            conn.execute(statement)
         conn.execute("CHECKPOINT publication")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # e.g. the disk is full: keep the first error

@@ -21,7 +21,7 @@ from warehouse.build import (
     skip_indicator_checks,
     sql_description,
 )
-from warehouse.contract import MART_COLUMNS
+from warehouse.contract import MART_COLUMNS, TABLE_DESCRIPTIONS
 from warehouse.fingerprints import build_if_changed, built_in
 from warehouse.models import MODELS, Model
 
@@ -34,7 +34,8 @@ def _spec_args(model: Model, sources: dict[str, Source]) -> dict[str, Any]:
     return {
         "group_name": model.group,
         "deps": model_deps(model, sources),
-        "description": sql_description(model.sql),
+        # what the analysts' contract says the table holds, then how the SQL makes it
+        "description": f"{TABLE_DESCRIPTIONS[model.name]}\n\n{sql_description(model.sql)}",
         "kinds": {"duckdb", "sql"},
         "owners": [OWNER],
         "metadata": {

@@ -6,7 +6,8 @@ import dagster as dg
 
 from pipelines.recovery import operations_or_default
 from pipelines.resources import WarehouseResource
-from warehouse.publish import PUBLISHED_MODELS, PUBLISHED_TABLES, STORAGE_VERSION, publish
+from warehouse.contract import TABLE_DESCRIPTIONS
+from warehouse.publish import PUBLISHED_MODELS, STORAGE_VERSION, publish
 
 # the nightly run publishes every night: a publication older than a night and two hours (a
 # missed or failed night) is stale; the Dagster UI shows it and the freshness sensor says it
@@ -35,7 +36,13 @@ MART_KEYS = [
     kinds={"duckdb"},
     owners=["team:backbone-office"],
     freshness_policy=FRESHNESS,
-    metadata={"tables": ", ".join(PUBLISHED_TABLES), "storage_version": STORAGE_VERSION},
+    metadata={
+        "tables": dg.MetadataValue.md(
+            "| table | holds |\n|---|---|\n"
+            + "\n".join(f"| `{t}` | {d} |" for t, d in TABLE_DESCRIPTIONS.items())
+        ),
+        "storage_version": STORAGE_VERSION,
+    },
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     keep = operations_or_default(warehouse.paths, context.log.warning).retention.publications

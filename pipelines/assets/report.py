@@ -1,0 +1,37 @@
+"""The indicator report: built from every publication, for the steering group and partners."""
+
+import dagster as dg
+
+from pipelines.resources import WarehouseResource
+from report.site import build_report
+
+REPORT_KEY = dg.AssetKey(["publish", "indikatorenbericht"])
+
+
+@dg.asset(
+    key=REPORT_KEY,
+    group_name="publish",
+    deps=[dg.AssetKey(["publish", "bildungsmonitor"])],
+    description=(
+        "data/reports/bericht/index.html: the indicator report in German (report/site.py, "
+        "docs/report.md) — every goal with its indicators against baseline and target, a page "
+        "per indicator (Ruhr vs NRW, the 53 municipalities, subgroups, a dot map, data notes, "
+        "the backbone office's commentary from report/commentary.yaml) and a printable profile "
+        "per municipality. Read from the publication only; opens from file:// without network."
+    ),
+    kinds={"html"},
+    owners=["team:backbone-office"],
+)
+def indicator_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    paths = warehouse.paths
+    site = build_report(paths.published_db, paths.report)
+    context.log.info(f"indicator report: {site.index} ({len(site.pages)} pages)")
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.url(site.index.as_uri()),
+            "path": dg.MetadataValue.path(str(site.index)),
+            "pages": len(site.pages),
+            "charts": site.charts,
+            "size_bytes": site.size_bytes,
+        }
+    )

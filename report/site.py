@@ -1,0 +1,115 @@
+"""The indicator report: an HTML site the steering group and the partners open from a folder.
+
+    index.html                 every goal with its indicators: the Ruhr's latest value, NRW,
+                               baseline, target, on track or not
+    indikatoren/<id>.html      one page per indicator: the Ruhr against NRW with the target,
+                               the 53 municipalities ranked, the Kreise, subgroups, a dot map,
+                               the data notes and the story behind the curve
+    gemeinden/<AGS>.html       one printable profile per Ruhr municipality
+    assets/                    style sheet, the Vega chart runtime (vendored), the chart glue
+
+It works from file:// without any network: nothing is loaded from elsewhere. The site is
+written into a temporary folder beside the target and swapped in whole, so a reader never
+sees half a report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from expectations.data_docs import VEGA_BUNDLE
+from report import german
+from report.commentary import COMMENTARY_YAML, Story, load_commentary
+from report.data import ReportData, read
+from report.pages import Pages
+from schemas.catalogue import load_catalogue
+
+HERE = Path(__file__).resolve().parent
+ASSETS = ("report.css", "report.js")
+SCHOOLS_SOURCE = "nrw_schuldaten"
+
+
+@dataclass
+class Site:
+    index: Path
+    pages: list[Path] = field(default_factory=list)
+    charts: int = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.index.parent.rglob("*") if p.is_file())
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = german.number
+    env.filters["signed"] = german.signed
+    env.filters["cell"] = german.cell
+    env.filters["count"] = lambda v: german.number(v, 0)
+    return env
+
+
+def write_site(data: ReportData, commentary: dict[str, Story], target: Path) -> Site:
+    """Render every page into a fresh folder and swap it in for `target`."""
+    builder = Pages(data, commentary)
+    env = _environment()
+    staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "assets").mkdir(parents=True)
+    for name in ASSETS:
+        shutil.copyfile(HERE / "static" / name, staging / "assets" / name)
+    shutil.copyfile(VEGA_BUNDLE, staging / "assets" / "vega.min.js")
+    common = {
+        "published_at": data.publication.published_at,
+        "run_id": data.publication.run_id,
+        "legend": german.LEGEND,
+        "indicators": [(i, data.indicators.loc[i, "name"]) for i in builder.indicator_ids],
+        "synthetic": bool(data.sources.synthetic.any()),
+    }
+    schools = data.sources[data.sources.source_id == SCHOOLS_SOURCE]
+    common["schools_source"] = schools.iloc[0].to_dict() if not schools.empty else None
+    pages: list[Path] = []
+
+    def render(template: str, relative: str, root: str, **context: Any) -> None:
+        path = staging / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        html = env.get_template(template).render(root=root, **common, **context)
+        path.write_text(html, encoding="utf-8")
+        pages.append(target / relative)
+
+    render("index.html.j2", "index.html", "", **builder.start_page())
+    for indicator_id in builder.indicator_ids:
+        page = builder.indicator_page(indicator_id)
+        render("indicator.html.j2", f"indikatoren/{indicator_id}.html", "../", **page)
+    for region in data.municipalities().itertuples(index=False):
+        page = builder.municipality_page(pd.Series(region._asdict()))
+        render("municipality.html.j2", f"gemeinden/{region.region_code}.html", "../", **page)
+    old = target.with_name(f".{target.name}.{os.getpid()}.old")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return Site(target / "index.html", pages, builder.charts)
+
+
+def build_report(published: Path, target: Path, commentary: Path = COMMENTARY_YAML) -> Site:
+    """The report of the publication `published`, written to the folder `target`. The
+    commentary is checked first: a mistake in it stops the build before anything is written."""
+    stories = load_commentary(commentary, load_catalogue())
+    with duckdb.connect(str(published), read_only=True) as conn:
+        data = read(conn)
+    return write_site(data, stories, target)
