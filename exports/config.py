@@ -13,7 +13,15 @@ from pathlib import Path
 from pydantic import Field
 
 from schemas.catalogue import load_catalogue
-from schemas.yamlmodel import Problem, YamlError, YamlModel, did_you_mean, read_yaml, validate
+from schemas.yamlmodel import (
+    Problem,
+    YamlError,
+    YamlModel,
+    did_you_mean,
+    read_yaml,
+    sort_problems,
+    validate,
+)
 
 PROTECTION_YAML = Path(__file__).resolve().parent / "protection.yaml"
 
@@ -65,7 +73,7 @@ def load_protection(path: Path = PROTECTION_YAML) -> Protection:
                     )
                 )
     if problems or protection is None:
-        raise YamlError(problems)
+        raise YamlError(sort_problems(problems))
     return protection
 
 

@@ -1,0 +1,325 @@
+"""`bildungsmonitor export`: the files, their formats, and the small-cell protection.
+
+One public export of the demo publication (dropout and Abitur rates, their leaver measures, all
+regions, three school years) is made once per module through the CLI and read back: by pandas
+with German settings, by openpyxl, by pyarrow, and by LibreOffice headless.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from exports.config import load_protection
+from exports.formats import neutralise, write
+from exports.tables import Extract, Selection
+from schemas.yamlmodel import YamlError
+from tests.conftest import REPO, DemoRuns
+
+RULES = load_protection()
+YEARS = ("--years", "2020-2022")
+INDICATORS = ("--indicator", "dropout_rate", "--indicator", "abitur_rate")
+
+
+def export(demo_runs: DemoRuns, out: Path, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "export", "--data-dir", str(demo_runs.data_dir),
+         "--out", str(out), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def read_german(path: Path) -> pd.DataFrame:
+    """A German CSV as Excel reads it: ';', decimal comma; the symbols are empty cells."""
+    return pd.read_csv(
+        path,
+        sep=";",
+        decimal=",",
+        encoding="utf-8-sig",
+        dtype={"region_code": str},
+        na_values=[".", "...", "x", "/"],
+        keep_default_na=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def public(demo_runs: DemoRuns, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("public")
+    shown = export(demo_runs, out, "--public", *INDICATORS, *YEARS)
+    assert "small-cell protection:" in shown
+    return out
+
+
+# --- the protection ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_no_count_below_the_threshold(public: Path) -> None:
+    measures = read_german(public / "measures.csv")
+    counts = measures[measures.unit == "count"].value.dropna()
+    assert len(counts) > 10_000
+    assert not ((counts > 0) & (counts < RULES.count_threshold)).any()
+    indicators = read_german(public / "indicators.csv")
+    for column in ("numerator", "denominator"):
+        cells = indicators[column].dropna()
+        assert not ((cells > 0) & (cells < RULES.count_threshold)).any(), column
+    rates = indicators.dropna(subset=["value"])
+    assert (rates.denominator.notna()).all()
+    assert (rates.denominator >= RULES.denominator_threshold).all()
+    suppressed = measures[measures.status == "suppressed"]
+    assert len(suppressed) > 100 and suppressed.value.isna().all()
+
+
+def relations(frame: pd.DataFrame, item: str, regions: pd.DataFrame) -> list[pd.DataFrame]:
+    """Every "total = sum of parts" of the exported cells: (sum, parts) groups."""
+    key = [item, "start_year", "sex", "nationality"]
+    groups = []
+    cells = frame.set_index([item, "region_code", "start_year", "sex", "nationality"])
+    # subgroups: female + male = total, german + foreign = total
+    for split, other in (("sex", "nationality"), ("nationality", "sex")):
+        for _, group in frame.groupby([item, "region_code", "start_year", other]):
+            if set(group[split]) == {"total", *({"female", "male"} if split == "sex" else
+                                                {"german", "foreign"})}:  # fmt: skip
+                groups.append(group)
+    # regions: the Gemeinden of a Kreis, the Ruhr Gemeinden and Kreise of the RVR
+    parents = {**dict(zip(regions.region_code, regions.parent_code, strict=True))}
+    ruhr = set(regions.region_code[regions.in_ruhr & regions.level.isin(["gemeinde", "kreis"])])
+    for level in ("gemeinde", "kreis"):
+        members = frame[frame.region_level == level]
+        for parent_of in (parents.get, lambda code: "RVR" if code in ruhr else None):
+            tagged = members.assign(parent=members.region_code.map(parent_of))
+            for (parent, *rest), parts in tagged.dropna(subset=["parent"]).groupby(
+                ["parent", *key]
+            ):
+                idx = (rest[0], parent, *rest[1:])
+                if idx in cells.index:
+                    total = cells.loc[[idx]].reset_index()
+                    groups.append(pd.concat([total, parts.drop(columns="parent")]))
+    return groups
+
+
+@pytest.mark.slow
+def test_no_suppressed_cell_can_be_recomputed_from_its_totals(
+    public: Path, published: duckdb.DuckDBPyConnection
+) -> None:
+    regions = published.execute(
+        "SELECT region_code, parent_code, level, in_ruhr FROM marts.regions"
+    ).df()
+    measures = read_german(public / "measures.csv")
+    measures = measures[measures.unit == "count"]
+    indicators = read_german(public / "indicators.csv")
+    checked = exposed = 0
+    for frame, item, column in (
+        (measures, "measure", "value"),
+        (indicators, "indicator_id", "numerator"),
+        (indicators, "indicator_id", "denominator"),
+    ):
+        for group in relations(frame, item, regions):
+            checked += 1
+            unknown = group[column].isna()
+            if unknown.sum() == 1 and (group.status[unknown] == "suppressed").all():
+                exposed += 1
+                print(group[[item, "region_code", "start_year", "sex", "nationality", column]])
+    assert checked > 5_000
+    assert exposed == 0
+    # and the leavers by qualification add up to all leavers: no single hidden part there
+    wide = measures.pivot_table(
+        index=["region_code", "start_year", "sex", "nationality"],
+        columns="measure",
+        values="value",
+        aggfunc="first",
+        dropna=False,
+    )
+    parts = RULES.measure_totals["leavers_total"]
+    hidden = wide[["leavers_total", *parts]].isna().sum(axis=1)
+    assert (hidden != 1).all()
+
+
+@pytest.mark.slow
+def test_the_protection_does_not_depend_on_what_is_selected(
+    public: Path, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    """A Ruhr-only export shows the same cells as the all-regions one: combined, two exports
+    reveal nothing either alone does not."""
+    export(demo_runs, tmp_path, "--public", *INDICATORS, *YEARS, "--region", "ruhr")
+    small = read_german(tmp_path / "indicators.csv")
+    large = read_german(public / "indicators.csv")
+    key = ["indicator_id", "region_code", "start_year", "sex", "nationality"]
+    both = small.merge(large, on=key, suffixes=("", "_all"))
+    assert len(both) == len(small) > 1000
+    assert both.value.isna().equals(both.value_all.isna())
+    assert set(small.region_code) >= {"RVR", "05", "05513000", "05562"}
+
+
+@pytest.mark.slow
+def test_school_level_values_never_appear(public: Path, published: duckdb.DuckDBPyConnection):
+    schools = {n for (n,) in published.execute("SELECT school_number FROM marts.schools")}
+    for name in ("measures.csv", "indicators.csv"):
+        frame = read_german(public / name)
+        assert not set(frame.region_code) & schools
+        assert set(frame.region_level) <= {"gemeinde", "kreis", "regierungsbezirk", "land",
+                                           "verband", "bund", "stadtbezirk"}  # fmt: skip
+
+
+# --- the formats ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_german_csv_bytes_and_the_metadata(public: Path) -> None:
+    import json
+
+    raw = (public / "indicators.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfindicator_id;indicator_name;")
+    assert b"\r\n" in raw
+    package = json.loads((public / "datapackage.json").read_text(encoding="utf-8"))
+    (indicators,) = [r for r in package["resources"] if r["name"] == "indicators"]
+    assert indicators["dialect"]["delimiter"] == ";"
+    fields = {f["name"]: f for f in indicators["schema"]["fields"]}
+    assert fields["value"]["decimalChar"] == ","
+    assert fields["value"]["type"] == "number" and fields["start_year"]["type"] == "integer"
+    assert all(f["description"] and f["description_de"] for f in fields.values())
+    assert package["protection"]["count_threshold"] == 3
+    assert package["symbols"]["."] == "suppressed"
+
+
+@pytest.mark.slow
+def test_xlsx_and_parquet_hold_typed_values(
+    demo_runs: DemoRuns, published: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    args = ("--indicator", "dropout_rate", "--region", "RVR", "--years", "2022")
+    export(demo_runs, tmp_path / "x", "--format", "xlsx", *args)
+    export(demo_runs, tmp_path / "p", "--format", "parquet", *args)
+    (expected,) = published.execute(
+        "SELECT value FROM marts.indicator_values WHERE indicator_id = 'dropout_rate' "
+        "AND region_code = 'RVR' AND start_year = 2022 AND sex = 'total' "
+        "AND nationality = 'total'"
+    ).fetchone()
+    book = load_workbook(tmp_path / "x" / "bildungsmonitor.xlsx")
+    assert book.sheetnames == ["Indikatoren", "Messgrößen", "Hinweise"]
+    sheet = book["Indikatoren"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(2)]
+    (total,) = [r for r in rows if r["sex"] == "total" and r["nationality"] == "total"]
+    assert total["value"] == pytest.approx(expected) and isinstance(total["start_year"], int)
+    assert isinstance(total["in_ruhr"], bool)
+    notes = [row[0].value for row in book["Hinweise"].iter_rows()]
+    assert "Zeichenerklärung" in notes and "Spalte" in notes
+    frame = pd.read_parquet(tmp_path / "p" / "indicators.parquet")
+    row = frame[(frame.sex == "total") & (frame.nationality == "total")].iloc[0]
+    assert row.value == pytest.approx(expected)
+    assert str(frame.start_year.dtype) == "int32"
+
+
+def test_formula_cells_are_neutralised(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    assert neutralise("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert [neutralise(t) for t in ("+49 201", "-Essen", "@SUM(A1)", "\tx")] == [
+        "'+49 201", "'-Essen", "'@SUM(A1)", "'\tx"
+    ]  # fmt: skip
+    assert [neutralise(t) for t in ("-", ".", "...", "-3", "-3,5", "Essen")] == [
+        "-", ".", "...", "-3", "-3,5", "Essen"
+    ]  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "measure": ["leavers_total"] * 2,
+            "measure_label": ["=1+1", "@SUMME(A1:A9)"],
+            "value": [-3.0, float("nan")],
+            "status": ["ok", "suppressed"],
+        }
+    )
+    extract = Extract({"measures": frame}, "2026-11-28 04:55:57", public=False)
+    selection = Selection(tables=("measures",))
+    for fmt in ("csv", "xlsx"):
+        # the metadata file describes only contract columns: write it for a contract frame
+        write(extract, selection, tmp_path / fmt, fmt)
+    text = (tmp_path / "csv" / "measures.csv").read_text(encoding="utf-8-sig")
+    assert text.splitlines() == [
+        "measure;measure_label;value;status",
+        "leavers_total;'=1+1;-3;ok",
+        "leavers_total;'@SUMME(A1:A9);.;suppressed",
+    ]
+    sheet = load_workbook(tmp_path / "xlsx" / "bildungsmonitor.xlsx")["Messgrößen"]
+    assert [(c.value, c.data_type) for c in sheet[2]] == [
+        ("leavers_total", "s"), ("'=1+1", "s"), (-3, "n"), ("ok", "s")
+    ]  # fmt: skip
+    assert sheet["C3"].value == "."
+
+
+@pytest.mark.slow
+def test_the_csv_opens_in_libreoffice_with_the_right_numbers(
+    demo_runs: DemoRuns, published: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """LibreOffice Calc headless, German locale, imports the CSV with the filter options a
+    user's double click picks (';', UTF-8, German number format) and saves it as xlsx."""
+    from openpyxl import load_workbook
+
+    soffice = shutil.which("soffice")
+    assert soffice, "LibreOffice Calc is needed: apt-get install libreoffice-calc"
+    export(demo_runs, tmp_path, "--indicator", "dropout_rate", "--region", "05513000",
+           "--years", "2021-2022", "--tables", "indicators")  # fmt: skip
+    # 59 = ';', 34 = '"', 76 = UTF-8, from line 1, no column formats, language 1031 = German
+    subprocess.run(
+        [soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo", "--infilter="
+         "Text - txt - csv (StarCalc):59,34,76,1,,1031", "--convert-to", "xlsx",
+         "--outdir", str(tmp_path / "lo-out"), str(tmp_path / "indicators.csv")],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    sheet = load_workbook(tmp_path / "lo-out" / "indicators.xlsx").active
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["indicator_id", "indicator_name", "goal_id"]  # the BOM is gone
+    cells = {}
+    for row in sheet.iter_rows(2):
+        record = dict(zip(header, (c.value for c in row), strict=True))
+        cells[(record["start_year"], record["sex"], record["nationality"])] = record
+    rows = published.execute(
+        "SELECT start_year, sex, nationality, value, numerator, denominator "
+        "FROM marts.indicator_values WHERE indicator_id = 'dropout_rate' "
+        "AND region_code = '05513000' AND start_year BETWEEN 2021 AND 2022"
+    ).fetchall()
+    assert len(rows) == len(cells) > 10
+    for start_year, sex, nationality, value, numerator, denominator in rows:
+        cell = cells[(start_year, sex, nationality)]
+        assert cell["region_code"] == "05513000"  # text, the leading zero kept
+        assert cell["value"] == pytest.approx(value, rel=1e-12)
+        assert (cell["numerator"], cell["denominator"]) == (numerator, denominator)
+
+
+# --- the rules file ---------------------------------------------------------------------------
+
+
+def test_a_mistake_in_the_rules_is_loud(tmp_path: Path) -> None:
+    path = tmp_path / "protection.yaml"
+    path.write_text(
+        "count_threshold: 0\ndenominator_threshold: {n: 10,5}\nsymbool: '.'\n"
+        "not_persons: ['school_*']\nmeasure_totals:\n  leavers_total: [leavers_abitr]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(YamlError) as exc:
+        load_protection(path)
+    lines = str(exc.value).splitlines()
+    assert any(line.startswith("protection.yaml, line 1, key 'count_threshold'") for line in lines)
+    assert any("line 3" in line and "symbool" in line for line in lines)
+    assert any("line 2" in line and "denominator_threshold" in line for line in lines)
+    path.write_text(
+        "not_persons: ['school_*']\nmeasure_totals:\n  leavers_total: [leavers_abitr]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(YamlError) as exc:
+        load_protection(path)
+    assert str(exc.value).splitlines() == [
+        "protection.yaml, line 1, key 'not_persons': 'school_*' matches no measure of the "
+        "catalogue",
+        "protection.yaml, line 3, key 'measure_totals.leavers_total': unknown measure "
+        "'leavers_abitr' — did you mean 'leavers_abitur'?",
+    ]
