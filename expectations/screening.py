@@ -226,8 +226,8 @@ class Report:
             title = f"[{number}/4 {STAGE_DE[stage]}]"
             results = [c for c in self.checks if c.stage == stage]
             if not results:
-                lines.append(f"{title} " + self._not_run(stage, "nicht geprüft (eine vorherige "
-                                                         "Stufe ist fehlgeschlagen)", "–"))  # fmt: skip
+                skipped = "nicht geprüft (eine vorherige Stufe ist fehlgeschlagen)"
+                lines.append(f"{title} {self._not_run(stage, skipped, '–')}")
                 continue
             lines.append(title)
             for result in results:
@@ -243,8 +243,8 @@ class Report:
             title = f"[{number}/4 {stage}]"
             results = [c for c in self.checks if c.stage == stage]
             if not results:
-                lines.append(f"{title} " + self._not_run(stage, "not checked (an earlier stage "
-                                                         "failed)", "–"))  # fmt: skip
+                skipped = "not checked (an earlier stage failed)"
+                lines.append(f"{title} {self._not_run(stage, skipped, '–')}")
                 continue
             lines.append(title)
             for result in results:

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from exports.config import Protection, person_counts_exempt
 from expectations.rules import literal
+from exports.config import Protection, person_counts_exempt
 
 # the region levels a public export may contain: never a school
 PUBLIC_LEVELS = ("bund", "land", "regierungsbezirk", "kreis", "gemeinde", "stadtbezirk", "verband")

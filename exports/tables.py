@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from expectations.rules import literal
 from exports.config import Protection
 from exports.protection import PUBLIC_LEVELS, Scope, Suppression, suppress
-from expectations.rules import literal
 from warehouse.contract import MART_COLUMNS
 
 # the status a value-less cell has, and the symbol official statistics write for it
@@ -142,8 +142,7 @@ def parse_years(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*(\d{4})(?:/\d{2})?\s*(?:-\s*(\d{4})(?:/\d{2})?)?\s*", text)
     if not match:
         raise SelectionError(
-            f"--years {text!r}: expected a start year or a range, e.g. 2018-2022 or "
-            "2018/19-2022/23"
+            f"--years {text!r}: expected a start year or a range, e.g. 2018-2022 or 2018/19-2022/23"
         )
     first = int(match.group(1))
     last = int(match.group(2) or first)
@@ -301,4 +300,3 @@ def _regions(conn: duckdb.DuckDBPyConnection, named: tuple[str, ...]) -> list[st
             )
         codes.append(name)
     return codes
-

@@ -608,12 +608,18 @@ def check_text(
         used, _ = _guess_single_byte(source, survey)
         return _not_only_whitespace(Text(file_name, used, source, used))
 
-    if excel and declared == "cp1252" and bom and survey.utf8_error is None:
-        if not survey.ascii_after_bom:  # Excel's "CSV UTF-8"
-            return _not_only_whitespace(Text(file_name, "utf-8-sig", source, "utf-8", 3))
-    if excel and declared in ("utf-8", "utf-8-sig") and survey.utf8_error is not None and not bom:
-        if _guess_single_byte(source, survey)[0] == "cp1252":  # Excel's "CSV (Trennzeichen-…)"
-            return _not_only_whitespace(Text(file_name, "cp1252", source, "cp1252"))
+    utf8_text = survey.utf8_error is None
+    if excel and declared == "cp1252" and bom and utf8_text and not survey.ascii_after_bom:
+        # Excel's "CSV UTF-8": the BOM and valid UTF-8 after it say what it is
+        return _not_only_whitespace(Text(file_name, "utf-8-sig", source, "utf-8", 3))
+    if (
+        excel
+        and declared in ("utf-8", "utf-8-sig")
+        and not utf8_text
+        and not bom
+        and _guess_single_byte(source, survey)[0] == "cp1252"
+    ):  # Excel's "CSV (Trennzeichen-getrennt)"
+        return _not_only_whitespace(Text(file_name, "cp1252", source, "cp1252"))
     used, skip = declared, 0
     if bom:
         if used == "utf-8":
