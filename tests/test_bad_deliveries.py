@@ -334,6 +334,14 @@ def test_broken_deliveries_leave_the_publication_and_other_sources_intact(
         )
     rejected = sorted(p.name for p in (inbox / "kita_betreuung/rejected").iterdir())
     assert rejected[0].endswith("_kita_2025.csv") and rejected[1].endswith(".error.txt")
+    # the partner reads why in German first; the office finds the English below
+    german, english = (
+        (inbox / "kita_betreuung/rejected" / rejected[1])
+        .read_text(encoding="utf-8")
+        .split("--- English (for the backbone office) ---")
+    )
+    assert german.startswith("Die Lieferung kita_2025.csv wurde abgelehnt") and "Zeile" in german
+    assert "The delivery kita_2025.csv was rejected" in english
     assert not (inbox / "lernfoerderung/lernpaten_2025-26.csv").exists()
 
     # the next night: the partner sends a corrected file with a few bad rows
