@@ -323,3 +323,24 @@ def test_a_mistake_in_the_rules_is_loud(tmp_path: Path) -> None:
         "protection.yaml, line 3, key 'measure_totals.leavers_total': unknown measure "
         "'leavers_abitr' — did you mean 'leavers_abitur'?",
     ]
+
+
+# --- the docs ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_worked_example_of_the_exports_doc(demo_runs: DemoRuns, tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    doc = (REPO / "docs" / "exports.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"```sh\n(.*?)```", doc, re.S)
+    (shown,) = re.findall(r"```text\n(.*?)```", doc, re.S)
+    args = shlex.split(command)
+    assert args[:2] == ["./go", "export"] and args[-2:] == ["--out", "export"]
+    export(demo_runs, tmp_path, *args[2:-2])
+    text = (tmp_path / "indicators.csv").read_text(encoding="utf-8-sig")
+    columns = (0, 3, 7, 9, 10, 11, 12, 13, 15)  # as the doc shortens them
+    lines = {";".join(row.split(";")[i] for i in columns) for row in text.splitlines()}
+    for line in shown.strip().splitlines():
+        assert line in lines, line
