@@ -119,7 +119,7 @@ def test_missing_column_with_a_hint() -> None:
     assert exc.message_de.startswith(
         "ohne_fhr.csv, Zeile 1, Spalte 'mit Fachhochschulreife': Spalte fehlt: "
         "'mit Fachhochschulreife' (meinten Sie 'mit Fachhochschulreif'?) "
-        "(erwartet die Spalten, die in der Zuordnung (mapping) der Quelle genannt sind; "
+        "(erwartet die Spalten, die für diese Quelle vereinbart sind; "
         "gefunden 12 Spalten: 'Schuljahr'; 'Gemeindeschlüssel'"
     )
 
