@@ -125,8 +125,15 @@ def _template_matches(template: str, measure: str) -> bool:
 # known_region_keys) or the cross checks' names.
 TODO: dict[str, tuple[str, str]] = {
     "structure": (
-        "Die Datei wie vereinbart speichern (siehe Meldung) und erneut prüfen.",
-        "Save the file as agreed (see the message) and screen it again.",
+        "Die Datei als CSV speichern, wie vereinbart (in Excel „CSV (Trennzeichen-getrennt)“ "
+        "oder „CSV UTF-8“), und erneut prüfen.",
+        "Save the file as CSV as agreed (in Excel 'CSV (Trennzeichen-getrennt)' or 'CSV UTF-8') "
+        "and screen it again.",
+    ),
+    "structure:columns": (
+        "Die Kopfzeile mit den vereinbarten Spaltennamen schreiben (siehe Meldung) und erneut "
+        "prüfen.",
+        "Write the header with the agreed column names (see the message) and screen it again.",
     ),
     "data_lines": (
         "Die Datenzeilen unter der Kopfzeile mitliefern.",
@@ -241,7 +248,10 @@ TODO: dict[str, tuple[str, str]] = {
 
 
 def todo(check: str) -> tuple[str, str]:
-    """(German, English) advice for a check name (suite prefixes ignored)."""
+    """(German, English) advice for a check name (suite prefixes ignored; the structure check
+    as `structure:<stage>`)."""
+    if check.startswith("structure:"):
+        return TODO.get(check, TODO["structure"])
     for key in sorted(TODO, key=len, reverse=True):
         if check == key or check.endswith("_" + key):
             return TODO[key]
@@ -367,3 +377,18 @@ def cross_finding_de(words: PartnerWords, check: str, row: dict, message: str) -
         other = number_de(reference) if reference is not None else "kein Wert"
         return f"{at}: hier {shown}, eine andere Quelle gibt {other} an"
     return f"{at}: {shown}"
+
+
+# headlines of the file and column checks when they flag something: (English, German)
+CHECK_TITLES = {
+    "structure": ("the file cannot be read as agreed", "die Datei ist so nicht lesbar"),
+    "structure:columns": (
+        "the header does not fit the columns agreed",
+        "die Kopfzeile passt nicht zu den vereinbarten Spalten",
+    ),
+    "data_lines": ("the file has no data lines", "die Datei hat keine Datenzeilen"),
+    "unused_column": (
+        "columns the source does not use",
+        "Spalten, die für diese Quelle nicht vereinbart sind",
+    ),
+}

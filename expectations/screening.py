@@ -28,6 +28,7 @@ import duckdb
 
 from expectations.cross_checks import OTHER_VALUE_COLUMNS, run_all
 from expectations.partner_words import (
+    CHECK_TITLES,
     CROSS_TITLES,
     PartnerWords,
     cross_finding_de,
@@ -153,7 +154,7 @@ class Report:
         for result in self.checks:
             if (result.stage, result.check) == (stage, check):
                 return result
-        todo_de, todo_en = todo(check)
+        todo_de, todo_en = todo(f"{check}:{stage}" if check == "structure" else check)
         result = CheckResult(stage, check, "PASS", "", "", todo=todo_en, todo_de=todo_de)
         self.checks.append(result)
         return result
@@ -177,6 +178,9 @@ class Report:
         if finding.line is None and finding.column is None:
             result.title, result.title_de = en, de  # the check's own summary of itself
         else:
+            titled = f"{check}:{stage}" if f"{check}:{stage}" in CHECK_TITLES else check
+            if not result.title_de and titled in CHECK_TITLES:
+                result.title, result.title_de = CHECK_TITLES[titled]
             finding.todo, finding.todo_de = result.todo or None, result.todo_de or None
             result.findings.append(finding)
         self.findings.append(finding)
@@ -200,6 +204,7 @@ class Report:
             "checks": [
                 {k: v for k, v in asdict(c).items() if k != "findings"}
                 | {"listed": len(c.findings)}
+                | ({"todo": "", "todo_de": ""} if c.outcome == "PASS" else {})
                 for c in self.checks
             ],
             "findings": [asdict(f) for f in self.findings],
