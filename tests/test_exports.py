@@ -80,7 +80,7 @@ def test_no_count_below_the_threshold(public: Path) -> None:
 
 
 EXPOSED = """
-    -- every "total = sum of parts" of the exported cells: relation id, cell value, status
+    -- every "total = sum of parts" of the exported cells whose total is there too
     WITH cells AS (SELECT *, {column} AS v FROM t WHERE {where}),
     parent AS (
         SELECT region_code AS child, parent_code AS parent FROM regions
@@ -90,26 +90,31 @@ EXPOSED = """
     ),
     members AS (
         -- female + male = total per nationality; german + foreign = total per sex
-        SELECT concat_ws('|', 's', item, region_code, start_year, nationality) AS rel, v, status
+        SELECT concat_ws('|', 's', item, region_code, start_year, nationality) AS rel, v, status,
+            sex = 'total' AS is_total
         FROM cells
         UNION ALL
-        SELECT concat_ws('|', 'n', item, region_code, start_year, sex), v, status FROM cells
-        UNION ALL  -- the parts of a region (its total joins below)
+        SELECT concat_ws('|', 'n', item, region_code, start_year, sex), v, status,
+            nationality = 'total'
+        FROM cells
+        UNION ALL  -- the parts of a region
         SELECT concat_ws('|', 'g', item, p.parent, c.region_level, start_year, sex, nationality),
-            v, status
+            v, status, false
         FROM cells c JOIN parent p ON p.child = c.region_code
         UNION ALL  -- a region as the total of its parts, one relation per level of parts
         SELECT concat_ws('|', 'g', item, c.region_code, l.level, start_year, sex, nationality),
-            v, status
+            v, status, true
         FROM cells c JOIN (SELECT DISTINCT region_level AS level FROM cells) l ON true
         UNION ALL  -- leavers by qualification = all leavers
-        SELECT concat_ws('|', 'm', region_code, start_year, sex, nationality), v, status
+        SELECT concat_ws('|', 'm', region_code, start_year, sex, nationality), v, status,
+            item = 'leavers_total'
         FROM cells WHERE item IN ({parts})
     ),
     relations AS (
-        SELECT rel, count(*) AS cells, count(*) FILTER (WHERE v IS NULL) AS unknown,
+        SELECT rel, count(*) FILTER (WHERE v IS NULL) AS unknown,
             count(*) FILTER (WHERE v IS NULL AND status = 'suppressed') AS secret
-        FROM members GROUP BY rel HAVING count(*) > 1
+        FROM members GROUP BY rel
+        HAVING count(*) FILTER (WHERE is_total) = 1 AND count(*) FILTER (WHERE NOT is_total) > 0
     )
     SELECT count(*), count(*) FILTER (WHERE unknown = 1 AND secret = 1) FROM relations
 """
