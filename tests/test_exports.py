@@ -355,3 +355,44 @@ def test_the_worked_example_of_the_exports_doc(demo_runs: DemoRuns, tmp_path: Pa
     lines = {";".join(row.split(";")[i] for i in columns) for row in text.splitlines()}
     for line in shown.strip().splitlines():
         assert line in lines, line
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def run_export(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "export", "--data-dir", str(data_dir), *args],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_without_a_publication_nothing_is_written(tmp_path: Path) -> None:
+    done = run_export(tmp_path / "data", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2
+    published = tmp_path / "data" / "published" / "bildungsmonitor.duckdb"
+    assert done.stderr.strip() == f"no publication at {published}: run the pipeline first"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--indicator", "dropout"), "unknown indicator 'dropout'; the publication has: "),
+        (
+            ("--region", "5513000"),
+            "unknown region '5513000': expected an official key (05513000, 05562, 05), RVR or ruhr",
+        ),
+        (
+            ("--years", "22/23"),
+            "--years '22/23': expected a start year or a range, e.g. 2018-2022 or 2018/19-2022/23",
+        ),
+        (("--years", "2022-2018"), "--years '2022-2018': the range ends before it starts"),
+    ],
+)
+def test_a_bad_selection_is_named(demo_runs: DemoRuns, tmp_path: Path, args, said) -> None:
+    done = run_export(demo_runs.data_dir, "--out", str(tmp_path / "out"), *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith(said), done.stderr
+    assert not (tmp_path / "out").exists()
