@@ -205,10 +205,17 @@ def finding_problems(report: Report, spec: dict[str, Any]) -> list[str]:
     return problems
 
 
+_SCREENED: dict[str, Report] = {}  # each case is screened once per session
+
+
 def screen_case(case: Case, registry: dict[str, Source], schools: dict[str, str]) -> Report:
-    source = registry[case.source]
-    by_school = source.measures is not None and source.measures.region_by == "school_number"
-    return screen(case.payload(), case.name, source, schools=schools if by_school else None)
+    if case.id not in _SCREENED:
+        source = registry[case.source]
+        by_school = source.measures is not None and source.measures.region_by == "school_number"
+        _SCREENED[case.id] = screen(
+            case.payload(), case.name, source, schools=schools if by_school else None
+        )
+    return _SCREENED[case.id]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -144,7 +144,7 @@ def test_no_suppressed_cell_can_be_recomputed_from_its_totals(
         ):
             conn.register("t", frame.rename(columns={item: "item"}))
             sql = EXPOSED.format(column=column, where=where, parts=parts)
-            relations, exposed = conn.execute(sql).fetchone()
+            ((relations, exposed),) = conn.execute(sql).fetchall()
             assert exposed == 0, (item, column)
             checked += relations
             conn.unregister("t")
@@ -360,18 +360,19 @@ def test_the_worked_example_of_the_exports_doc(demo_runs: DemoRuns, tmp_path: Pa
 # --- bad input ----------------------------------------------------------------------------------
 
 
-def run_export(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "export", "--data-dir", str(data_dir), *args],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+def run_export(data_dir: Path, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    """The CLI in this process (no interpreter start): exit code and what it printed."""
+    from pipelines.cli import main
+
+    code = main(["export", "--data-dir", str(data_dir), *args])
+    return code, capsys.readouterr().err
 
 
-def test_without_a_publication_nothing_is_written(tmp_path: Path) -> None:
-    done = run_export(tmp_path / "data", "--out", str(tmp_path / "out"))
-    assert done.returncode == 2
+def test_without_a_publication_nothing_is_written(tmp_path: Path, capsys) -> None:
+    code, said = run_export(tmp_path / "data", capsys, "--out", str(tmp_path / "out"))
+    assert code == 2
     published = tmp_path / "data" / "published" / "bildungsmonitor.duckdb"
-    assert done.stderr.strip() == f"no publication at {published}: run the pipeline first"
+    assert said.strip() == f"no publication at {published}: run the pipeline first"
     assert not (tmp_path / "out").exists()
 
 
@@ -391,8 +392,8 @@ def test_without_a_publication_nothing_is_written(tmp_path: Path) -> None:
         (("--years", "2022-2018"), "--years '2022-2018': the range ends before it starts"),
     ],
 )
-def test_a_bad_selection_is_named(demo_runs: DemoRuns, tmp_path: Path, args, said) -> None:
-    done = run_export(demo_runs.data_dir, "--out", str(tmp_path / "out"), *args)
-    assert done.returncode == 2
-    assert done.stderr.startswith(said), done.stderr
+def test_a_bad_selection_is_named(demo_runs: DemoRuns, tmp_path: Path, capsys, args, said) -> None:
+    code, printed = run_export(demo_runs.data_dir, capsys, "--out", str(tmp_path / "out"), *args)
+    assert code == 2
+    assert printed.startswith(said), printed
     assert not (tmp_path / "out").exists()
