@@ -44,6 +44,9 @@ INDICATOR_COLUMNS = (
     "denominator",
     "unit",
     "status",
+    "aggregation",
+    "series_break",
+    "series_break_reason",
     "sources",
     "synthetic",
 )
@@ -94,6 +97,10 @@ COLUMNS_DE = {
     "status": "ok, suppressed (geheim gehalten), not_available (nicht vorhanden), "
     "not_applicable (nicht sinnvoll), unreliable (unsicher), provisional (vorläufig), "
     "estimated (geschätzt)",
+    "aggregation": "delivered (so geliefert) oder summed from N parts (Summe aus N Teilgebieten)",
+    "series_break": "true = Bruch in der Zeitreihe: Quellen oder Berechnung anders als im "
+    "Vorjahr, die Veränderung ist nicht nur eine Veränderung in der Sache",
+    "series_break_reason": "was sich gegenüber dem Vorjahr geändert hat",
     "sources": "Quellen der verwendeten Messgrößen",
     "source_id": "Kennung der Quelle",
     "source_title": "Titel der Quelle",

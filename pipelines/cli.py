@@ -199,12 +199,13 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_genesis_metadata(args: argparse.Namespace) -> int:
-    """What the GENESIS service says about a source's table: its variables with their codes
-    and labels, and the change stamp — to write or check a mapping."""
+    """What the GENESIS service says about a source's table: its whole nested structure, each
+    variable's role, codes, labels and units (from the table's flat file), and the change
+    stamp — to write or check a mapping."""
     select_registry(args)
     from sources.clients.genesis import GenesisCredentials
     from sources.clients.http import FetchError
-    from sources.fetch import describe_genesis_table, genesis_client, missing_variable
+    from sources.fetch import describe_genesis_table, flat_rows, genesis_client, missing_variable
     from sources.registry import GenesisApi, load_registry
 
     sources = load_registry(selected_registry(args))
@@ -221,10 +222,14 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
         password = os.environ.get(api.password_env, "") if api.password_env else ""
         with genesis_client(source, GenesisCredentials(username, password), print) as client:
             metadata = client.table_metadata(api.table, area=api.parameters.get("area", "all"))
+            # the roles, codes and units are the flat file's to say: fetch it as a night would
+            table = client.fetch_table(api.table, api.parameters, ask_updated=False)
     except FetchError as exc:
         print(exc)
         return 1
-    print(describe_genesis_table(metadata))
+    print(
+        describe_genesis_table(metadata, flat_rows(table.csv() if table.is_zip else table.payload))
+    )
     return 0
 
 

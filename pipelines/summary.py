@@ -194,7 +194,7 @@ def error_info_chain(error: SerializableErrorInfo) -> list[ErrorText]:
 def _source_lines(conn: duckdb.DuckDBPyConnection, run_id: str) -> list[SourceLine]:
     rows = conn.execute(
         """SELECT l.source_id,
-               count(*) FILTER (WHERE action IN ('archived', 'skipped_unchanged')),
+               count(*) FILTER (WHERE action IN ('archived', 'skipped_unchanged', 'reverted')),
                count(*) FILTER (WHERE action = 'archived'),
                count(*) FILTER (WHERE action = 'skipped_unchanged'),
                count(*) FILTER (WHERE action = 'parsed'),

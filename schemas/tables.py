@@ -115,7 +115,9 @@ DELIVERY_COLUMNS: tuple[Column, ...] = (
     Column("delivery_id", "VARCHAR", "SHA-256 of the payload; also its name in the raw archive"),
     Column("source_id", "VARCHAR", "registry id of the source"),
     Column(
-        "delivery_seq", "INTEGER", "order of receipt; the later delivery is the current revision"
+        "delivery_seq",
+        "INTEGER",
+        "order of receipt; of one source the later delivery is the current revision",
     ),
     Column("file_name", "VARCHAR", "file name as delivered"),
     Column("origin", "VARCHAR", "where it was picked up: the bundled demo file or the inbox"),
@@ -133,6 +135,24 @@ DELIVERY_COLUMNS: tuple[Column, ...] = (
     Column("message", "VARCHAR", "why it was rejected, or a summary of what was quarantined"),
 )
 
+# meta.delivery_events: every event that made an earlier delivery current again — its bytes
+# were sent once more after a later delivery of the source had replaced it (a revert). The
+# bytes are archived once; meta.deliveries keeps one row per payload.
+DELIVERY_EVENT_COLUMNS: tuple[Column, ...] = (
+    Column(
+        "event_seq",
+        "INTEGER",
+        "place in the order of receipt, counted with meta.deliveries.delivery_seq",
+    ),
+    Column("delivery_id", "VARCHAR", "the delivery made current again (SHA-256)"),
+    Column("source_id", "VARCHAR", "registry id of the source"),
+    Column("file_name", "VARCHAR", "file name it was sent under this time"),
+    Column("event", "VARCHAR", "revert"),
+    Column("happened_at", "TIMESTAMP", "when the pipeline received the bytes again (UTC)"),
+    Column("run_id", "VARCHAR", "Dagster run that received them"),
+    Column("detail", "VARCHAR", "which later delivery it replaces"),
+)
+
 # meta.delivery_log: every sighting of a payload by a run, parsed or skipped.
 DELIVERY_LOG_COLUMNS: tuple[Column, ...] = (
     Column("run_id", "VARCHAR", "Dagster run"),
@@ -143,7 +163,9 @@ DELIVERY_LOG_COLUMNS: tuple[Column, ...] = (
     Column(
         "action",
         "VARCHAR",
-        "archived | skipped_unchanged | parsed | rejected | fetch_failed | skipped_entry (an "
+        "archived | skipped_unchanged | reverted (the bytes of an earlier, replaced delivery "
+        "again: its values are current again, meta.delivery_events) | parsed | rejected | "
+        "fetch_failed | skipped_entry (an "
         "inbox entry that is not a delivery file: reported, never followed) | waiting (an inbox "
         "file not taken until its inbox is fixed)",
     ),

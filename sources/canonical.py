@@ -9,7 +9,6 @@ validation quarantines it with that reason, and the rest of the delivery loads.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Mapping
@@ -21,8 +20,14 @@ import pyarrow as pa
 from schemas.catalogue import load_catalogue
 from schemas.tables import (
     NUMERIC_STATUSES,
-    parse_school_year,
-    school_year_of_date,
+)
+from sources.periods import (
+    FORMAT_NAMES_DE,
+    FORMATS,
+    FORMATS_DE,
+    PeriodError,
+    readable_as,
+    start_year,
 )
 from sources.readers.base import DeliveryFormatError, RawTable
 from sources.readers.body import ensure_macros
@@ -57,8 +62,6 @@ FRAME_COLUMNS = (
 )
 
 _DIMENSIONS_DE = {"sex": "Geschlecht", "nationality": "Staatsangehörigkeit"}
-_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 @dataclass
@@ -132,39 +135,9 @@ def _require_columns(raw: RawTable, positions: dict[str, int], required: list[st
     )
 
 
-class _YearError(ValueError):
-    """A school year, year or date cell that cannot be read, in English and German."""
-
-    def __init__(self, message_en: str, message_de: str) -> None:
-        super().__init__(message_en)
-        self.message_de = message_de
-
-
-def _school_year(text: str, fmt: str) -> int:
-    cell = text.strip()
-    if fmt == "school_year":
-        return parse_school_year(cell)
-    if fmt in ("start_year", "end_year"):  # 2022 -> 2022/23, or (end_year) 2023 -> 2022/23
-        if not re.fullmatch(r"\d{4}", cell):
-            raise _YearError(
-                f"year {cell!r} is not a four-digit year",
-                f"Jahr {cell!r} ist keine vierstellige Jahreszahl",
-            )
-        return int(cell) if fmt == "start_year" else int(cell) - 1
-    pattern = _DATE if fmt == "date" else _ISO_DATE
-    match = pattern.match(cell)
-    if not match:
-        expected = "a date like 01.03.2024" if fmt == "date" else "a date like 2023-12-31"
-        expected_de = "ein Datum wie 01.03.2024" if fmt == "date" else "ein Datum wie 2023-12-31"
-        raise _YearError(
-            f"date {cell!r} is not {expected}", f"Datum {cell!r} ist nicht {expected_de}"
-        )
-    parts = [int(p) for p in match.groups()]
-    day, month, year = parts if fmt == "date" else (parts[2], parts[1], parts[0])
-    try:
-        return school_year_of_date(dt.date(year, month, day))
-    except ValueError:
-        raise _YearError(f"date {cell!r} does not exist", f"Datum {cell!r} gibt es nicht") from None
+# every time rule a source may declare: sources/periods.py
+_YearError = PeriodError
+_school_year = start_year
 
 
 # The English messages of schemas.tables.parse_school_year and of the region matcher
@@ -349,6 +322,20 @@ def _simple_number(text: str, decimal: str) -> str:
     return f"regexp_full_match({text}, '-?[0-9]+({sep}[0-9]+)?')"
 
 
+def _plain_number(text: str, source: Source) -> str:
+    """SQL: _simple_number, but never a code the source declared (-1 may mean "missing")."""
+    simple = _simple_number(text, source.decimal)
+    if not source.symbols:
+        return simple
+    codes = ", ".join(_lit(code) for code, _ in source.symbols)
+    numbers = [float(code) for code, _ in source.symbols if re.fullmatch(r"[+-]?\d+(\.\d+)?", code)]
+    declared = f"{text} IN ({codes})"
+    if numbers:
+        listed = ", ".join(repr(n) for n in numbers)
+        declared += f" OR TRY_CAST(replace({text}, ',', '.') AS DOUBLE) IN ({listed})"
+    return f"({simple} AND NOT coalesce({declared}, false))"
+
+
 def to_records(
     raw: RawTable,
     source: Source,
@@ -370,6 +357,36 @@ def to_records(
         return _to_records(conn, relation, raw, source, resolver, positions, temp)
     finally:
         temp.drop()
+
+
+def _unreadable_time(conn, raw: RawTable, mapping, rows: str, year_cell: str, example: str):
+    """The structural error of a time column none of whose cells the declared rule reads."""
+    fmt = mapping.year_format
+    line = conn.execute(
+        f"SELECT min(line) FROM {rows} WHERE {year_cell} IS NOT DISTINCT FROM ?", [example]
+    ).fetchone()[0]
+    fitting = readable_as(example)
+    hint = (
+        f"; it reads as {' or '.join(fitting)}: declare `school_year: {{format: {fitting[0]}}}` "
+        "in the source's YAML"
+    )
+    hint_de = (
+        f"; lesbar als {' oder '.join(FORMAT_NAMES_DE[f] for f in fitting)} — die "
+        "Geschäftsstelle passt die Beschreibung der Quelle an"
+    )
+    return DeliveryFormatError(
+        raw.file_name,
+        f"no cell of the time column is a {fmt} ({FORMATS[fmt]}){hint}",
+        line=line,
+        column=mapping.year_column,
+        expected=FORMATS[fmt],
+        found=repr(example),
+        stage="columns",
+        problem_de=f"keine Zeitangabe der Spalte hat die vereinbarte Form "
+        f"({FORMAT_NAMES_DE[fmt]}){hint_de}",
+        expected_de=FORMATS_DE[fmt],
+        found_de=repr(example),
+    )
 
 
 def _cell(positions: dict[str, int], column: str) -> str:
@@ -447,7 +464,9 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     years = []
     for text in _distinct(conn, year_cell, rows):
         try:
-            years.append((text, _school_year(text, mapping.year_format), None, None))
+            years.append(
+                (text, _school_year(text, mapping.year_format, mapping.year_anchor), None, None)
+            )
         except ValueError as exc:
             years.append(
                 (
@@ -457,6 +476,12 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
                     f"Spalte {mapping.year_column!r}: {year_problem_de(exc)}",
                 )
             )
+    if years and all(start is None for _, start, _, _ in years):
+        # not one cell fits the declared rule, but they fit another: the YAML declares the
+        # wrong rule (GENESIS semesters read as years …) — a structural error saying which fits
+        example = next((text for text, *_ in years if readable_as(text or "")), None)
+        if example is not None:
+            raise _unreadable_time(conn, raw, mapping, rows, year_cell, example)
     year_table = temp.load(
         "years",
         {"text": _TEXT, "start_year": pa.int32(), "problem": _TEXT, "problem_de": _TEXT},
@@ -555,8 +580,10 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     )
 
     # --- every value cell parsed: plain numbers in SQL, the rest once per distinct text ----
-    simple = _simple_number("text", source.decimal)
-    number_format = NumberFormat(decimal=source.decimal, thousands=source.thousands)
+    simple = _plain_number("text", source)
+    number_format = NumberFormat(
+        decimal=source.decimal, thousands=source.thousands, symbols=source.symbols
+    )
     every_cell = " UNION ".join(
         f"SELECT DISTINCT v{k} AS text FROM {lines}" for k in range(len(values))
     )
@@ -586,7 +613,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     measure = "t.template"
     for name in mapping.lookups:
         measure = f"replace({measure}, {_lit('{' + name + '}')}, c.lookup_{name})"
-    is_simple = _simple_number("c.text", source.decimal)
+    is_simple = _plain_number("c.text", source)
     unpivoted = (
         f"(SELECT * EXCLUDE (cell), CAST(substr(cell, 2) AS INTEGER) AS k FROM "
         f"(UNPIVOT {lines} ON {', '.join(f'v{k}' for k in range(len(values)))} "

@@ -47,6 +47,9 @@ from schemas.yamlmodel import (
     sort_problems,
     validate,
 )
+from sources.periods import ANCHORS
+from sources.periods import FORMATS as PERIOD_FORMATS
+from sources.symbols import DECLARABLE_STATUSES
 
 SOURCES_DIR = Path(__file__).resolve().parent
 REGISTRIES = SOURCES_DIR / "registry"
@@ -65,7 +68,7 @@ KINDS = FILE_KINDS + API_KINDS
 STANDINGS = ("official", "partner", "synthetic")
 DATASETS = ("measures", "school_directory", "school_social_index")
 REGION_BY = ("key", "name", "school_number")
-YEAR_FORMATS = ("school_year", "start_year", "end_year", "date", "iso_date")
+YEAR_FORMATS = tuple(PERIOD_FORMATS)  # sources/periods.py: the time rules, with examples
 _ID = re.compile(r"^[a-z][a-z0-9_]{2,62}$")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -115,6 +118,7 @@ class MeasureMapping(_Frozen):
     region_scope: str | None
     year_column: str
     year_format: str
+    year_anchor: str
     sex: Dimension
     nationality: Dimension
     values: tuple[ValueColumn, ...]
@@ -156,6 +160,8 @@ class JsonApi(_Frozen):
     next_key: str = "next"
     count_key: str = "count"
     token_env: str | None = None
+    auth_scheme: str = "token"  # one of AUTH_SCHEMES
+    auth_name: str | None = None  # the header (scheme header) or query parameter (query)
     timeout_seconds: float = 60.0
     time_budget_seconds: float = 600.0
     attempts: int = 5
@@ -184,6 +190,7 @@ class Source(_Frozen):
     delimiter: str
     decimal: str
     thousands: str | None
+    symbols: tuple[tuple[str, str], ...] = ()  # declared codes -> status (sources/symbols.py)
     expectations: tuple[str, ...]
     description: str
     coverage: str | None  # region code whose members the source covers (e.g. RVR, 05)
@@ -333,6 +340,9 @@ class FormatSpec(YamlModel):
     delimiter: Annotated[Text, AfterValidator(_delimiter)] = "auto"
     decimal: Literal[",", "."] = ","
     thousands: Literal[".", ",", " ", "'"] | None = None
+    # the source's own codes for values it has not, e.g. {"-1": not_available, "k.A.":
+    # not_available}: never read as numbers (sources/symbols.py)
+    symbols: dict[Text, Literal[DECLARABLE_STATUSES]] = Field(default_factory=dict)  # type: ignore[valid-type]
 
 
 class RegionSpec(YamlModel):
@@ -344,6 +354,9 @@ class RegionSpec(YamlModel):
 class SchoolYearSpec(YamlModel):
     column: Text
     format: Literal[YEAR_FORMATS] = "school_year"  # type: ignore[valid-type]
+    # a period (semester, quarter, month …) belongs to the school year of its first day, or,
+    # with `end`, of its last day
+    anchor: Literal[ANCHORS] = "start"  # type: ignore[valid-type]
 
 
 class SexColumn(YamlModel):
@@ -427,6 +440,18 @@ class GenesisApiSpec(YamlModel):
     attempts: PositiveInt = 5
 
 
+# how a JSON API wants its token: `Authorization: Token …`, `Authorization: Bearer …`, a header
+# of its own name (`X-API-Key: …`), or a query parameter (`?api_key=…`)
+AUTH_SCHEMES = ("token", "bearer", "header", "query")
+
+
+class AuthSpec(YamlModel):
+    """`api.auth:` of kind json_api; the token itself comes from `token_env`."""
+
+    scheme: Literal[AUTH_SCHEMES] = "token"  # type: ignore[valid-type]
+    name: Text | None = None
+
+
 class JsonApiSpec(YamlModel):
     """`api:` of kind json_api."""
 
@@ -437,6 +462,7 @@ class JsonApiSpec(YamlModel):
     next_key: Text = "next"
     count_key: Text = "count"
     token_env: EnvName | None = None
+    auth: AuthSpec = Field(default_factory=AuthSpec)
     timeout_seconds: PositiveFloat = 60.0
     time_budget_seconds: PositiveFloat = 600.0
     attempts: PositiveInt = 5
@@ -591,6 +617,37 @@ def _merge(base: Document, child: Document) -> Document:
     )
 
 
+def _check_auth(doc: Document, api: JsonApiSpec, problems: list[Problem]) -> None:
+    """A named scheme needs its name; the Authorization schemes have theirs."""
+    auth = api.auth
+    if auth.scheme in ("header", "query") and not auth.name:
+        what = "header" if auth.scheme == "header" else "query parameter"
+        problems.append(
+            doc.problem(
+                ("api", "auth"),
+                f"scheme {auth.scheme} needs the {what}'s name, e.g. "
+                + ("{scheme: header, name: X-API-Key}" if auth.scheme == "header"
+                   else "{scheme: query, name: api_key}"),
+            )
+        )  # fmt: skip
+    if auth.scheme in ("token", "bearer") and auth.name:
+        problems.append(
+            doc.problem(
+                ("api", "auth", "name"),
+                f"'{auth.name}' — scheme {auth.scheme} sends `Authorization: "
+                f"{auth.scheme.title()} …`; for a header of another name use scheme header",
+            )
+        )
+    if api.token_env is None and "auth" in api.model_fields_set:
+        problems.append(
+            doc.problem(
+                ("api", "auth"),
+                "an auth scheme without token_env: name the environment variable that holds "
+                "the token (token_env: …)",
+            )
+        )
+
+
 def _check_mapping(
     doc: Document, spec: MeasureMappingSpec, catalogue: Catalogue, problems: list[Problem]
 ) -> None:
@@ -662,6 +719,7 @@ def _measure_mapping(spec: MeasureMappingSpec) -> MeasureMapping:
         region_scope=spec.region.scope,
         year_column=spec.school_year.column,
         year_format=spec.school_year.format,
+        year_anchor=spec.school_year.anchor,
         sex=_dimension(spec.sex),
         nationality=_dimension(spec.nationality),
         values=tuple(
@@ -684,7 +742,8 @@ def _measure_mapping(spec: MeasureMappingSpec) -> MeasureMapping:
 
 def _api(spec: GenesisApiSpec | JsonApiSpec) -> GenesisApi | JsonApi:
     if isinstance(spec, JsonApiSpec):
-        return JsonApi(**spec.model_dump())
+        fields = spec.model_dump(exclude={"auth"})
+        return JsonApi(**fields, auth_scheme=spec.auth.scheme, auth_name=spec.auth.name)
     return GenesisApi(
         base_url=spec.base_url.rstrip("/"),
         table=spec.table,
@@ -757,6 +816,8 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         )
     if isinstance(mapping, MeasureMappingSpec):
         _check_mapping(doc, mapping, catalogue, problems)
+    if isinstance(api, JsonApiSpec):
+        _check_auth(doc, api, problems)
     if spec is not None and spec.synthetic != (spec.standing == "synthetic"):
         problems.append(
             doc.problem(
@@ -785,6 +846,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         delimiter=spec.format.delimiter,
         decimal=spec.format.decimal,
         thousands=spec.format.thousands,
+        symbols=tuple((code.strip(), status) for code, status in spec.format.symbols.items()),
         expectations=tuple(spec.expectations),
         description=spec.description.strip(),
         coverage=spec.coverage,

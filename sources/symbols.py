@@ -14,6 +14,12 @@ The symbols are those of the German statistical offices (Zeichenerklärung, GENE
 
 An empty cell is `not_available`. Anything else that is not a number is an error the caller
 reports with file, line and column: it never becomes a silent zero.
+
+A source may declare codes of its own (`format.symbols` in its registry YAML): the Urban
+Institute's Education Data Portal writes −1 (missing), −2 (not applicable), −3 (suppressed),
+the DfE `z`, `x`, `c`, `low`, `u`, a partner `k.A.`. A declared code is its status, never a
+number — also where it looks like one (−1, or −1.0 from a JSON API) — and it wins over the
+official symbol of the same text.
 """
 
 from __future__ import annotations
@@ -40,12 +46,34 @@ _FLAGGED = re.compile(
 _PARENS = re.compile(r"^\((?P<number>[^()]+)\)$")
 
 
+# what a declared code may stand for: a status without a value
+DECLARABLE_STATUSES = ("suppressed", "not_available", "not_applicable", "unreliable")
+
+
 @dataclass(frozen=True)
 class NumberFormat:
-    """How a source writes numbers: decimal separator and, if declared, a thousands separator."""
+    """How a source writes numbers: decimal separator and, if declared, a thousands separator;
+    and the codes it declares for values it has not (code -> status)."""
 
     decimal: str = ","
     thousands: str | None = None
+    symbols: tuple[tuple[str, str], ...] = ()
+
+    def declared(self, cell: str) -> str | None:
+        """The status of a declared code, if `cell` is one (-1.0 is the code -1)."""
+        for code, status in self.symbols:
+            if cell == code or (
+                _as_number(cell) is not None and _as_number(cell) == _as_number(code)
+            ):
+                return status
+        return None
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text) if _NUMBER.match(text.strip()) else None
+    except ValueError:
+        return None
 
 
 class CellError(ValueError):
@@ -124,6 +152,9 @@ def parse_number(text: str, fmt: NumberFormat) -> float:
 def parse_cell(text: str | None, fmt: NumberFormat = NumberFormat()) -> tuple[float | None, str]:
     """One cell -> (value, status). Raises CellError for anything unreadable."""
     cell = (text or "").strip()
+    declared = fmt.declared(cell) if fmt.symbols else None
+    if declared is not None:
+        return None, declared
     if cell in SYMBOL_STATUS:
         return SYMBOL_STATUS[cell]
     if cell.startswith("=") or cell.startswith("@"):

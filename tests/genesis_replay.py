@@ -532,7 +532,8 @@ class PagedJsonServer(_LoopbackServer):
     `next_style`: "absolute" (http://127.0.0.1:…/api/items/?…), "root" (/api/items/?…) or
     "query" (?…). `count` overrides the count reported (to lie about it); `loop_at_page=k`
     makes page k's `next` point back to page 2; `not_json_page=k` answers page k with HTML.
-    With `token`, requests need the header `token_header: token_prefix + token` (else 401).
+    With `token`, requests need the header `token_header: token_prefix + token`, or with
+    `token_param` the query parameter `token_param=token` (else 401).
     """
 
     def __init__(
@@ -549,6 +550,7 @@ class PagedJsonServer(_LoopbackServer):
         token: str | None = None,
         token_header: str = "Authorization",
         token_prefix: str = "Token ",
+        token_param: str | None = None,
     ) -> None:
         super().__init__()
         self.records = list(records)
@@ -562,6 +564,7 @@ class PagedJsonServer(_LoopbackServer):
         self.token = token
         self.token_header = token_header
         self.token_prefix = token_prefix
+        self.token_param = token_param  # the token in this query parameter instead of a header
 
     def __enter__(self) -> PagedJsonServer:
         self.start()
@@ -586,9 +589,16 @@ class PagedJsonServer(_LoopbackServer):
         if method != "GET" or url.path != self.path:
             body = json.dumps({"detail": "Not found."}).encode()
             return lambda: handler.send(404, body, "application/json")
-        if self.token is not None and (
-            handler.headers.get(self.token_header) != f"{self.token_prefix}{self.token}"
-        ):
+        if self.token_param is not None:
+            sent = dict(parse_qsl(url.query)).get(self.token_param)
+        else:
+            sent = handler.headers.get(self.token_header)
+            sent = (
+                sent[len(self.token_prefix) :]
+                if sent and sent.startswith(self.token_prefix)
+                else None
+            )
+        if self.token is not None and sent != self.token:
             body = json.dumps({"detail": "Invalid token."}).encode()
             return lambda: handler.send(401, body, "application/json")
         fault = self._take_fault(url.path)

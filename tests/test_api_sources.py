@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, CliRun
-from tests.genesis_replay import GenesisReplayServer, PagedJsonServer, recorded_zip
+from tests.genesis_replay import Fault, GenesisReplayServer, PagedJsonServer, recorded_zip
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +59,25 @@ def day_care_records() -> list[dict]:
     ]
 
 
+# the Urban Institute's Education Data Portal writes -1 missing, -2 not applicable, -3
+# suppressed into numeric fields
+URBAN_CODES = {-1: "not_available", -2: "not_applicable", -3: "suppressed"}
+
+
+def urban_records() -> list[dict]:
+    """265 records in the style of the Education Data Portal, every 20th-ish one a code."""
+    gemeinden = [
+        r["region_code"]
+        for r in csv.DictReader((REPO / "schemas/regions.csv").open(encoding="utf-8"))
+        if r["level"] == "gemeinde" and r["land_code"] == "05" and r["is_current"] == "true"
+    ]
+    return [
+        {"ags": code, "year": 2022,
+         "enrollment": {3: -1, 7: -2, 11: -3}.get(i % 20, 40 + (i * 13) % 300)}
+        for i, code in enumerate(gemeinden[:265])
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def servers():
     with (
@@ -67,9 +86,17 @@ def servers():
         GenesisReplayServer("12531-0043", username=USER, password=SECRET) as refugees,
         GenesisReplayServer("61111-0021", username=USER, password=SECRET) as broken,
         PagedJsonServer(day_care_records(), path="/api/v1/kita/", token=SECRET) as json_api,
+        PagedJsonServer(
+            urban_records(),
+            path="/api/v1/schools/enrollment/",
+            token=SECRET,
+            token_prefix="Bearer ",
+            page_size_param="per_page",
+        ) as urban,
     ):
+        urban.faults.append(Fault.too_many_requests("0.05", times=1))  # one 429, Retry-After
         yield {"kreise": kreise, "atlas": atlas, "refugees": refugees, "broken": broken,
-               "json": json_api}  # fmt: skip
+               "json": json_api, "urban": urban}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +138,21 @@ def registry(servers, tmp_path_factory: pytest.TempPathFactory) -> Path:
             "mapping": {"region": {"column": "ags", "by": "key"},
                         "school_year": {"column": "stichtag", "format": "iso_date"},
                         "values": {"kinder_u3": "daycare_children_u3"}},
+        },
+        {   # by YAML alone: Bearer, pages of 50, the portal's own codes
+            "id": "urban_enrollment", "title": "Enrollment (Education-Data-Portal style, loopback)",
+            "partner": "Urban-style API", "licence": "test", "standing": "partner",
+            "kind": "json_api",
+            "api": {"url": f"{servers['urban'].origin}/api/v1/schools/enrollment/",
+                    "page_size": 50, "page_size_param": "per_page",
+                    "token_env": "TEST_GENESIS_PASSWORD", "auth": {"scheme": "bearer"},
+                    "timeout_seconds": 5},
+            "format": {"decimal": ".", "symbols": {"-1": "not_available", "-2": "not_applicable",
+                                                   "-3": "suppressed"}},
+            "expectations": ["day_care"],
+            "mapping": {"region": {"column": "ags", "by": "key"},
+                        "school_year": {"column": "year", "format": "start_year"},
+                        "values": {"enrollment": "daycare_children_3_6"}},
         },
     ]  # fmt: skip
     for source in sources:
@@ -205,7 +247,7 @@ def test_a_service_error_is_clear_and_the_others_still_load(first) -> None:
             ).fetchall()
         )
     assert set(loaded) == {"rs_gemeinden", "rs_siedlungsflaeche", "destatis_schutzsuchende",
-                           "kita_api"}  # fmt: skip
+                           "kita_api", "urban_enrollment"}  # fmt: skip
 
 
 def test_the_json_api_loads_every_page(first, servers) -> None:
@@ -217,6 +259,30 @@ def test_the_json_api_loads_every_page(first, servers) -> None:
             "SELECT count(*), count(DISTINCT school_year) FROM marts.measure_values "
             "WHERE source_id = 'kita_api'").fetchone()  # fmt: skip
     assert (count, years) == (len(day_care_records()), 3)
+
+
+def test_an_api_with_its_own_codes_and_a_bearer_token_loads_by_yaml_alone(first, servers):
+    """Every record once, each code as its status and never a number; the one 429 waited
+    out; the token sent as Bearer (and, with the others, nowhere in the data directory)."""
+    data, _ = first
+    requests = [r for r in servers["urban"].requests if r.path.endswith("/enrollment/")]
+    assert {r.headers["authorization"] for r in requests} == {f"Bearer {SECRET}"}
+    assert len(requests) == 6 + 1  # 265 records in pages of 50, one page asked twice (429)
+    with published(data) as conn:
+        got = {code: (value, status) for code, value, status in conn.execute(
+            "SELECT region_code, value, status FROM marts.measure_values "
+            "WHERE source_id = 'urban_enrollment'").fetchall()}  # fmt: skip
+        negative = conn.execute(
+            "SELECT count(*) FROM marts.measure_values WHERE value < 0").fetchone()[0]  # fmt: skip
+    expected = {
+        r["ags"]: (None, URBAN_CODES[r["enrollment"]]) if r["enrollment"] < 0
+        else (float(r["enrollment"]), "ok")
+        for r in urban_records()
+    }  # fmt: skip
+    assert got == expected
+    assert sorted({s for _, s in got.values()}) == [
+        "not_applicable", "not_available", "ok", "suppressed"]  # fmt: skip
+    assert negative == 0
 
 
 def test_credentials_are_only_in_headers(first, servers) -> None:
@@ -246,11 +312,11 @@ def test_credentials_appear_nowhere(first) -> None:
 def test_second_run_against_an_unchanged_server_fetches_nothing(first, registry, servers):
     data, _ = first
     before = {name: len(server.calls("data/tablefile")) for name, server in servers.items()
-              if name != "json"}  # fmt: skip
+              if name not in ("json", "urban")}  # fmt: skip
     again = run(data, registry)
     assert again.returncode == 3, again.output
     after = {name: len(server.calls("data/tablefile")) for name, server in servers.items()
-             if name != "json"}  # fmt: skip
+             if name not in ("json", "urban")}  # fmt: skip
     for name in ("kreise", "atlas", "refugees"):
         assert after[name] == before[name], name  # the change stamp said: unchanged
     assert "payloads new 0" in again.output
@@ -284,7 +350,7 @@ def test_wrong_credentials_keep_the_last_good_data(first, registry) -> None:
             "SELECT count(*) FROM quality.check_results WHERE run_id = ? AND "
             "check_name = 'fetch' AND NOT passed", [night.run_id]).fetchone()[0]  # fmt: skip
     assert kept == (7.0,)
-    assert failures == 5  # four GENESIS tables and the JSON API (same variable for its token)
+    assert failures == 6  # four GENESIS tables and two JSON APIs (same variable for the token)
 
 
 def test_genesis_metadata_shows_the_codes_a_mapping_needs(
@@ -300,8 +366,9 @@ def test_genesis_metadata_shows_the_codes_a_mapping_needs(
     assert code == 0, out
     assert "11111-02-01-4: Zahl der Gemeinden - Stichtag 31.12. - regionale Tiefe:" in out
     assert "updated: 21.11.2023 13:47:55h" in out
-    assert "KREISE: Kreise und kreisfreie Städte [rows]" in out
-    assert "GEM001: Zahl der Gemeinden [value (value_variable_code)]" in out
+    assert "KREISE: Kreise und kreisfreie Städte [rows; variable:KREISE]" in out
+    assert "GEM001: Zahl der Gemeinden [columns; value_variable_code]" in out
+    assert "    value_variable_code GEM001: Zahl der Gemeinden [Anzahl]" in out
     assert USER not in out and SECRET not in out
 
     monkeypatch.delenv("TEST_GENESIS_USERNAME")

@@ -89,7 +89,7 @@ def compute(conn) -> dict[tuple[str, str, str], tuple]:
     build_sql_table(conn, "indicators/indicator_values.sql")
     result = conn.execute(
         "SELECT indicator_id, region_code, school_year, value, numerator, denominator, status, "
-        "computed_from_level, member_count FROM marts.indicator_values "
+        "computed_from_level, member_count, aggregation FROM marts.indicator_values "
         "WHERE sex = 'total' AND nationality = 'total'"
     ).fetchall()
     return {(r[0], r[1], r[2]): r[3:] for r in result}
@@ -110,15 +110,16 @@ def test_kreis_is_the_sum_over_its_towns_not_the_mean(warehouse) -> None:
     values = compute(warehouse)
     total = sum(100 + 100 * i for i in range(10))
     without = sum(5 + i for i in range(10))
-    value, numerator, denominator, status, level, members = values[
+    value, numerator, denominator, status, level, members, aggregation = values[
         ("dropout_rate", "05562", "2022/23")
     ]
-    assert (numerator, denominator, status, level, members) == (
+    assert (numerator, denominator, status, level, members, aggregation) == (
         without,
         total,
         "ok",
         "gemeinde",
         10,
+        "summed from 10 parts",
     )
     assert value == pytest.approx(100 * without / total)
     # not the mean of the towns' rates
@@ -140,10 +141,16 @@ def test_a_suppressed_town_makes_the_kreis_fall_back_to_its_own_figure(warehouse
     assert town[0] is None and town[3] == "suppressed"
     # the Kreis delivered its own (unsuppressed) figure: that is used, marked as such
     deliver(warehouse, "d2", 2, dropout("05562", 5000, 260))
-    value, numerator, denominator, _, level, members = compute(warehouse)[
+    value, numerator, denominator, _, level, members, aggregation = compute(warehouse)[
         ("dropout_rate", "05562", "2022/23")
     ]
-    assert (numerator, denominator, level, members) == (260, 5000, "kreis", 1)
+    assert (numerator, denominator, level, members, aggregation) == (
+        260,
+        5000,
+        "kreis",
+        1,
+        "delivered",
+    )
     assert value == pytest.approx(5.2)
 
 
@@ -152,6 +159,8 @@ def test_kreisfreie_stadt_has_equal_values_as_kreis_and_gemeinde(warehouse) -> N
     values = compute(warehouse)
     assert values[("dropout_rate", "05513", "2022/23")][:3] == (13.0, 312, 2400)
     assert values[("dropout_rate", "05513000", "2022/23")][:3] == (13.0, 312, 2400)
+    # one territory: the Kreis key's figure is the delivered one, not a sum of one part
+    assert values[("dropout_rate", "05513", "2022/23")][-1] == "delivered"
     # and a Kreis-level delivery reaches the Gemeinde key too
     deliver(warehouse, "d2", 2, dropout("05112", 3000, 300, year="2023/24"))
     values = compute(warehouse)
@@ -274,3 +283,59 @@ def test_the_official_figure_is_current_whatever_the_order_of_arrival(base: Path
     # Duisburg's rate is the official one (Kreis figures), not the synthetic Gemeinde one
     assert values[("dropout_rate", "05112", "2022/23")][0] == pytest.approx(100 * 351 / 4105)
     assert values[("dropout_rate", first, "2022/23")][0] == pytest.approx(100 * 9 / 120)
+
+
+def test_a_delivered_total_is_published_as_delivered_not_as_the_sum_of_its_parts(
+    warehouse,
+) -> None:
+    """Delivered before computed (docs/indicators.md): the Kreis's own figure, though its towns
+    are complete too; the Ruhr, which nobody delivers, is summed."""
+    records = []
+    for town in RECKLINGHAUSEN_TOWNS:
+        records += dropout(town, 500, 25)  # Σ 5000 / 250
+    records += dropout("05562", 5005, 255)  # delivered, rounded to multiples of 5
+    deliver(warehouse, "d1", 1, records)
+    values = compute(warehouse)
+    kreis = values[("dropout_rate", "05562", "2022/23")]
+    assert kreis[1:] == (255, 5005, "ok", "kreis", 1, "delivered")
+    assert values[("dropout_rate", RECKLINGHAUSEN_TOWNS[0], "2022/23")][-1] == "delivered"
+    # with every Ruhr Kreis delivered, the Ruhr is the sum of its 15 parts
+    ruhr_kreise = [
+        code
+        for (code,) in warehouse.execute(
+            "SELECT region_code FROM core.regions WHERE in_ruhr AND level = 'kreis' "
+            "AND region_code <> '05562'"
+        ).fetchall()
+    ]
+    deliver(warehouse, "d2", 2, [row for code in ruhr_kreise for row in dropout(code, 1000, 100)])
+    ruhr = compute(warehouse)[("dropout_rate", "RVR", "2022/23")]
+    assert ruhr[1:] == (255 + 14 * 100, 5005 + 14 * 1000, "ok", "kreis", 15, "summed from 15 parts")
+
+
+def test_a_change_of_source_or_aggregation_is_a_series_break(warehouse) -> None:
+    """gymnasium_share-like switch: towns summed by one source, then the Kreis delivered by
+    another — the later year carries the break and says what changed; a year that changes
+    nothing does not."""
+    first = []
+    for town in RECKLINGHAUSEN_TOWNS:
+        first += dropout(town, 500, 25, year="2021/22") + dropout(town, 500, 20)
+    deliver(warehouse, "d1", 1, first, source="demo")
+    deliver(warehouse, "d2", 2, dropout("05562", 5000, 230, year="2023/24"), source="amtlich")
+    compute(warehouse)
+    rows = warehouse.execute(
+        "SELECT school_year, sources, aggregation, series_break, series_break_reason "
+        "FROM marts.indicator_values WHERE indicator_id = 'dropout_rate' "
+        "AND region_code = '05562' AND sex = 'total' AND nationality = 'total' ORDER BY 1"
+    ).fetchall()
+    assert rows == [
+        ("2021/22", "demo", "summed from 10 parts", False, None),
+        ("2022/23", "demo", "summed from 10 parts", False, None),
+        (
+            "2023/24",
+            "amtlich",
+            "delivered",
+            True,
+            "sources: demo → amtlich; "
+            "aggregation: summed from 10 parts (gemeinde) → delivered (kreis)",
+        ),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -173,16 +174,56 @@ def test_token_is_sent_and_masked(serve: Callable[..., PagedJsonServer]) -> None
     assert rejected.value.kind == "credentials"
     assert str(rejected.value) == (
         f"127.0.0.1:{server.port}/api/items/: GET page 1: credentials rejected (HTTP 401); "
-        "check the token"
+        "the token was sent as the header 'Authorization: Token …' (api.auth scheme token) — "
+        "check the token and the scheme the API expects (token, bearer, header, query)"
     )
 
 
-def test_bearer_token_in_another_header(serve: Callable[..., PagedJsonServer]) -> None:
+def test_the_token_in_a_header_of_its_own(serve: Callable[..., PagedJsonServer]) -> None:
     server = serve(token=TOKEN, token_header="X-Api-Key", token_prefix="")
-    settings = settings_for(server, token=TOKEN, token_header="X-Api-Key", token_prefix="")
+    settings = settings_for(server, token=TOKEN, auth_scheme="header", auth_name="X-Api-Key")
     assert JsonApiClient(settings).fetch_all().pages == 3
     assert server.requests[0].headers["x-api-key"] == TOKEN
     assert "authorization" not in server.requests[0].headers
+
+
+def test_a_bearer_token_and_what_a_401_says_about_the_scheme(
+    serve: Callable[..., PagedJsonServer],
+) -> None:
+    """An API in the style of the Urban Institute's Education Data Portal wants Bearer."""
+    server = serve(token=TOKEN, token_prefix="Bearer ")
+    bearer = settings_for(server, token=TOKEN, auth_scheme="bearer")
+    assert JsonApiClient(bearer).fetch_all().records == RECORDS
+    assert {r.headers["authorization"] for r in server.requests} == {f"Bearer {TOKEN}"}
+    with pytest.raises(FetchError) as rejected:  # the scheme of old: Token
+        JsonApiClient(settings_for(server, token=TOKEN)).fetch_all()
+    assert "the token was sent as the header 'Authorization: Token …'" in str(rejected.value)
+    # as docs/sources.md quotes it
+    from tests.conftest import REPO
+
+    docs = " ".join((REPO / "docs/sources.md").read_text().split())
+    assert str(rejected.value).split(": ", 1)[1] in docs
+    with pytest.raises(FetchError) as none:
+        JsonApiClient(settings_for(server)).fetch_all()
+    assert "no token was sent (token_env is not set in the YAML)" in str(none.value)
+
+
+def test_the_token_as_a_query_parameter_never_in_a_message(
+    serve: Callable[..., PagedJsonServer],
+) -> None:
+    token = "k/ey+with=odd&chars"  # travels URL-encoded
+    server = serve(token=token, token_param="api_key", next_style="query")
+    progress = Progress()
+    settings = settings_for(server, token=token, auth_scheme="query", auth_name="api_key")
+    assert JsonApiClient(settings, progress).fetch_all().pages == 3
+    assert all(r.query["api_key"] == token for r in server.requests)
+    wrong = settings_for(server, token=token + "x", auth_scheme="query", auth_name="api_key")
+    with pytest.raises(FetchError) as rejected:
+        JsonApiClient(wrong, progress).fetch_all()
+    message = str(rejected.value)
+    assert "the query parameter 'api_key=…'" in message
+    for form in (token, quote(token), quote_plus(token), quote(token + "x")):
+        assert form not in "\n".join([message, *progress])
 
 
 def test_settings_repr_without_token() -> None:

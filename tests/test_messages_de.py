@@ -290,9 +290,14 @@ def test_malformed_school_year_in_german() -> None:
     ],
 )
 def test_dates_and_years_in_german(fmt: str, cell: str, german: str) -> None:
-    raw, source = kita([cell, "05112000", "Duisburg", "1", "2"], year_format=fmt)
+    good = {"date": "01.03.2023", "start_year": "2022"}[fmt]
+    raw, source = kita(
+        [cell, "05112000", "Duisburg", "1", "2"],
+        [good, "05113000", "Essen", "3", "4"],
+        year_format=fmt,
+    )
     frame = to_records(raw, source, RegionResolver())
-    assert set(frame["problem_de"]) == {f"Spalte 'Stichtag': {german}"}
+    assert set(frame["problem_de"].dropna()) == {f"Spalte 'Stichtag': {german}"}
 
 
 def test_unknown_and_empty_region_and_cell_problems_in_german() -> None:

@@ -18,6 +18,7 @@ from tests.conftest import REPO, DemoRuns
 
 pytestmark = pytest.mark.slow
 OFFICIAL = REPO / "sources/demo/official"
+SHARED_OFFICIAL = REPO.parent / "shared/data/official"  # the real exports (README there)
 
 
 def rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[tuple]:
@@ -305,6 +306,99 @@ def test_kreis_values_from_regionalstatistik_when_no_municipal_data(
           AND region_code IN ({",".join(repr(k) for k in ruhr_kreise())})""",
     )
     assert numerator == expected
+
+
+def _regionalstatistik_lines(region_code: str) -> dict[str, list[str]]:
+    """The real 21111-01-03-4 export's lines of one region, 2023, by school type."""
+    text = (SHARED_OFFICIAL / "regionalstatistik_21111-01-03-4.csv").read_text(encoding="cp1252")
+    return {
+        cells[3]: cells
+        for cells in csv.reader(io.StringIO(text), delimiter=";")
+        if len(cells) == 10 and cells[0] == "2023" and cells[1] == region_code
+    }
+
+
+def test_nrw_is_the_delivered_land_total_and_the_ruhr_the_sum_of_its_parts(
+    published: duckdb.DuckDBPyConnection,
+) -> None:
+    """Delivered before computed (issue 9): the export delivers NRW and its 53 Kreise, each
+    rounded to a multiple of 5; NRW is published as delivered, not as the Kreise's sum, e.g.
+    Förderschulen 87,075 pupils delivered, 87,065 summed."""
+
+    def count(cell: str) -> float:
+        return 0.0 if cell == "-" else float(cell)
+
+    nrw = _regionalstatistik_lines("05")
+    nrw_kreise = [_regionalstatistik_lines(code) for code in _nrw_kreise(published)]
+    ruhr_parts = [_regionalstatistik_lines(code) for code in ruhr_kreise()]
+    differing = 0
+    for indicator, school_type in (
+        ("gymnasium_share", "Gymnasien"),
+        ("foerderschule_share", "Sonderschulen/Förderschulen"),
+    ):
+        for sex, nationality, column in (("total", "total", 5), ("female", "total", 6),
+                                         ("total", "foreign", 7)):  # fmt: skip
+            numerator, denominator = (
+                count(nrw[school_type][column]),
+                count(nrw["Insgesamt"][column]),
+            )
+            got = rows(
+                published,
+                """
+                SELECT region_code, value, numerator, denominator, aggregation,
+                    computed_from_level
+                FROM marts.indicator_values WHERE indicator_id = ? AND region_code IN ('05', 'RVR')
+                  AND school_year = '2023/24' AND sex = ? AND nationality = ? ORDER BY 1""",
+                [indicator, sex, nationality],
+            )
+            ruhr = (
+                sum(count(p[school_type][column]) for p in ruhr_parts),
+                sum(count(p["Insgesamt"][column]) for p in ruhr_parts),
+            )
+            assert got == [
+                ("05", pytest.approx(100 * numerator / denominator, rel=1e-12), numerator,
+                 denominator, "delivered", "land"),
+                ("RVR", pytest.approx(100 * ruhr[0] / ruhr[1], rel=1e-12), *ruhr,
+                 "summed from 15 parts", "kreis"),
+            ], (indicator, sex, nationality)  # fmt: skip
+            summed = (
+                sum(count(k[school_type][column]) for k in nrw_kreise),
+                sum(count(k["Insgesamt"][column]) for k in nrw_kreise),
+            )
+            differing += summed != (numerator, denominator)
+    assert differing == 5  # of 6: the Land total is not the sum of its rounded Kreise
+
+
+def _nrw_kreise(published: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        code
+        for (code,) in rows(
+            published,
+            "SELECT region_code FROM marts.regions WHERE level = 'kreis' AND land_code = '05' "
+            "AND is_current",
+        )
+    ]
+
+
+def test_the_switch_of_source_is_a_series_break(published: duckdb.DuckDBPyConnection) -> None:
+    """gymnasium_share: IT.NRW Gemeinde figures to 2022/23, Regionalstatistik from 2023/24."""
+    got = rows(
+        published,
+        """
+        SELECT school_year, series_break, series_break_reason FROM marts.indicator_values
+        WHERE indicator_id = 'gymnasium_share' AND region_code = 'RVR'
+          AND sex = 'total' AND nationality = 'total' AND start_year >= 2021 ORDER BY 1""",
+    )
+    assert got == [
+        ("2021/22", False, None),
+        ("2022/23", False, None),
+        (
+            "2023/24",
+            True,
+            "sources: itnrw_21111_9k21 → regionalstatistik_21111_01_03_4; aggregation: "
+            "summed from 53 parts (gemeinde) → summed from 15 parts (kreis)",
+        ),
+    ]
 
 
 def test_gap_is_the_difference_of_subgroup_rates(published: duckdb.DuckDBPyConnection) -> None:

@@ -11,8 +11,22 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from warehouse.contract import MART_COLUMNS
 from warehouse.db import DataPaths, init_schema
 from warehouse.publish import PUBLISHED_MODELS, PUBLISHED_TABLES, publish
+
+
+def fill(conn: duckdb.DuckDBPyConnection, table: str, rows: int) -> None:
+    """`table` with the contract's columns and `rows` rows: keys and values 0, 1, 2 …"""
+    columns = MART_COLUMNS[table]
+    cells = {
+        "BOOLEAN": "true",
+        "TIMESTAMP": "TIMESTAMP '2026-01-01 01:00:00'",
+    }
+    select = ", ".join(
+        f"{cells.get(c.type, f'CAST(range AS {c.type})')} AS {c.name}" for c in columns
+    )
+    conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM range({rows})")
 
 
 def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
@@ -29,7 +43,7 @@ def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
             "table_name = ?",
             [working],
         ).fetchone()[0]:
-            conn.execute(f"CREATE TABLE {working} AS SELECT range AS n FROM range({rows})")
+            fill(conn, working, rows)
     conn.execute("DELETE FROM meta.deliveries")
     return conn
 
@@ -41,7 +55,7 @@ def test_publish_writes_every_table_in_storage_version_v1(tmp_path: Path) -> Non
     conn.close()
     assert publication.path == tmp_path / "published" / "bildungsmonitor.duckdb"
     assert set(publication.tables) == set(PUBLISHED_TABLES)
-    assert publication.tables["marts.indicator_values"] == 3
+    assert publication.tables["marts.indicator_history"] == 3
     assert publication.storage_version == "v1.3.0"
     with duckdb.connect(str(publication.path), read_only=True) as published:
         run_id, storage = published.execute(
@@ -80,7 +94,7 @@ def test_an_open_reader_keeps_its_file_and_new_readers_see_the_new_one(tmp_path:
         assert reader.stdout.readline().strip() == "5"
         # the analyst's read-only connection would block any writer of that file: publish
         # must not write into it, only rename a new file over it
-        conn.execute("CREATE OR REPLACE TABLE marts.indicator_values AS SELECT * FROM range(7)")
+        fill(conn, "marts.indicator_values", 7)
         publish(conn, paths, "run-2")
         reader.stdin.write("\n")
         reader.stdin.flush()
@@ -114,7 +128,7 @@ def test_a_failed_publication_leaves_the_previous_one_and_no_temporary_file(
 ANALYST_SESSION = """
 import os, signal, sys, duckdb
 conn = duckdb.connect(sys.argv[1])  # read-write: the DuckDB CLI without -readonly
-conn.execute("UPDATE marts.indicator_values SET n = -1")
+conn.execute("UPDATE marts.indicator_history SET value = -1")
 if sys.argv[2] == "killed":
     os.kill(os.getpid(), signal.SIGKILL)  # dies before it closes: the change stays in the WAL
 conn.close()  # closed: the change is checkpointed into the file itself
@@ -128,7 +142,8 @@ def analyst(published: Path, how: str) -> None:
 
 def indicator_values(published: Path) -> list[int]:
     with duckdb.connect(str(published), read_only=True) as conn:
-        return sorted(r[0] for r in conn.execute("SELECT n FROM marts.indicator_values").fetchall())
+        values = conn.execute("SELECT value FROM marts.indicator_values").fetchall()
+        return sorted(int(value) for (value,) in values)
 
 
 def test_the_publication_is_read_only_and_a_stale_wal_or_temp_file_never_reaches_it(
@@ -166,3 +181,57 @@ def test_a_publication_someone_wrote_to_is_written_anew_not_copied_forward(
     assert not publish(conn, paths, "run-3").refreshed  # not the file this pipeline wrote
     conn.close()
     assert indicator_values(paths.published_db) == [0, 1, 2]
+
+
+def test_the_history_keeps_what_each_publication_said(tmp_path: Path, monkeypatch) -> None:
+    """marts.indicator_history: an unchanged value keeps its valid_from, a changed or vanished
+    one is closed at the next publication; indicator_values_as_of returns either state; an
+    analyst who writes into the publication cannot rewrite the history."""
+    import datetime as dt
+
+    import warehouse.publish
+
+    nights = iter(dt.datetime(2026, 3, day, 1, 0) for day in (1, 2, 3))
+    monkeypatch.setattr(warehouse.publish, "utc_now", lambda: next(nights))
+    paths = DataPaths(tmp_path)
+    conn = working_warehouse(paths, 3)  # values 0, 1, 2
+    publish(conn, paths, "run-1")
+    analyst(paths.published_db, "closed")  # the history in the file says -1 now
+    conn.execute("UPDATE marts.indicator_values SET value = 10 WHERE value = 1")
+    conn.execute("DELETE FROM marts.indicator_values WHERE value = 2")
+    publish(conn, paths, "run-2")
+    publish(conn, paths, "run-3")  # nothing changed since: the history stays
+    conn.close()
+    with duckdb.connect(str(paths.published_db), read_only=True) as published:
+        history = published.execute(
+            "SELECT indicator_id, value, valid_from, valid_to FROM marts.indicator_history "
+            "ORDER BY indicator_id, valid_from"
+        ).fetchall()
+        first, second = (dt.datetime(2026, 3, day, 1, 0) for day in (1, 2))
+        assert history == [
+            ("0", 0.0, first, None),
+            ("1", 1.0, first, second),
+            ("1", 10.0, second, None),
+            ("2", 2.0, first, second),
+        ]
+        as_of = {
+            moment: published.execute(
+                f"SELECT list(value ORDER BY indicator_id) FROM "
+                f"marts.indicator_values_as_of({moment})"
+            ).fetchone()[0]
+            for moment in (
+                "DATE '2026-02-28'",
+                "DATE '2026-03-01'",
+                "TIMESTAMP '2026-03-02 00:59:59'",
+                "TIMESTAMP '2026-03-02 01:00:00'",
+                "'2026-03-05'",
+            )
+        }
+        assert as_of == {
+            "DATE '2026-02-28'": None,  # nothing was published yet
+            "DATE '2026-03-01'": [0.0, 1.0, 2.0],
+            "TIMESTAMP '2026-03-02 00:59:59'": [0.0, 1.0, 2.0],
+            "TIMESTAMP '2026-03-02 01:00:00'": [0.0, 10.0],
+            "'2026-03-05'": [0.0, 10.0],
+        }
+        assert indicator_values(paths.published_db) == [0, 10]

@@ -363,7 +363,7 @@ def test_bad_school_year_format(tmp_path: Path) -> None:
     path = write(tmp_path, spec(mapping=mapping(school_year={"column": "Jahr", "format": "yyyy"})))
     assert error_of(path) == (
         "test_source.yaml, line 11, key 'mapping.school_year.format': 'yyyy' is not one of "
-        "school_year, start_year, end_year, date, iso_date"
+        "school_year, start_year, end_year, date, iso_date, semester, quarter, month, period"
     )
 
 
@@ -474,7 +474,7 @@ def test_json_api_unknown_key(tmp_path: Path) -> None:
     )
     assert error_of(write(tmp_path, text)) == (
         "test_source.yaml, line 18, key 'api.page_sise': unknown key; expected one of url, "
-        "page_size, page_size_param, results_key, next_key, count_key, token_env, "
+        "page_size, page_size_param, results_key, next_key, count_key, token_env, auth, "
         "timeout_seconds, time_budget_seconds, attempts — did you mean 'page_size'?"
     )
 
@@ -710,7 +710,7 @@ def test_yaml_mistake_in_a_file_reached_through_extends(tmp_path: Path) -> None:
     )
     assert error_of(path) == (
         "test_source.yaml, line 3, key 'format.decmal': unknown key; expected one of encoding, "
-        "excel_encodings, delimiter, decimal, thousands — did you mean 'decimal'?\n"
+        "excel_encodings, delimiter, decimal, thousands, symbols — did you mean 'decimal'?\n"
         "test_source.yaml, line 4, key 'rounding': expected a whole number, got 'fünf'\n"
         "../demo/test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, "
         "name, school_number — did you mean 'name'?"
@@ -967,3 +967,42 @@ def test_dagster_definitions_fail_with_the_plain_message(broken_registry: Path) 
         build_definitions(data_dir=broken_registry.parent / "data", registry=broken_registry)
     assert str(exc.value) + "\n" == BROKEN
     assert exc.value.__cause__ is None and exc.value.__context__ is None  # no pydantic dump
+
+
+def test_auth_schemes_and_their_mistakes(tmp_path: Path) -> None:
+    base = SOURCE_YAML.replace("kind: csv", "kind: json_api")
+    good = base + "api: {url: 'https://example.org/api/', token_env: T, auth: {scheme: bearer}}\n"
+    api = load_source(write(tmp_path, good)).api
+    assert (api.auth_scheme, api.auth_name) == ("bearer", None)
+    cases = {
+        "{scheme: header}": "key 'api.auth': scheme header needs the header's name, e.g. "
+        "{scheme: header, name: X-API-Key}",
+        "{scheme: query}": "key 'api.auth': scheme query needs the query parameter's name, e.g. "
+        "{scheme: query, name: api_key}",
+        "{scheme: bearer, name: X-Key}": "key 'api.auth.name': 'X-Key' — scheme bearer sends "
+        "`Authorization: Bearer …`; for a header of another name use scheme header",
+        "{scheme: basic}": "key 'api.auth.scheme': 'basic' is not one of token, bearer, header, "
+        "query",
+    }
+    for auth, message in cases.items():
+        text = base + f"api: {{url: 'https://example.org/api/', token_env: T, auth: {auth}}}\n"
+        assert error_of(write(tmp_path, text)) == f"test_source.yaml, line 18, {message}", auth
+    no_token = base + "api: {url: 'https://example.org/api/', auth: {scheme: bearer}}\n"
+    assert error_of(write(tmp_path, no_token)) == (
+        "test_source.yaml, line 18, key 'api.auth': an auth scheme without token_env: name the "
+        "environment variable that holds the token (token_env: …)"
+    )
+
+
+def test_a_source_declares_its_own_codes(tmp_path: Path) -> None:
+    text = SOURCE_YAML.replace(
+        "format: {", "format: {symbols: {'-1': not_available, 'k.A.': not_available}, "
+    )
+    assert "format: {symbols" in text
+    source = load_source(write(tmp_path, text))
+    assert source.symbols == (("-1", "not_available"), ("k.A.", "not_available"))
+    wrong = SOURCE_YAML.replace("format: {", "format: {symbols: {'-1': missing}, ")
+    assert error_of(write(tmp_path, wrong)).endswith(
+        "key 'format.symbols[\"-1\"]': 'missing' is not one of suppressed, not_available, "
+        "not_applicable, unreliable"
+    )

@@ -177,3 +177,50 @@ def test_number_format_defaults() -> None:
 def test_python_float_spellings_are_not_numbers(cell: str) -> None:
     with pytest.raises(CellError, match="is not a number"):
         parse_cell(cell)
+
+
+URBAN = NumberFormat(
+    decimal=".",
+    symbols=(("-1", "not_available"), ("-2", "not_applicable"), ("-3", "suppressed"),
+             ("k.A.", "not_available"), ("x", "suppressed")),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("-1", (None, "not_available")),
+        ("-1.0", (None, "not_available")),  # a JSON number
+        (" -3 ", (None, "suppressed")),
+        ("-2", (None, "not_applicable")),
+        ("k.A.", (None, "not_available")),
+        ("x", (None, "suppressed")),  # the source's own meaning wins over the official one
+        ("-4", (-4.0, "ok")),  # not declared: a number (a count check may still refuse it)
+        ("12", (12.0, "ok")),
+        (".", (None, "suppressed")),  # the official symbols still hold
+    ],
+)
+def test_declared_codes_are_statuses_never_numbers(
+    cell: str, expected: tuple[float | None, str]
+) -> None:
+    assert parse_cell(cell, URBAN) == expected
+    assert parse_cell("-1", POINT) == (-1.0, "ok")  # undeclared elsewhere
+
+
+def test_the_declared_codes_of_docs_sources_md() -> None:
+    """docs/sources.md, "Symbols and empty cells": its `format:` example, as a registry reads it."""
+    import re
+
+    import yaml
+
+    from sources.registry import FormatSpec
+    from tests.conftest import REPO
+
+    text = (REPO / "docs/sources.md").read_text()
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "symbols:" in b]
+    spec = FormatSpec.model_validate(yaml.safe_load(block)["format"])
+    fmt = NumberFormat(decimal=spec.decimal, symbols=tuple(spec.symbols.items()))
+    assert [parse_cell(c, fmt) for c in ("-1", "-2", "-3", "k.A.", "-3.0", "7")] == [
+        (None, "not_available"), (None, "not_applicable"), (None, "suppressed"),
+        (None, "not_available"), (None, "suppressed"), (7.0, "ok"),
+    ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 from schemas.tables import (
     CHECK_RESULT_COLUMNS,
     DELIVERY_COLUMNS,
+    DELIVERY_EVENT_COLUMNS,
     DELIVERY_LOG_COLUMNS,
     FINDING_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -29,6 +30,20 @@ _TIME_SUBGROUP = (
     Column("start_year", "INTEGER", "first calendar year of the school year"),
     Column("sex", "VARCHAR", "total | female | male"),
     Column("nationality", "VARCHAR", "total | german | foreign"),
+)
+_SERIES_BREAK = (
+    Column(
+        "series_break",
+        "BOOLEAN",
+        "the sources or the aggregation differ from the school year before: the change "
+        "against it is not only a change in the world",
+    ),
+    Column(
+        "series_break_reason",
+        "VARCHAR",
+        "what changed, e.g. 'sources: a → b; aggregation: summed from 53 parts (gemeinde) → "
+        "delivered (kreis)'; NULL without a break",
+    ),
 )
 
 MART_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -86,6 +101,54 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("target_year", "VARCHAR", "school year by which the target is to be reached"),
         Column("responsible_partner", "VARCHAR", "partner responsible for the indicator"),
     ),
+    "marts.measure_history": (
+        Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
+        Column("measure_label", "VARCHAR", "measure label"),
+        Column("unit", "VARCHAR", "count | percent | hours"),
+        *_REGION,
+        *_TIME_SUBGROUP,
+        Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),
+        Column(
+            "status",
+            "VARCHAR",
+            "ok | suppressed | not_available | not_applicable | unreliable | provisional | "
+            "estimated",
+        ),
+        Column("raw_value", "VARCHAR", "the cell exactly as delivered (e.g. '.', '1234 p')"),
+        Column("source_id", "VARCHAR", "source registry id"),
+        Column("source_title", "VARCHAR", "source title"),
+        Column("delivery_id", "VARCHAR", "SHA-256 of the delivery (meta.deliveries)"),
+        Column("file_name", "VARCHAR", "delivered file name"),
+        Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
+        Column("source_line", "INTEGER", "line in the delivered file"),
+        Column(
+            "revisions",
+            "BIGINT",
+            "how many times a later statement changed this cell's value or status (0 = never; "
+            "a re-delivery of the same value is no revision)",
+        ),
+        Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
+        Column(
+            "revision", "BIGINT", "this statement's place among the cell's statements (1 = first)"
+        ),
+        Column(
+            "event",
+            "VARCHAR",
+            "received (the delivery arrived) | revert (its bytes were sent again after a later "
+            "delivery had replaced it: its values became current again)",
+        ),
+        Column("valid_from", "TIMESTAMP", "when the pipeline received the statement (UTC)"),
+        Column(
+            "valid_to",
+            "TIMESTAMP",
+            "when the same source stated the cell again (UTC); NULL while this is its word",
+        ),
+        Column(
+            "is_current",
+            "BOOLEAN",
+            "the published value now (precedence of sources: marts.measure_values' row)",
+        ),
+    ),
     "marts.measure_values": (
         Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
         Column("measure_label", "VARCHAR", "measure label"),
@@ -106,7 +169,12 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("file_name", "VARCHAR", "delivered file name"),
         Column("received_at", "TIMESTAMP", "when the delivery was received (UTC)"),
         Column("source_line", "INTEGER", "line in the delivered file"),
-        Column("revisions", "BIGINT", "how many deliveries stated this value so far"),
+        Column(
+            "revisions",
+            "BIGINT",
+            "how many times a later statement changed this cell's value or status (0 = never; "
+            "a re-delivery of the same value is no revision)",
+        ),
         Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
     ),
     "marts.indicator_values": (
@@ -130,7 +198,14 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
             "VARCHAR",
             "member level summed: gemeinde, kreis, … (the region's own level = as delivered)",
         ),
-        Column("member_count", "BIGINT", "members summed"),
+        Column("member_count", "BIGINT", "members summed (1 for a delivered figure)"),
+        Column(
+            "aggregation",
+            "VARCHAR",
+            "'delivered' (the region's own figure, as its source delivered it) or "
+            "'summed from N parts' (Σ over its N members at computed_from_level)",
+        ),
+        *_SERIES_BREAK,
         Column("sources", "VARCHAR", "sources of the measures used"),
         Column(
             "synthetic", "BOOLEAN", "true if any measure used comes from a synthetic demo delivery"
@@ -145,6 +220,8 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("value", "DOUBLE", "the indicator value"),
         Column("unit", "VARCHAR", "unit"),
         Column("status", "VARCHAR", "status of the value"),
+        Column("aggregation", "VARCHAR", "'delivered' or 'summed from N parts'"),
+        *_SERIES_BREAK,
         Column("previous_school_year", "VARCHAR", "the school year before, if computed"),
         Column("previous_value", "DOUBLE", "value in the school year before"),
         Column("change_vs_previous", "DOUBLE", "value − previous value"),
@@ -199,6 +276,7 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     "quality.findings": FINDING_COLUMNS,
     "meta.deliveries": DELIVERY_COLUMNS,
     "meta.delivery_log": DELIVERY_LOG_COLUMNS,
+    "meta.delivery_events": DELIVERY_EVENT_COLUMNS,
 }
 
 

@@ -29,6 +29,7 @@ from schemas.tables import (
     API_STATE_COLUMNS,
     CHECK_RESULT_COLUMNS,
     DELIVERY_COLUMNS,
+    DELIVERY_EVENT_COLUMNS,
     DELIVERY_LOG_COLUMNS,
     FINDING_COLUMNS,
     QUARANTINE_COLUMNS,
@@ -135,6 +136,7 @@ def init_schema(conn: duckdb.DuckDBPyConnection) -> None:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     conn.execute(ddl("meta.deliveries", DELIVERY_COLUMNS))
     conn.execute(ddl("meta.delivery_log", DELIVERY_LOG_COLUMNS))
+    conn.execute(ddl("meta.delivery_events", DELIVERY_EVENT_COLUMNS))
     conn.execute(ddl("meta.api_state", API_STATE_COLUMNS))
     conn.execute(ddl("staging.records", RECORD_COLUMNS))
     conn.execute(ddl("quality.quarantine", QUARANTINE_COLUMNS))

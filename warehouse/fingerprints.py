@@ -46,7 +46,13 @@ def _staged(conn: duckdb.DuckDBPyConnection, dataset: str, sources: dict[str, So
         "ORDER BY delivery_seq",
         ids,
     ).fetchall()
-    return _hash(dataset, *(f"{d}:{s}" for d, s in rows))
+    # a revert changes which values are current, though no new delivery was loaded
+    events = conn.execute(
+        "SELECT delivery_id, event_seq FROM meta.delivery_events WHERE source_id IN "
+        f"({', '.join('?' * len(ids))}) ORDER BY event_seq",
+        ids,
+    ).fetchall()
+    return _hash(dataset, *(f"{d}:{s}" for d, s in rows), *(f"{d}@{s}" for d, s in events))
 
 
 def recorded(conn: duckdb.DuckDBPyConnection, name: str) -> str | None:

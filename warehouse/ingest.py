@@ -1,9 +1,11 @@
 """Ingest: pick up a source's payloads, archive them, register each delivery once.
 
 A payload whose bytes were already registered for the source is "skipped_unchanged": it is not
-archived again and never parsed again. New payloads enter meta.deliveries in state `received`;
-staging parses every `received` delivery and moves it on (loaded / rejected), so a crash
-between the two steps loses nothing.
+archived again and never parsed again — unless a later delivery of the source has replaced it
+since: then the partner sent the earlier file back, and it is "reverted" (meta.delivery_events):
+its values are current again, still without archiving or parsing anything again. New payloads
+enter meta.deliveries in state `received`; staging parses every `received` delivery and moves
+it on (loaded / rejected), so a crash between the two steps loses nothing.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ class IngestSummary:
     source_id: str
     new: list[str] = field(default_factory=list)  # file names archived as new deliveries
     unchanged: list[str] = field(default_factory=list)  # file names skipped (known bytes)
+    # file names whose bytes restored an earlier delivery a later one had replaced
+    reverted: list[str] = field(default_factory=list)
     odd_entries: list[str] = field(default_factory=list)  # inbox entries skipped, not followed
 
     @property
     def payloads(self) -> int:
-        return len(self.new) + len(self.unchanged)
+        return len(self.new) + len(self.unchanged) + len(self.reverted)
 
 
 def ingest_source(
@@ -97,6 +101,11 @@ def _ingest_payload(
         [source.id, sha],
     ).fetchone()
     log = partial(log_delivery, conn, run_id, source.id, sha, payload.file_name)
+    if known and known[0] in ACCEPTED and not payload.origin.startswith(("demo:", "location:")):
+        replaced_by = _replaced_by(conn, source.id, sha)
+        if replaced_by is not None:
+            _revert(conn, source, payload, run_id, now, replaced_by, summary)
+            return
     if known:
         summary.unchanged.append(payload.file_name)
         log("skipped_unchanged", f"same bytes as a delivery already {known[0]}")
@@ -118,9 +127,7 @@ def _ingest_payload(
             raise
         # a failed write names no file: name the payload's place in the archive (a full disk)
         raise OSError(exc.errno, exc.strerror, str(archive.path_for(sha))) from exc
-    seq = conn.execute("SELECT coalesce(max(delivery_seq), 0) + 1 FROM meta.deliveries").fetchone()[
-        0
-    ]
+    seq = _next_seq(conn)
     conn.execute(
         """INSERT INTO meta.deliveries (delivery_id, source_id, delivery_seq, file_name, origin,
                size_bytes, received_at, received_run_id, archive_path, synthetic, state)
@@ -140,6 +147,61 @@ def _ingest_payload(
     )
     summary.new.append(payload.file_name)
     log("archived", f"{len(payload.data)} bytes -> {archived.relative_path}")
+
+
+ACCEPTED = ("loaded", "loaded_with_quarantine")
+
+
+def _next_seq(conn: duckdb.DuckDBPyConnection) -> int:
+    """The next place in the order of receipt: deliveries and reverts count alike."""
+    return conn.execute(
+        "SELECT greatest((SELECT coalesce(max(delivery_seq), 0) FROM meta.deliveries), "
+        "(SELECT coalesce(max(event_seq), 0) FROM meta.delivery_events)) + 1"
+    ).fetchone()[0]
+
+
+def _replaced_by(conn: duckdb.DuckDBPyConnection, source_id: str, delivery_id: str) -> str | None:
+    """The file name of the source's delivery received (or restored) after `delivery_id` was
+    last, if one was: then the re-sent bytes are a revert. None: it is still the latest."""
+    row = conn.execute(
+        """WITH latest AS (
+               SELECT d.delivery_id, d.file_name,
+                   greatest(d.delivery_seq, coalesce(max(e.event_seq), 0)) AS seq
+               FROM meta.deliveries d
+               LEFT JOIN meta.delivery_events e
+                   ON e.delivery_id = d.delivery_id AND e.source_id = d.source_id
+               WHERE d.source_id = ? AND d.state IN ('loaded', 'loaded_with_quarantine')
+               GROUP BY d.delivery_id, d.file_name, d.delivery_seq)
+           SELECT l.file_name FROM latest l, latest mine
+           WHERE mine.delivery_id = ? AND l.seq > mine.seq
+           ORDER BY l.seq DESC LIMIT 1""",
+        [source_id, delivery_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def _revert(conn, source, payload: Payload, run_id, now, replaced_by: str, summary) -> None:
+    """The bytes of an earlier delivery, sent again after a later one replaced it: the partner
+    takes the later one back. Its values become current again — a new event in the order of
+    receipt — while the archive keeps the bytes once and staging parses nothing."""
+    sha = payload.sha256
+    received = conn.execute(
+        "SELECT file_name, received_at FROM meta.deliveries WHERE source_id = ? "
+        "AND delivery_id = ?",
+        [source.id, sha],
+    ).fetchone()
+    detail = (
+        f"same bytes as {received[0]} (received {received[1]:%Y-%m-%d %H:%M} UTC), sent again "
+        f"after {replaced_by}: its values are current again"
+    )
+    conn.execute(
+        "INSERT INTO meta.delivery_events VALUES (?, ?, ?, ?, 'revert', ?, ?, ?)",
+        [_next_seq(conn), sha, source.id, payload.file_name, now, run_id, detail],
+    )
+    log_delivery(conn, run_id, source.id, sha, payload.file_name, "reverted", detail)
+    summary.reverted.append(payload.file_name)
+    if payload.from_inbox:
+        move_out_of_inbox(payload.path, "processed", detail)
 
 
 def log_delivery(conn, run_id, source_id, delivery_id, file_name, action, detail) -> None:

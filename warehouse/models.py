@@ -59,9 +59,15 @@ MODELS: dict[str, Model] = {
         Model("marts.goals", "marts", ("core.catalogue",), "marts/goals.sql"),
         Model("marts.indicators", "marts", ("core.catalogue",), "marts/indicators.sql"),
         Model(
-            "marts.measure_values",
+            "marts.measure_history",
             "marts",
             ("core.measure_revisions", "core.regions", "core.catalogue"),
+            "marts/measure_history.sql",
+        ),
+        Model(
+            "marts.measure_values",
+            "marts",
+            ("marts.measure_history",),
             "marts/measure_values.sql",
         ),
         Model(

@@ -33,6 +33,7 @@ import duckdb
 
 from warehouse.db import DataPaths, run_sql_file, utc_now
 from warehouse.fingerprints import recorded
+from warehouse.history import adopt_next_history, next_indicator_history
 
 STORAGE_VERSION = os.environ.get("BILDUNGSMONITOR_STORAGE_VERSION", "v1.3.0")
 
@@ -41,8 +42,9 @@ PUBLISHED_TABLES: dict[str, str] = {
     "marts.regions": "marts.regions",
     "marts.goals": "marts.goals",
     "marts.indicators": "marts.indicators",
-    "marts.measure_values": "marts.measure_values",
-    "marts.indicator_values": "marts.indicator_values",
+    "marts.measure_history": "marts.measure_history",
+    # what each publication said (warehouse/history.py); marts.indicator_values is its open rows
+    "marts.indicator_history": "marts.indicator_values",
     "marts.indicator_trends": "marts.indicator_trends",
     "marts.schools": "marts.schools",
     "quality.check_results": "quality.check_results",
@@ -50,11 +52,18 @@ PUBLISHED_TABLES: dict[str, str] = {
     "quality.findings": "quality.findings",
     "meta.deliveries": "meta.deliveries",
     "meta.delivery_log": "meta.delivery_log",
+    "meta.delivery_events": "meta.delivery_events",
     "meta.sources": "core.sources",
 }
 
 
-PUBLISHED_VIEWS: tuple[str, ...] = ("quality/source_health.sql",)
+# views of the publication over its tables (marts.measure_values: the current rows of
+# marts.measure_history, not written twice)
+PUBLISHED_VIEWS: tuple[str, ...] = (
+    "quality/source_health.sql",
+    "marts/measure_values.sql",
+    "marts/indicator_values_published.sql",
+)
 # what every run adds to (its checks, deliveries and log): refreshed in every publication; the
 # other tables are copied from the previous publication when nothing they are built from changed
 RUN_TABLES = (
@@ -63,9 +72,14 @@ RUN_TABLES = (
     "quality.findings",
     "meta.deliveries",
     "meta.delivery_log",
+    "meta.delivery_events",
 )
 # the built models behind the other published tables
-PUBLISHED_MODELS = (*(t for t in PUBLISHED_TABLES if t.startswith("marts.")), "core.catalogue")
+PUBLISHED_MODELS = (
+    *(t for t in PUBLISHED_TABLES.values() if t.startswith("marts.")),
+    "marts.measure_values",
+    "core.catalogue",
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,7 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         leftover.unlink(missing_ok=True)
     built_from = _publication_fingerprint(conn)
+    published_at = utc_now()
     # copy forward only what this pipeline wrote: not a file someone has written to since
     refresh = (
         built_from is not None
@@ -133,6 +148,8 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
                 conn.execute(f"CREATE SCHEMA publication.{schema}")
         for table, working in PUBLISHED_TABLES.items():
             if not refresh or table in RUN_TABLES:
+                if table == "marts.indicator_history":
+                    working = next_indicator_history(conn, published_at)
                 conn.execute(
                     f"CREATE OR REPLACE TABLE publication.{table} AS SELECT * FROM {working}"
                 )
@@ -140,7 +157,7 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
         conn.execute(
             "CREATE OR REPLACE TABLE publication.meta.publication AS SELECT ? AS run_id, "
             "? AS published_at, ? AS storage_version",
-            [run_id, utc_now(), STORAGE_VERSION],
+            [run_id, published_at, STORAGE_VERSION],
         )
         # views live in the publication and name its tables without a catalogue, so they
         # resolve wherever the file is opened
@@ -165,6 +182,8 @@ def publish(conn: duckdb.DuckDBPyConnection, paths: DataPaths, run_id: str) -> P
     for stale in stale_publication_files(target, keep=temporary):
         stale.unlink(missing_ok=True)  # an analyst's WAL must not be replayed over the new file
     os.replace(temporary, target)  # atomic on POSIX: readers see the old or the new file
+    if not refresh:
+        adopt_next_history(conn)
     conn.execute("DELETE FROM meta.build_state WHERE model = 'publication'")
     if built_from is not None:
         conn.execute(

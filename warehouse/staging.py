@@ -178,8 +178,9 @@ def stage_source(
             )
         log(f"{source.id}: {file_name} {delivery.state}: {delivery.message}")
     current = conn.execute(
-        """SELECT file_name FROM meta.deliveries WHERE source_id = ?
-           AND state IN ('loaded', 'loaded_with_quarantine') ORDER BY delivery_seq DESC LIMIT 1""",
+        f"""SELECT d.file_name FROM meta.deliveries d {_LATEST_STATEMENT}
+           WHERE d.source_id = ? AND d.state IN ('loaded', 'loaded_with_quarantine')
+           ORDER BY {_STATED} DESC LIMIT 1""",
         [source.id],
     ).fetchone()
     result.current_delivery = current[0] if current else None
@@ -189,6 +190,15 @@ def stage_source(
             result.findings[check.name] = check.count
     _record_check_results(conn, source, result, run_id)
     return result
+
+
+# a delivery restated by a revert (meta.delivery_events) counts from its latest statement
+_LATEST_STATEMENT = (
+    "LEFT JOIN (SELECT delivery_id, source_id, max(event_seq) AS event_seq "
+    "FROM meta.delivery_events GROUP BY ALL) e "
+    "ON e.delivery_id = d.delivery_id AND e.source_id = d.source_id"
+)
+_STATED = "greatest(d.delivery_seq, coalesce(e.event_seq, 0))"
 
 
 def _current_values(
@@ -215,9 +225,10 @@ def _current_values(
         f"AND coalesce(d.parsed_run_id, '') {same} {literal(run_id)}"
     )
     if deliveries > 1:
+        select = select.replace(" WHERE ", f" {_LATEST_STATEMENT} WHERE ", 1)
         select += (
             " QUALIFY row_number() OVER (PARTITION BY r.measure, r.region_code, r.school_year, "
-            "r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"
+            f"r.sex, r.nationality ORDER BY {_STATED} DESC) = 1"
         )
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select}")
     else:
@@ -249,11 +260,12 @@ def _other_values(
         FROM staging.records r
         JOIN meta.deliveries d ON d.delivery_id = r.delivery_id AND d.source_id = r.source_id
         LEFT JOIN ({standings}) s ON s.source_id = r.source_id
+        {_LATEST_STATEMENT}
         WHERE r.source_id <> {literal(source.id)}
           AND d.state IN ('loaded', 'loaded_with_quarantine')
           AND r.measure IN ({listed})
         QUALIFY row_number() OVER (PARTITION BY r.source_id, r.measure, r.region_code,
-            r.school_year, r.sex, r.nationality ORDER BY d.delivery_seq DESC) = 1"""
+            r.school_year, r.sex, r.nationality ORDER BY {_STATED} DESC) = 1"""
     )
     return view
 

@@ -90,7 +90,7 @@ def core_assets(sources: dict[str, Source]) -> list[dg.AssetsDefinition]:
     measures = _count("SELECT count(*) FROM core.measures")
     current = _count("SELECT count(*) FROM core.measure_revisions WHERE is_current")
     revised = _count(
-        "SELECT count(*) FROM core.measure_revisions WHERE is_current AND revisions > 1"
+        "SELECT count(*) FROM core.measure_revisions WHERE is_current AND revisions > 0"
     )
 
     def catalogue(conn: duckdb.DuckDBPyConnection) -> None:

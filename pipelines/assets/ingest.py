@@ -64,7 +64,7 @@ def ingest_asset(source: Source) -> dg.AssetsDefinition:
             ).fetchone()[0]
         context.log.info(
             f"{source.id}: {len(summary.new)} new payload(s) {summary.new}, "
-            f"{len(summary.unchanged)} unchanged (skipped)"
+            f"{len(summary.unchanged)} unchanged (skipped), {len(summary.reverted)} reverted"
         )
         for entry in summary.odd_entries:
             context.log.warning(f"inbox entry skipped: {entry}")
@@ -73,6 +73,8 @@ def ingest_asset(source: Source) -> dg.AssetsDefinition:
                 "new_payloads": len(summary.new),
                 "unchanged_payloads": len(summary.unchanged),
                 "new_files": ", ".join(summary.new) or "none",
+                # an earlier delivery sent again after a later one: its values are current again
+                "reverted_files": ", ".join(summary.reverted) or "none",
                 "inbox_entries_skipped": "; ".join(summary.odd_entries) or "none",
                 "dagster/row_count": deliveries,
             }

@@ -3,10 +3,11 @@
 import dagster as dg
 
 from pipelines.resources import WarehouseResource
-from warehouse.publish import PUBLISHED_TABLES, STORAGE_VERSION, publish
+from warehouse.publish import PUBLISHED_MODELS, PUBLISHED_TABLES, STORAGE_VERSION, publish
 
+# the mart models the publication is written from
 MART_KEYS = [
-    dg.AssetKey(table.split(".")) for table in PUBLISHED_TABLES if table.startswith("marts.")
+    dg.AssetKey(model.split(".")) for model in PUBLISHED_MODELS if model.startswith("marts.")
 ]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 from sources.clients.http import (
     MASK,
@@ -45,8 +45,10 @@ class JsonApiSettings:
     time_budget_seconds: float = 600
     max_pages: int = 10000
     token: str | None = field(default=None, repr=False)
-    token_header: str = "Authorization"
-    token_prefix: str = "Token "
+    # how the token is sent: token / bearer (`Authorization: Token|Bearer …`), header (a header
+    # named auth_name), query (a query parameter named auth_name)
+    auth_scheme: str = "token"
+    auth_name: str | None = None
     max_parallel: int = 5
 
     def __post_init__(self) -> None:
@@ -59,6 +61,19 @@ class JsonApiSettings:
             raise ValueError("JsonApiSettings: timeout and time budget must be positive")
         if self.token is not None and any(ch in self.token for ch in "\r\n\0"):
             raise ValueError("JsonApiSettings: line breaks are not allowed in the token")
+        if self.auth_scheme not in ("token", "bearer", "header", "query"):
+            raise ValueError(f"JsonApiSettings: unknown auth scheme {self.auth_scheme!r}")
+        if self.auth_scheme in ("header", "query") and not self.auth_name:
+            raise ValueError(f"JsonApiSettings: auth scheme {self.auth_scheme} needs auth_name")
+
+    @property
+    def sent_as(self) -> str:
+        """How the token is sent, for messages (never the token itself)."""
+        if self.auth_scheme in ("token", "bearer"):
+            return f"the header 'Authorization: {self.auth_scheme.title()} …'"
+        if self.auth_scheme == "header":
+            return f"the header '{self.auth_name}: …'"
+        return f"the query parameter '{self.auth_name}=…'"
 
     def __repr__(self) -> str:
         inner = ", ".join(
@@ -71,7 +86,10 @@ class JsonApiSettings:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return (self.token,) if self.token else ()
+        if not self.token:
+            return ()
+        # in a query parameter the token travels URL-encoded: mask that form too
+        return tuple(dict.fromkeys((self.token, quote_plus(self.token), quote(self.token))))
 
 
 @dataclass(frozen=True)
@@ -116,11 +134,19 @@ class JsonApiClient:
 
     def _headers(self) -> dict[str, str | bytes]:
         headers: dict[str, str | bytes] = {"Accept": "application/json"}
-        if self.settings.token:
-            headers[self.settings.token_header] = (
-                f"{self.settings.token_prefix}{self.settings.token}"
-            )
+        settings = self.settings
+        if settings.token and settings.auth_scheme in ("token", "bearer"):
+            headers["Authorization"] = f"{settings.auth_scheme.title()} {settings.token}"
+        elif settings.token and settings.auth_scheme == "header":
+            headers[settings.auth_name or ""] = settings.token
         return headers
+
+    def _authorised(self, url: str) -> str:
+        """The URL as requested: with the token as its query parameter, if that is the scheme."""
+        settings = self.settings
+        if settings.token and settings.auth_scheme == "query":
+            return _with_param(url, settings.auth_name or "", settings.token)
+        return url
 
     def _error(self, detail: str, **kwargs: Any) -> FetchError:
         return FetchError(self.resource, detail, secrets=self.settings.secrets, **kwargs)
@@ -211,11 +237,23 @@ class JsonApiClient:
     def _page(self, fetch: Fetch, url: str, number: int) -> dict[str, Any]:
         label = f"GET page {number}"
         response = self._transport.request(
-            fetch, "GET", url, label=label, headers=self._headers(), follow_redirects=True
+            fetch,
+            "GET",
+            self._authorised(url),
+            label=label,
+            headers=self._headers(),
+            follow_redirects=True,
         )
         if response.status in (401, 403):
+            sent = (
+                f"the token was sent as {self.settings.sent_as} (api.auth scheme "
+                f"{self.settings.auth_scheme})"
+                if self.settings.token
+                else "no token was sent (token_env is not set in the YAML)"
+            )
             raise self._error(
-                f"{label}: credentials rejected (HTTP {response.status}); check the token",
+                f"{label}: credentials rejected (HTTP {response.status}); {sent} — check the "
+                "token and the scheme the API expects (token, bearer, header, query)",
                 kind="credentials",
                 status=response.status,
             )

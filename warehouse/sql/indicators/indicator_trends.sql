@@ -19,6 +19,7 @@ reference AS (
 SELECT
     v.indicator_id, v.indicator_name, v.goal_id, v.region_code, v.region_name, v.region_level,
     v.in_ruhr, v.school_year, v.start_year, v.sex, v.nationality, v.value, v.unit, v.status,
+    v.aggregation, v.series_break, v.series_break_reason,
     p.school_year AS previous_school_year,
     p.value AS previous_value,
     v.value - p.value AS change_vs_previous,

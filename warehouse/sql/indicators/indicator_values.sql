@@ -1,13 +1,17 @@
 -- marts.indicator_values: every indicator for every region, school year and subgroup it can be
 -- computed for — from measures, never averaged from rates.
 --
--- Rate indicators: for a region R the numerator and the denominator are Σ over R's members at
--- the finest level where every member has a numeric current value for every term measure
--- (Gemeinden first, then Kreise, Regierungsbezirke, Länder; R itself is its own member at its
--- own level, so a figure delivered only for R is the last resort). Numerator and denominator
--- use the same level. A member whose value is suppressed / not available makes that level
--- incomplete: an aggregate never silently leaves a municipality out.
+-- Rate indicators, delivered before computed: a region's own figure — delivered for the region
+-- itself, or for the same territory under another key (a kreisfreie Stadt's Kreis and Gemeinde,
+-- a Land of one Kreis) — is published as delivered (`aggregation` = 'delivered'). Only where a
+-- region has no complete own figure, numerator and denominator are Σ over its members at the
+-- finest level where every member has a numeric current value for every term measure
+-- (Gemeinden first, then Kreise, Regierungsbezirke, Länder: 'summed from N parts'). Numerator
+-- and denominator always come from the same level. A member whose value is suppressed / not
+-- available makes that level incomplete: an aggregate never silently leaves a municipality out.
 -- Gap indicators: rate of one subgroup minus rate of the other, in percentage points.
+-- A value whose sources or aggregation differ from the value of the school year before carries
+-- `series_break` with the reason.
 CREATE OR REPLACE TABLE marts.indicator_values AS
 WITH
 -- the sources a value rests on, as bits (one per source): OR-ing bits is cheap where lists of
@@ -71,7 +75,7 @@ kreis_sums AS (
 own_gemeinde AS (
     SELECT indicator_id, region_code, school_year, start_year, sex, nationality,
         num AS numerator, den AS denominator, flag_rank, 'gemeinde' AS member_level,
-        1 AS members, sources, synthetic
+        1 AS members, true AS delivered, sources, synthetic
     FROM gemeinde_values
     WHERE num_numeric AND den_numeric
 ),
@@ -97,27 +101,34 @@ level_sums AS (
     WHERE m.member_level <> 'gemeinde'
     GROUP BY ALL
 ),
-member_counts AS (
-    SELECT region_code, member_level, count(*) AS members
+-- the order in which member levels are tried for a region: its own key first, then another key
+-- for the same territory (a level with a single member covers the whole region:
+-- core.region_members lists only levels that do), then the finest complete level
+level_choice AS (
+    SELECT region_code, member_level, count(*) AS members,
+        CASE WHEN bool_or(member_code = region_code) THEN 0
+             WHEN count(*) = 1 THEN min(level_rank)
+             ELSE 10 + min(level_rank) END AS choice_rank
     FROM core.region_members GROUP BY ALL
 ),
--- the finest level at which every member has both terms
+-- the region's own figure, else the finest level at which every member has both terms
 chosen AS (
     SELECT * FROM own_gemeinde
     UNION ALL
     SELECT l.indicator_id, l.region_code, l.school_year,
-        arg_min(l.start_year, l.level_rank) AS start_year,
+        arg_min(l.start_year, lc.choice_rank) AS start_year,
         l.sex, l.nationality,
-        arg_min(l.num, l.level_rank) AS numerator,
-        arg_min(l.den, l.level_rank) AS denominator,
-        arg_min(l.flag_rank, l.level_rank) AS flag_rank,
-        arg_min(l.member_level, l.level_rank) AS member_level,
-        arg_min(mc.members, l.level_rank) AS members,
-        arg_min(l.sources, l.level_rank) AS sources,
-        arg_min(l.synthetic, l.level_rank) AS synthetic
+        arg_min(l.num, lc.choice_rank) AS numerator,
+        arg_min(l.den, lc.choice_rank) AS denominator,
+        arg_min(l.flag_rank, lc.choice_rank) AS flag_rank,
+        arg_min(l.member_level, lc.choice_rank) AS member_level,
+        arg_min(lc.members, lc.choice_rank) AS members,
+        min(lc.choice_rank) < 10 AS delivered,
+        arg_min(l.sources, lc.choice_rank) AS sources,
+        arg_min(l.synthetic, lc.choice_rank) AS synthetic
     FROM level_sums l
-    JOIN member_counts mc ON mc.region_code = l.region_code AND mc.member_level = l.member_level
-    WHERE l.num_members = mc.members AND l.den_members = mc.members
+    JOIN level_choice lc ON lc.region_code = l.region_code AND lc.member_level = l.member_level
+    WHERE l.num_members = lc.members AND l.den_members = lc.members
       AND NOT EXISTS (
         SELECT 1 FROM own_gemeinde o
         WHERE o.indicator_id = l.indicator_id AND o.region_code = l.region_code
@@ -143,11 +154,13 @@ rates AS (
              WHEN c.flag_rank = 3 THEN 'unreliable' WHEN c.flag_rank = 2 THEN 'estimated'
              WHEN c.flag_rank = 1 THEN 'provisional' ELSE 'ok' END AS status,
         c.member_level AS computed_from_level, c.members AS member_count,
+        CASE WHEN c.delivered THEN 'delivered'
+             ELSE 'summed from ' || c.members || ' parts' END AS aggregation,
         c.sources, c.synthetic
     FROM chosen c JOIN core.indicators i ON i.indicator_id = c.indicator_id
     UNION ALL
     SELECT o.indicator_id, o.region_code, o.school_year, o.start_year, o.sex, o.nationality,
-        NULL, NULL, NULL, o.status, NULL, NULL, o.sources, o.synthetic
+        NULL, NULL, NULL, o.status, NULL, NULL, 'delivered', o.sources, o.synthetic
     FROM own_symbols o
     WHERE NOT EXISTS (
         SELECT 1 FROM chosen c
@@ -165,6 +178,8 @@ gaps AS (
              ELSE 'ok' END AS status,
         least(a.computed_from_level, b.computed_from_level) AS computed_from_level,
         least(a.member_count, b.member_count) AS member_count,
+        CASE WHEN a.aggregation = b.aggregation THEN a.aggregation
+             ELSE a.aggregation || ' and ' || b.aggregation END AS aggregation,
         a.sources | b.sources AS sources,
         a.synthetic OR b.synthetic AS synthetic
     FROM core.indicator_gaps g
@@ -186,17 +201,46 @@ source_names AS (
     FROM (SELECT DISTINCT sources FROM all_values) v
     JOIN source_bits b ON get_bit(v.sources, b.bit) = 1
     GROUP BY v.sources
+),
+-- a series break: the sources or the aggregation differ from the school year just before (both
+-- with a value: a symbol is no series of its own)
+with_names AS (
+    SELECT v.*, coalesce(n.names, '') AS source_names,
+        lag(v.start_year) OVER w AS previous_year,
+        lag(v.value) OVER w AS previous_value,
+        lag(coalesce(n.names, '')) OVER w AS previous_sources,
+        lag(v.aggregation) OVER w AS previous_aggregation,
+        lag(v.computed_from_level) OVER w AS previous_level
+    FROM all_values v
+    LEFT JOIN source_names n ON n.sources = v.sources
+    WINDOW w AS (PARTITION BY v.indicator_id, v.region_code, v.sex, v.nationality
+                 ORDER BY v.start_year)
+),
+breaks AS (
+    SELECT *,
+        CASE WHEN previous_year = start_year - 1 AND previous_value IS NOT NULL
+                  AND value IS NOT NULL THEN concat_ws('; ',
+            CASE WHEN previous_sources <> source_names
+                 THEN 'sources: ' || previous_sources || ' → ' || source_names END,
+            CASE WHEN previous_aggregation <> aggregation
+                   OR previous_level IS DISTINCT FROM computed_from_level
+                 THEN 'aggregation: ' || previous_aggregation
+                      || coalesce(' (' || previous_level || ')', '') || ' → ' || aggregation
+                      || coalesce(' (' || computed_from_level || ')', '') END)
+        END AS break_reason
+    FROM with_names
 )
 SELECT
     v.indicator_id, i.name AS indicator_name, i.goal_id,
     v.region_code, r.name AS region_name, r.level AS region_level, r.in_ruhr,
     v.school_year, v.start_year, v.sex, v.nationality,
     v.value, v.numerator, v.denominator, i.unit, v.status,
-    v.computed_from_level, v.member_count,
-    coalesce(n.names, '') AS sources,
+    v.computed_from_level, v.member_count, v.aggregation,
+    coalesce(v.break_reason, '') <> '' AS series_break,
+    nullif(v.break_reason, '') AS series_break_reason,
+    v.source_names AS sources,
     coalesce(v.synthetic, false) AS synthetic
-FROM all_values v
-LEFT JOIN source_names n ON n.sources = v.sources
+FROM breaks v
 JOIN core.indicators i ON i.indicator_id = v.indicator_id
 JOIN core.regions r ON r.region_code = v.region_code
 ORDER BY v.indicator_id, v.region_code, v.start_year, v.sex, v.nationality;
