@@ -23,6 +23,7 @@ def test_the_layers_are_declared_in_order() -> None:
     assert layers["layers"] == [
         "benchmarks",
         "pipelines",
+        "exports",
         "warehouse",
         "expectations",
         "sources",
