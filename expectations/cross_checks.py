@@ -28,6 +28,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from expectations.partner_words import CROSS_TITLES
 from expectations.rules import literal
 from schemas.catalogue import load_catalogue
 from schemas.regions import regions_relation
@@ -179,8 +180,12 @@ def _findings(
     if select is not None:
         conn.execute(f"INSERT INTO {table} BY NAME {select}")
     count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    if name in CROSS_TITLES:  # the German forms, declined right ("keine fehlenden …")
+        _, what_de, none_de = CROSS_TITLES[name]
+    else:
+        none_de = f"keine {what_de}"
     if not count:
-        return CrossCheck(name, "PASS", f"no {what_en}", f"keine {what_de}", table)
+        return CrossCheck(name, "PASS", f"no {what_en}", none_de, table)
     shown = conn.execute(
         f"SELECT message, message_de FROM {table} ORDER BY ord LIMIT {int(examples)}"
     ).fetchall()
@@ -190,7 +195,10 @@ def _findings(
         name,
         "WARNING",
         f"{count} {what_en}: " + "; ".join(m for m, _ in shown) + more,
-        f"{count} {what_de}: " + "; ".join(m for _, m in shown) + more_de,
+        f"{what_de}: {count:,}".replace(",", ".")
+        + " – "
+        + "; ".join(m for _, m in shown)
+        + more_de,
         table,
         count,
     )

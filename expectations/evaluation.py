@@ -204,15 +204,22 @@ def _shown(e: Expectation, row: dict[str, Any]) -> Any:
     return {c: row.get(c) for c in columns}
 
 
+def _de(count: int | None) -> str:
+    """A count as German text: 1.234."""
+    return f"{count or 0:,}".replace(",", ".")
+
+
 def _messages(outcome: CheckOutcome, e: Expectation) -> tuple[str, str]:
+    if outcome.outcome == "PASS" and not outcome.element_count:
+        return f"{e.description}: nothing to check", f"{e.description_de}: nichts zu prüfen"
     if outcome.outcome == "PASS":
         return (
             f"{e.description}: all {outcome.element_count} passed",
-            f"{e.description_de}: alle {outcome.element_count} in Ordnung",
+            f"{e.description_de}: alle {_de(outcome.element_count)} in Ordnung",
         )
     n, total = outcome.unexpected_count, outcome.element_count
     en = f"{e.description}: {n} of {total} failed"
-    de = f"{e.description_de}: {n} von {total} nicht erfüllt"
+    de = f"{e.description_de}: {_de(n)} von {_de(total)} nicht erfüllt"
     if outcome.examples:
         en += " — e.g. " + "; ".join(outcome.examples)
     if outcome.examples_de:

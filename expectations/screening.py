@@ -27,13 +27,24 @@ from typing import Any
 import duckdb
 
 from expectations.cross_checks import OTHER_VALUE_COLUMNS, run_all
+from expectations.partner_words import (
+    CHECK_TITLES,
+    CROSS_TITLES,
+    PartnerWords,
+    cross_finding_de,
+    in_partner_words,
+    number_de,
+    percent_de,
+    plural,
+    todo,
+)
 from expectations.rules import literal
 from expectations.suites import applies_to
 from expectations.validation import DeliveryValidation, failing_records, validate_records
 from sources.canonical import mapped_columns
 from sources.delivery import loadable_records, read_payload, records_relation
 from sources.readers.base import DeliveryFormatError, RawTable, require_data_lines
-from sources.readers.decoding import check_text
+from sources.readers.decoding import check_text, encoding_de
 from sources.registry import Source
 from sources.scratch import temp_name
 
@@ -46,27 +57,87 @@ STAGE_DE = {
 }
 OUTCOME_DE = {"PASS": "OK", "WARNING": "WARNUNG", "FAIL": "FEHLER"}
 RANK = {"PASS": 0, "WARNING": 1, "FAIL": 2}
+# how a partner knows the encodings Excel and Windows write
+ENCODING_DE = {
+    "utf-8-sig": "UTF-8 mit Byte-Order-Mark (Excel: „CSV UTF-8“)",
+    "cp1252": "cp1252 (Windows, Excel: „CSV (Trennzeichen-getrennt)“)",
+}
 MAX_LINES_PER_CHECK = 200  # findings listed per check; the count is always complete
+SHOWN_PER_CHECK = 5  # of those, the report shows the first few
+UNITS_DE = {"lines": ("Zeile", "Zeilen"), "values": ("Wert", "Werte")}
 
 
 @dataclass
 class Finding:
+    """One thing the screener found, where it is and what to do — for a text report, the
+    JSON output or a web page alike."""
+
     stage: str
     check: str
     outcome: str  # PASS | WARNING | FAIL
     message: str  # English
     message_de: str
     line: int | None = None
-    column: str | None = None
+    column: str | None = None  # the column's header as the file writes it
     found: str | None = None
     expected: str | None = None
+    expected_de: str | None = None
+    todo: str | None = None  # what to do about it
+    todo_de: str | None = None
+
+
+@dataclass
+class CheckResult:
+    """One check's result: its outcome, how many lines or values it flags (complete), the
+    findings listed (at most MAX_LINES_PER_CHECK) and what to do."""
+
+    stage: str
+    check: str
+    outcome: str
+    title: str  # what the check says, in English
+    title_de: str
+    count: int = 0
+    unit: str = "lines"  # what `count` counts: lines | values
+    findings: list[Finding] = field(default_factory=list)
+    todo: str = ""
+    todo_de: str = ""
+
+    def lines_de(self, shown: int = SHOWN_PER_CHECK) -> list[str]:
+        if self.outcome == "PASS":
+            return [self.title_de]
+        listed = [f for f in self.findings if f.line is not None or f.column is not None]
+        head = self.title_de
+        if self.count:
+            head += f": {plural(self.count, *UNITS_DE[self.unit])}"
+        lines = [head, *(f"  {f.message_de}" for f in listed[:shown])]
+        rest = self.count - min(len(listed), shown) if listed else 0
+        if rest > 0:
+            lines.append(f"  … und {number_de(rest)} weitere: alle in der Ausgabe mit --json")
+        if self.todo_de:
+            lines.append(f"  Was tun: {self.todo_de}")
+        return lines
+
+    def lines_en(self, shown: int = SHOWN_PER_CHECK) -> list[str]:
+        if self.outcome == "PASS":
+            return [self.title]
+        listed = [f for f in self.findings if f.line is not None or f.column is not None]
+        head = self.title + (f": {self.count} {self.unit}" if self.count else "")
+        lines = [head, *(f"  {f.message}" for f in listed[:shown])]
+        rest = self.count - min(len(listed), shown) if listed else 0
+        if rest > 0:
+            lines.append(f"  … and {rest} more: all of them in the output of --json")
+        if self.todo:
+            lines.append(f"  What to do: {self.todo}")
+        return lines
 
 
 @dataclass
 class Report:
     file: str
     source_id: str
+    source_title: str = ""
     findings: list[Finding] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     stopped_at: str | None = None  # the stage that failed; later stages did not run
 
     @property
@@ -77,16 +148,65 @@ class Report:
     def exit_code(self) -> int:
         return RANK[self.verdict]
 
+    def check(self, stage: str, check: str) -> CheckResult:
+        """The result of `check`, created on first use (outcome PASS until a finding says
+        otherwise)."""
+        for result in self.checks:
+            if (result.stage, result.check) == (stage, check):
+                return result
+        todo_de, todo_en = todo(f"{check}:{stage}" if check == "structure" else check)
+        result = CheckResult(stage, check, "PASS", "", "", todo=todo_en, todo_de=todo_de)
+        self.checks.append(result)
+        return result
+
     def add(self, stage: str, check: str, outcome: str, en: str, de: str, **where: Any) -> None:
-        self.findings.append(Finding(stage, check, outcome, en, de, **where))
+        column, line = where.get("column"), where.get("line")
+        if line is not None:  # every message names the column by its header
+            de = de.replace(f"Zeile {line}: Spalte ", f"Zeile {line}, Spalte ", 1)
+            en = en.replace(f"line {line}: column ", f"line {line}, column ", 1)
+            if column:
+                de = _name_column(de, f"Zeile {line}", "Spalte", column)
+                en = _name_column(en, f"line {line}", "column", column)
+        finding = Finding(stage, check, outcome, en, de, **where)
+        result = self.check(stage, check)
+        if outcome == "PASS":
+            if result.outcome == "PASS":
+                result.title, result.title_de = en, de
+            return self.findings.append(finding)
+        if RANK[outcome] > RANK[result.outcome]:
+            result.outcome = outcome
+        if finding.line is None and finding.column is None:
+            result.title, result.title_de = en, de  # the check's own summary of itself
+        else:
+            titled = f"{check}:{stage}" if f"{check}:{stage}" in CHECK_TITLES else check
+            if not result.title_de and titled in CHECK_TITLES:
+                result.title, result.title_de = CHECK_TITLES[titled]
+            finding.todo, finding.todo_de = result.todo or None, result.todo_de or None
+            result.findings.append(finding)
+        self.findings.append(finding)
+
+    def summarise(
+        self, stage: str, check: str, title: str, title_de: str, count: int, unit: str
+    ) -> None:
+        """The headline of a check with findings: what it checks and how many `unit`
+        (lines, values) it flags."""
+        result = self.check(stage, check)
+        result.title, result.title_de, result.count, result.unit = title, title_de, count, unit
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "source": self.source_id,
+            "source_title": self.source_title,
             "verdict": self.verdict,
             "exit_code": self.exit_code,
             "stopped_at": self.stopped_at,
+            "checks": [
+                {k: v for k, v in asdict(c).items() if k != "findings"}
+                | {"listed": len(c.findings)}
+                | ({"todo": "", "todo_de": ""} if c.outcome == "PASS" else {})
+                for c in self.checks
+            ],
             "findings": [asdict(f) for f in self.findings],
         }
 
@@ -94,37 +214,61 @@ class Report:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str)
 
     def render(self, language: str = "both") -> str:
-        """Plain text for partners: German first, English below (or one language)."""
-        de, en = language in ("de", "both"), language in ("en", "both")
-        head = []
-        if de:
-            head.append(
-                f"Prüfbericht für {self.file} (Quelle {self.source_id}): {OUTCOME_DE[self.verdict]}"
-            )
-        if en:
-            head.append(
-                f"Screening report for {self.file} (source {self.source_id}): {self.verdict}"
-            )
-        lines = [*head, ""]
+        """Plain text for partners: German first, English below (or one language). Each
+        check is one line when it passes; a flagged one says how many cases, shows the
+        first few and what to do."""
+        parts = []
+        if language in ("de", "both"):
+            parts.append(self._render_de())
+        if language in ("en", "both"):
+            parts.append(self._render_en())
+        return "\n\n".join(parts)
+
+    def _render_de(self) -> str:
+        source = self.source_title or self.source_id
+        lines = [f"Prüfbericht für {self.file} (Quelle: {source}): {OUTCOME_DE[self.verdict]}", ""]
         for number, stage in enumerate(STAGES, start=1):
-            found = [f for f in self.findings if f.stage == stage]
-            title = f"{number}/4 {STAGE_DE[stage]} · {stage}"
-            if not found:
-                skipped = self.stopped_at and STAGES.index(stage) > STAGES.index(self.stopped_at)
-                note_de = "nicht geprüft (vorherige Stufe fehlgeschlagen)" if skipped else "–"
-                note_en = "not checked (an earlier stage failed)" if skipped else "–"
-                lines.append(
-                    f"[{title}] " + " / ".join(t for t, on in ((note_de, de), (note_en, en)) if on)
-                )
+            title = f"[{number}/4 {STAGE_DE[stage]}]"
+            results = [c for c in self.checks if c.stage == stage]
+            if not results:
+                skipped = "nicht geprüft (eine vorherige Stufe ist fehlgeschlagen)"
+                lines.append(f"{title} {self._not_run(stage, skipped, '–')}")
                 continue
-            lines.append(f"[{title}]")
-            for f in found:
-                tag = f"  {f.outcome:<7}"
-                if de:
-                    lines.append(f"{tag} {f.message_de}")
-                if en:
-                    lines.append(f"{' ' * len(tag) if de else tag} {f.message}")
+            lines.append(title)
+            for result in results:
+                tag = f"  {OUTCOME_DE[result.outcome]:<8}"
+                body = result.lines_de()
+                lines.append(f"{tag}{body[0]}")
+                lines += [f"{' ' * len(tag)}{line}" for line in body[1:]]
         return "\n".join(lines)
+
+    def _render_en(self) -> str:
+        lines = [f"Screening report for {self.file} (source {self.source_id}): {self.verdict}", ""]
+        for number, stage in enumerate(STAGES, start=1):
+            title = f"[{number}/4 {stage}]"
+            results = [c for c in self.checks if c.stage == stage]
+            if not results:
+                skipped = "not checked (an earlier stage failed)"
+                lines.append(f"{title} {self._not_run(stage, skipped, '–')}")
+                continue
+            lines.append(title)
+            for result in results:
+                tag = f"  {result.outcome:<8}"
+                body = result.lines_en()
+                lines.append(f"{tag}{body[0]}")
+                lines += [f"{' ' * len(tag)}{line}" for line in body[1:]]
+        return "\n".join(lines)
+
+    def _not_run(self, stage: str, skipped: str, empty: str) -> str:
+        later = self.stopped_at and STAGES.index(stage) > STAGES.index(self.stopped_at)
+        return skipped if later else empty
+
+
+def _name_column(message: str, at: str, word: str, column: str) -> str:
+    """'Zeile 13: …' -> "Zeile 13, Spalte 'Gemeindeschlüssel': …" unless it names one."""
+    if f"{word} " in message or not message.startswith(f"{at}:"):
+        return message
+    return f"{at}, {word} {column!r}:{message[len(at) + 1 :]}"
 
 
 def _format_error(
@@ -155,7 +299,7 @@ def screen(
     """Screen one delivery of `source`. `schools` (Schulnummer -> AGS) places school-level
     lines; `published` (the analysts' DuckDB) gives the history for the year-over-year and
     revision checks."""
-    report = Report(file_name, source.id)
+    report = Report(file_name, source.id, source.title)
     with duckdb.connect() as conn:  # the delivery's tables live here, and go with it
         raw = _file_stage(conn, report, data, file_name, source)
         if raw is None:
@@ -179,7 +323,8 @@ def _file_stage(
 
             text_bytes, _ = unzip_single_csv(data, file_name)  # the API's zip around the CSV
         declared = "auto" if source.kind == "json_api" else source.encoding
-        encoding = check_text(text_bytes, file_name, declared).encoding
+        excel = source.excel_encodings
+        encoding = check_text(text_bytes, file_name, declared, excel=excel).encoding
     except DeliveryFormatError as exc:
         _format_error(report, "file", exc)
         return None
@@ -202,7 +347,8 @@ def _file_ok(report: Report, data: bytes, encoding: str) -> None:
         "readable",
         "PASS",
         f"the file can be read ({size} bytes, encoding {encoding})",
-        f"die Datei ist lesbar ({size.replace(',', '.')} Bytes, Zeichenkodierung {encoding})",
+        f"die Datei ist lesbar ({size.replace(',', '.')} Bytes, Zeichenkodierung "
+        f"{ENCODING_DE.get(encoding, encoding_de(encoding))})",
     )
 
 
@@ -300,6 +446,12 @@ def _record_outcomes(
     source: Source,
 ) -> None:
     rows = conn.execute(f"SELECT count(*) FROM {validation.relation}").fetchone()[0]
+    words = PartnerWords(source)
+    descriptions = {
+        e.name: e.description_de
+        for item in validation.evaluated
+        for e in item.evaluation.suite.expectations
+    }
     for outcome in validation.outcomes:
         if outcome.outcome == "PASS":
             report.add(
@@ -313,7 +465,10 @@ def _record_outcomes(
         key = next((v for k, v in KEY_COLUMN.items() if outcome.name.endswith(k)), None)
         wide = applies_to(outcome.suite) == "wide"  # a check of the whole line, not one cell
         seen: set[tuple[Any, str]] = set()
-        for row, reason, reason_de in failing_records(conn, validation, outcome.name):
+        description_de = descriptions.get(outcome.name, outcome.description_de)
+        for row, reason, reason_de in failing_records(
+            conn, validation, outcome.name, lambda r: in_partner_words(words, r)
+        ):
             line = _int(row.get("source_line"))
             if (line, reason) in seen:
                 continue  # one finding per line, not one per value of the line
@@ -331,27 +486,37 @@ def _record_outcomes(
                 column=column,
                 found=found,
                 expected=outcome.description,
+                expected_de=description_de,
             )
-        if len(seen) > MAX_LINES_PER_CHECK or not outcome.rows_unexpected:
+        truncated = len(seen) > MAX_LINES_PER_CHECK
+        if truncated or not outcome.rows_unexpected:
             report.add(
                 "values",
                 outcome.name,
                 outcome.outcome,
                 outcome.message,
-                outcome.message_de or outcome.message,
+                f"{description_de}: {number_de(outcome.unexpected_count or 0)} von "
+                f"{number_de(outcome.element_count or 0)} nicht erfüllt",
             )
+        title, title_de = outcome.description, description_de
         if outcome.outcome == "FAIL" and outcome.rows_unexpected:
             # the lines say where; this says why the whole file is rejected
             share = outcome.rows_unexpected / max(rows, 1)
-            report.add(
-                "values",
-                outcome.name,
-                "FAIL",
+            rejected = (
                 f"{outcome.rows_unexpected} values ({share:.0%}) fail this check — more than a "
-                "delivery may have: the file would be rejected",
-                f"{outcome.rows_unexpected} Werte ({share:.0%}) verletzen diese Prüfung – mehr "
-                "als eine Lieferung haben darf: die Datei würde abgelehnt",
+                "delivery may have: the file would be rejected"
             )
+            rejected_de = (
+                f"{number_de(outcome.rows_unexpected)} Werte ({percent_de(share)}) verletzen "
+                "diese Prüfung – mehr, als eine Lieferung haben darf: die Datei würde abgelehnt"
+            )
+            report.add("values", outcome.name, "FAIL", rejected, rejected_de)
+            title, title_de = f"{title} — {rejected}", f"{title_de} – {rejected_de}"
+        if truncated or not seen:
+            count, unit = outcome.rows_unexpected or outcome.unexpected_count or 0, "values"
+        else:
+            count, unit = len(seen), "lines"
+        report.summarise("values", outcome.name, title, title_de, count, unit)
 
 
 def _where(
@@ -395,27 +560,41 @@ def _cross_stage(
 ) -> None:
     history = _published_values(conn, published, source)
     others = _published_other_values(conn, published, source, accepted)
+    words = PartnerWords(source)
     for check in run_all(conn, source, accepted, history, history, others):
+        title, title_de, none_de = CROSS_TITLES[check.name]
         if check.passed:
-            report.add("cross-checks", check.name, "PASS", check.message, check.message_de)
+            report.add("cross-checks", check.name, "PASS", check.message, none_de)
             continue
         cursor = conn.execute(
-            f"SELECT message, message_de, source_line, value, reference "
+            f"SELECT message, source_line, measure, region_code, school_year, sex, "
+            f"nationality, value, reference, tolerance "
             f"FROM {check.findings} ORDER BY ord LIMIT {MAX_LINES_PER_CHECK}"
         )
-        for message, message_de, line, value, reference in cursor.fetchall():
+        names = [d[0] for d in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            message = row["message"]
             report.add(
                 "cross-checks",
                 check.name,
                 "WARNING",
                 message,
-                message_de,
-                line=_int(line),
-                found=_text(value),
-                expected=_text(reference),
+                cross_finding_de(words, check.name, row, message),
+                line=_int(row["source_line"]),
+                column=words.header(row["measure"]),
+                found=_text(row["value"]),
+                expected=_text(row["reference"]),
             )
         if check.count > MAX_LINES_PER_CHECK:
-            report.add("cross-checks", check.name, "WARNING", check.message, check.message_de)
+            report.add(
+                "cross-checks",
+                check.name,
+                "WARNING",
+                check.message,
+                f"{number_de(check.count)} {title_de}",
+            )
+        report.summarise("cross-checks", check.name, title, title_de, check.count, "values")
 
 
 _HISTORY_COLUMNS = (

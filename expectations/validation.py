@@ -16,7 +16,7 @@ reasons are filled in for the quarantined rows only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -325,11 +325,15 @@ def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> N
 
 
 def failing_records(
-    conn: duckdb.DuckDBPyConnection, validation: DeliveryValidation, check_name: str
+    conn: duckdb.DuckDBPyConnection,
+    validation: DeliveryValidation,
+    check_name: str,
+    words: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[tuple[dict[str, Any], str, str]]:
     """(record row, reason, German reason) of the records failing one check, in the order a
     partner reads them: by record (a wide check: by wide row, then record). Streamed, so the
-    caller may stop early. For the screener."""
+    caller may stop early. For the screener: `words` turns a row's values into the partner's
+    words (column headers, subgroups as the file writes them) for the German reason."""
     for item in validation.evaluated:
         evaluation = item.evaluation
         for expectation in evaluation.suite.expectations:
@@ -366,6 +370,6 @@ def failing_records(
                     yield (
                         record,
                         fill(expectation.reason, source_row),
-                        fill_de(expectation.reason_de, source_row),
+                        fill_de(expectation.reason_de, words(source_row) if words else source_row),
                     )
             return

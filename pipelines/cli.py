@@ -17,6 +17,9 @@
     bildungsmonitor webserver [--port 3000]  the Dagster UI, as the systemd unit runs it
     bildungsmonitor screen FILE --source ID  check a delivery before sending it; exit 0 pass,
                                              1 warnings only, 2 fail ([--json])
+    bildungsmonitor export [--public] [--format csv|csv-international|xlsx|parquet]
+                           [--indicator ID …] [--region CODE|ruhr …] [--years 2018-2022]
+                           [--out DIR]       indicators and measures from the publication
     bildungsmonitor docs                     regenerate the generated sections of docs/
     bildungsmonitor genesis-metadata --source ID   a GENESIS table's variables and codes
 
@@ -370,6 +373,38 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Indicators and measures from the publication (read-only) as files; --public protects
+    small cells (exports/protection.yaml)."""
+    from exports.config import PROTECTION_YAML, load_protection
+    from exports.formats import write
+    from exports.tables import Selection, SelectionError, extract, parse_years
+
+    try:
+        selection = Selection(
+            tables=tuple(args.tables.split(",")),
+            indicators=tuple(args.indicator or ()),
+            measures=tuple(args.measure or ()),
+            regions=tuple(args.region or ()),
+            years=parse_years(args.years) if args.years else None,
+        )
+        rules = load_protection(Path(args.protection or PROTECTION_YAML)) if args.public else None
+        result = extract(_paths(args).published_db, selection, rules)
+    except SelectionError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    for path in write(result, selection, out, args.format):
+        print(f"wrote {path}")
+    if result.suppression is not None:
+        s = result.suppression
+        print(
+            f"small-cell protection: {s.primary} cells suppressed (primary), {s.secondary} "
+            f"(secondary), {s.derived} (gaps and percentages that would give them away)"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -429,6 +464,30 @@ def main(argv: list[str] | None = None) -> int:
         "--out", help="folder to write the report to (default data/reports/bericht)"
     )
     report.set_defaults(func=cmd_report)
+    export = sub.add_parser(
+        "export", parents=[common], help="indicators and measures as CSV, XLSX or Parquet"
+    )
+    export.add_argument("--out", default="export", help="folder to write into (default ./export)")
+    export.add_argument(
+        "--format",
+        choices=("csv", "csv-international", "xlsx", "parquet"),
+        default="csv",
+        help="csv: German Excel (UTF-8 with BOM, ';', decimal comma), the default",
+    )
+    export.add_argument("--public", action="store_true", help="apply small-cell protection")
+    export.add_argument("--protection", help="protection rules (default exports/protection.yaml)")
+    export.add_argument("--indicator", action="append", help="an indicator id (repeatable)")
+    export.add_argument("--measure", action="append", help="a measure id (repeatable)")
+    export.add_argument(
+        "--region", action="append", help="a region key, RVR, or 'ruhr' (repeatable)"
+    )
+    export.add_argument("--years", help="start years, e.g. 2018-2022 or 2018/19-2022/23")
+    export.add_argument(
+        "--tables",
+        default="indicators,measures",
+        choices=("indicators,measures", "indicators", "measures"),
+    )
+    export.set_defaults(func=cmd_export)
     docs = sub.add_parser("docs", help="regenerate the generated sections of docs/")
     docs.set_defaults(func=cmd_docs)
     metadata = sub.add_parser(

@@ -150,12 +150,31 @@ class RawArchive:
         return False
 
 
-def move_out_of_inbox(path: Path, verdict: str, message: str | None = None) -> Path | None:
+def error_text(file_name: str, message: str, message_de: str | None = None) -> str:
+    """The .error.txt beside a rejected file: German for the partner first, then English for
+    the backbone office, clearly apart."""
+    german = message_de or message
+    return (
+        f"Die Lieferung {file_name} wurde abgelehnt; nichts aus ihr wurde übernommen.\n\n"
+        f"Grund:\n{german}\n\n"
+        "Was tun: die Datei korrigieren und erneut liefern. Vorher lässt sich jede Datei mit "
+        "dem Prüfprogramm prüfen (bildungsmonitor screen DATEI --source KENNUNG); bei Fragen "
+        "hilft die Geschäftsstelle.\n\n"
+        "--- English (for the backbone office) ---\n"
+        f"The delivery {file_name} was rejected; nothing of it was loaded.\n"
+        f"Reason: {message}\n"
+    )
+
+
+def move_out_of_inbox(
+    path: Path, verdict: str, message: str | None = None, message_de: str | None = None
+) -> Path | None:
     """After staging: inbox/<id>/<file> -> inbox/<id>/<verdict>/<timestamp>_<file>.
 
     `verdict` is "processed" or "rejected"; a rejected file gets a .error.txt beside it so the
-    partner sees why. The bytes stay in the raw archive either way. None: the file is gone, or
-    the verdict folder is a link or a file (nothing is moved).
+    partner sees why (`message_de`, German, for the partner; `message` for the office). The
+    bytes stay in the raw archive either way. None: the file is gone, or the verdict folder is
+    a link or a file (nothing is moved).
     """
     if not path.exists():
         return None
@@ -173,5 +192,7 @@ def move_out_of_inbox(path: Path, verdict: str, message: str | None = None) -> P
         target = target_dir / f"{stamp}-{counter}_{path.name}"
     shutil.move(str(path), target)
     if message and verdict == "rejected":
-        target.with_name(target.name + ".error.txt").write_text(message + "\n", encoding="utf-8")
+        target.with_name(target.name + ".error.txt").write_text(
+            error_text(path.name, message, message_de), encoding="utf-8"
+        )
     return target

@@ -90,8 +90,8 @@ def _column_positions(raw: RawTable, mapping: MeasureMapping) -> dict[str, int]:
                 expected=f"{len(mapping.labels)} row-label columns ({', '.join(mapping.labels)})",
                 found=f"{raw.label_columns}",
                 stage="columns",
-                problem_de="die Zeilenbeschriftungen der Tabelle passen nicht zur Zuordnung "
-                "(mapping) der Quelle",
+                problem_de="die Zeilenbeschriftungen der Tabelle passen nicht zu den für "
+                "diese Quelle vereinbarten",
                 expected_de=f"{len(mapping.labels)} Spalten mit Zeilenbeschriftungen "
                 f"({', '.join(mapping.labels)})",
                 found_de=f"{raw.label_columns}",
@@ -130,7 +130,7 @@ def _require_columns(raw: RawTable, positions: dict[str, int], required: list[st
         stage="columns",
         problem_de=f"{'Spalten fehlen' if len(missing) > 1 else 'Spalte fehlt'}: "
         + ", ".join(hints_de),
-        expected_de="die Spalten, die in der Zuordnung (mapping) der Quelle genannt sind",
+        expected_de="die Spalten, die für diese Quelle vereinbart sind",
         found_de=f"{len(available)} {'Spalte' if len(available) == 1 else 'Spalten'}: " + listed,
     )
 

@@ -35,7 +35,12 @@ def read_payload(
     if source.kind == "json_api":
         return read_json_records(data, file_name)
     return read_csv(
-        data, file_name, encoding=source.encoding, delimiter=source.delimiter, conn=conn
+        data,
+        file_name,
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        conn=conn,
+        excel=source.excel_encodings,
     )
 
 

@@ -185,6 +185,8 @@ class Source(_Frozen):
     standing: str  # one of STANDINGS
     rank: int  # within the standing: 1 comes first
     encoding: str
+    # a partner's CSV also takes the other encoding Excel writes (cp1252 / UTF-8 with BOM)
+    excel_encodings: bool
     delimiter: str
     decimal: str
     thousands: str | None
@@ -332,6 +334,9 @@ class FormatSpec(YamlModel):
     """How a file writes its text and numbers."""
 
     encoding: Annotated[Text, AfterValidator(_encoding)] = "auto"
+    # false: only `encoding` itself (by default a partner's CSV declared cp1252 also takes
+    # Excel's "CSV UTF-8", and one declared UTF-8 also takes Excel's cp1252 "CSV")
+    excel_encodings: bool = True
     delimiter: Annotated[Text, AfterValidator(_delimiter)] = "auto"
     decimal: Literal[",", "."] = ","
     thousands: Literal[".", ",", " ", "'"] | None = None
@@ -837,6 +842,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         standing=spec.standing,
         rank=spec.rank,
         encoding=spec.format.encoding,
+        excel_encodings=spec.format.excel_encodings and spec.kind == "csv",
         delimiter=spec.format.delimiter,
         decimal=spec.format.decimal,
         thousands=spec.format.thousands,

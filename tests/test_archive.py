@@ -247,11 +247,22 @@ def test_move_to_rejected_writes_the_reason(tmp_path: Path) -> None:
     inbox.mkdir()
     delivered = touch(inbox / "ohne_fhr.csv", b"1;2\n", 100)
     message = "ohne_fhr.csv, line 1, column 'mit Fachhochschulreife': missing column"
-    target = move_out_of_inbox(delivered, "rejected", message)
+    german = "ohne_fhr.csv, Zeile 1, Spalte 'mit Fachhochschulreife': Spalte fehlt"
+    target = move_out_of_inbox(delivered, "rejected", message, german)
     assert target is not None
     assert target.parent == inbox / "rejected"
     error = target.with_name(target.name + ".error.txt")
-    assert error.read_text("utf-8") == message + "\n"
+    # German for the partner first, English for the office below a clear divider
+    assert error.read_text("utf-8") == (
+        "Die Lieferung ohne_fhr.csv wurde abgelehnt; nichts aus ihr wurde übernommen.\n\n"
+        f"Grund:\n{german}\n\n"
+        "Was tun: die Datei korrigieren und erneut liefern. Vorher lässt sich jede Datei mit "
+        "dem Prüfprogramm prüfen (bildungsmonitor screen DATEI --source KENNUNG); bei Fragen "
+        "hilft die Geschäftsstelle.\n\n"
+        "--- English (for the backbone office) ---\n"
+        "The delivery ohne_fhr.csv was rejected; nothing of it was loaded.\n"
+        f"Reason: {message}\n"
+    )
     assert sorted(p.name for p in (inbox / "rejected").iterdir()) == [target.name, error.name]
     assert not (inbox / "processed").exists()
 

@@ -85,21 +85,25 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
     assert ci[-1] == commands[1].strip()  # CI ends with exactly the README's test command
 
 
-def test_screening_doc_example_prints_what_the_doc_shows(tmp_path: Path) -> None:
-    """The worked example of docs/screening.md, screened for real (the CLI, in a subprocess)."""
+@pytest.mark.parametrize("excel", ["cp1252", "utf-8-sig"])
+def test_screening_doc_example_prints_what_the_doc_shows(tmp_path: Path, excel: str) -> None:
+    """The worked example of docs/screening.md, screened for real (the CLI, in a subprocess),
+    saved as Excel saves it: "CSV (Trennzeichen-getrennt)" (cp1252) or "CSV UTF-8"."""
     import subprocess
     import sys
 
     (delivery,) = blocks("screening.md", "csv")
     (shown,) = blocks("screening.md", "text")
     path = tmp_path / "abgaenger_2024-25.csv"
-    path.write_bytes(delivery.replace("\n", "\r\n").encode("cp1252"))
+    path.write_bytes(delivery.replace("\n", "\r\n").encode(excel))
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "screen", str(path), "--source",
          "schulabgaenger_abschlussart", "--language", "de", "--data-dir", str(tmp_path / "d")],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr  # warnings only
+    assert done.stdout.startswith("Prüfbericht für abgaenger_2024-25.csv (Quelle: ")
+    assert done.stdout.splitlines()[0].endswith(": WARNUNG")
     for line in shown.strip().splitlines():
         assert line.strip() in done.stdout, line
 

@@ -212,6 +212,21 @@ def test_a_broken_delivery_holds_back_only_its_source(held_back) -> None:
     assert outcomes[TUTORING] == "PASS"
 
 
+def test_the_partner_reads_why_beside_the_rejected_file(held_back) -> None:
+    """The `.error.txt` beside a rejected file: German for the partner first, the English for
+    the backbone office below it."""
+    held_back, _ = held_back
+    rejected = sorted(p.name for p in (held_back.data / "inbox" / KITA / "rejected").iterdir())
+    assert rejected[0].endswith("_kita_2025.csv") and rejected[1].endswith(".error.txt")
+    german, english = (
+        (held_back.data / "inbox" / KITA / "rejected" / rejected[1])
+        .read_text(encoding="utf-8")
+        .split("--- English (for the backbone office) ---")
+    )
+    assert german.startswith("Die Lieferung kita_2025.csv wurde abgelehnt") and "Zeile" in german
+    assert "The delivery kita_2025.csv was rejected" in english
+
+
 def test_source_health_says_failing_since_that_night_until_a_good_delivery(held_back) -> None:
     held_back, _ = held_back
     first, second = held_back.first, held_back.second

@@ -24,7 +24,7 @@ def test_the_layers_are_declared_in_order() -> None:
     assert layers["layers"] == [
         "benchmarks",
         "pipelines",
-        "report | alerts",
+        "report | alerts | exports",
         "warehouse",
         "expectations",
         "sources",

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 import yaml
 
+from sources.delivery import read_payload
 from sources.readers import (
     DeliveryFormatError,
     RawRow,
@@ -20,6 +21,8 @@ from sources.readers import (
     read_ffcsv,
     read_genesis_table,
 )
+from sources.readers.decoding import check_text
+from sources.registry import load_registry
 from tests.genesis_replay import make_zip
 
 OFFICIAL = Path(__file__).resolve().parents[1] / "sources/demo/official"
@@ -479,6 +482,40 @@ def test_declared_utf8_but_cp1252():
         "source; found text that looks like cp1252)"
     )
     assert exc.value.line == 17
+
+
+def test_a_partner_source_takes_both_encodings_excel_writes() -> None:
+    """Declared cp1252, Excel's "CSV UTF-8" (a BOM, then UTF-8) is read as UTF-8; declared
+    UTF-8, Excel's "CSV (Trennzeichen-getrennt)" (cp1252) is read as cp1252 — with `excel`
+    (a csv source's default, `format.excel_encodings`); without it both are refused."""
+    text = "Region;Wert\nMünster;1\nGütersloh;2\n"
+    as_utf8 = check_text(text.encode("utf-8-sig"), "f.csv", "cp1252", excel=True)
+    assert (as_utf8.encoding, as_utf8.read()) == ("utf-8-sig", text)
+    as_cp1252 = check_text(("a;b\n" * 16 + "1;Müller\n").encode("cp1252"), "f.csv", "utf-8",
+                           excel=True)  # fmt: skip
+    assert as_cp1252.encoding == "cp1252" and as_cp1252.read().endswith("\n1;Müller\n")
+    with pytest.raises(DeliveryFormatError, match="the text decoded as cp1252 is garbled"):
+        check_text(text.encode("utf-8-sig"), "f.csv", "cp1252")
+    # what Excel never writes stays refused: UTF-8 without a BOM, DOS cp850
+    with pytest.raises(DeliveryFormatError, match="garbled"):
+        check_text(text.encode("utf-8"), "f.csv", "cp1252", excel=True)
+    with pytest.raises(DeliveryFormatError, match="not valid utf-8"):
+        check_text(text.encode("cp850"), "f.csv", "utf-8", excel=True)
+
+
+def test_excel_encodings_follow_the_registry() -> None:
+    """On by default for a partner's CSV; `format: {excel_encodings: false}` turns it off;
+    never for the official table downloads."""
+    registry = load_registry()
+    assert registry["schulabgaenger_abschlussart"].excel_encodings
+    assert not registry["itnrw_21111_9k21"].excel_encodings  # genesis_table_csv
+    strict = registry["schulabgaenger_abschlussart"].model_copy(update={"excel_encodings": False})
+    data = "Schuljahr;Gemeindeschlüssel\n2022/23;05513000\n".encode("utf-8-sig")
+    with pytest.raises(DeliveryFormatError, match="garbled"):
+        read_payload(strict, data, "f.csv")
+    assert read_payload(registry["schulabgaenger_abschlussart"], data, "f.csv").columns == [
+        "Schuljahr", "Gemeindeschlüssel"
+    ]  # fmt: skip
 
 
 def test_bom_followed_by_cp1252():

@@ -710,7 +710,7 @@ def test_yaml_mistake_in_a_file_reached_through_extends(tmp_path: Path) -> None:
     )
     assert error_of(path) == (
         "test_source.yaml, line 3, key 'format.decmal': unknown key; expected one of encoding, "
-        "delimiter, decimal, thousands, symbols — did you mean 'decimal'?\n"
+        "excel_encodings, delimiter, decimal, thousands, symbols — did you mean 'decimal'?\n"
         "test_source.yaml, line 4, key 'rounding': expected a whole number, got 'fünf'\n"
         "../demo/test_source.yaml, line 11, key 'mapping.region.by': 'nam' is not one of key, "
         "name, school_number — did you mean 'name'?"

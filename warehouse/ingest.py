@@ -113,7 +113,12 @@ def _ingest_payload(
         # (its run was interrupted) stays for staging, which moves it with its own verdict
         if payload.from_inbox and known[0] != "received":
             verdict = "rejected" if known[0] == "rejected" else "processed"
-            move_out_of_inbox(payload.path, verdict, f"same bytes as a delivery already {known[0]}")
+            move_out_of_inbox(
+                payload.path,
+                verdict,
+                f"same bytes as a delivery already {known[0]}",
+                "dieselbe Datei (Byte für Byte) wurde schon einmal geliefert und abgelehnt",
+            )
         return
     try:
         archived = archive.store(payload, now, run_id)

@@ -60,6 +60,7 @@ class DeliveryResult:
     records_loaded: int = 0
     records_quarantined: int = 0
     message: str = ""
+    message_de: str = ""  # for the partner (the .error.txt of a rejected file)
     outcomes: dict[str, CheckOutcome] = field(default_factory=dict)  # check name -> outcome
 
     @property
@@ -170,7 +171,10 @@ def stage_source(
         if origin.startswith("inbox:"):
             verdict = "rejected" if delivery.state == "rejected" else "processed"
             move_out_of_inbox(
-                paths.inbox_for(source.id) / origin[len("inbox:") :], verdict, delivery.message
+                paths.inbox_for(source.id) / origin[len("inbox:") :],
+                verdict,
+                delivery.message,
+                delivery.message_de,
             )
         log(f"{source.id}: {file_name} {delivery.state}: {delivery.message}")
     current = conn.execute(
@@ -372,6 +376,9 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
             if validation.blocking_failures:
                 delivery.state = "rejected"
                 delivery.message = "; ".join(o.message for o in validation.blocking_failures)
+                delivery.message_de = "; ".join(
+                    o.message_de or o.message for o in validation.blocking_failures
+                )
             elif source.dataset == "measures":
                 loadable = loadable_records(conn, relation, validation.quarantined_ids(), source)
                 temporary.append(loadable)
@@ -401,7 +408,9 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
 
 
 def _unreadable(result, delivery_id, file_name, exc: DeliveryFormatError) -> DeliveryResult:
-    delivery = DeliveryResult(delivery_id, file_name, "rejected", message=str(exc))
+    delivery = DeliveryResult(
+        delivery_id, file_name, "rejected", message=str(exc), message_de=exc.message_de
+    )
     delivery.outcomes[STRUCTURE_CHECK] = _structure_outcome(str(exc), exc.message_de, 0)
     for check in result.checks:
         if check.name != STRUCTURE_CHECK and check.suite != CROSS_SUITE:

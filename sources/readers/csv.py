@@ -117,11 +117,13 @@ def read_csv(
     delimiter: str = "auto",
     header_line: int | None = None,
     conn: duckdb.DuckDBPyConnection | None = None,
+    excel: bool = False,
 ) -> RawTable:
     """Read a partner CSV: one header row, then data rows, cells as text (not stripped).
 
     - `data`: the bytes, or the path of the file (read block by block, never whole).
-    - `encoding`: "auto" or a declared encoding (see `decoding.check_text`).
+    - `encoding`: "auto" or a declared encoding (see `decoding.check_text`); `excel`: also
+      the other encoding Excel writes.
     - `delimiter`: "auto" (Excel's `sep=` first line if present, else detected from the header
       and the lines after it among ; tab | ,) or a declared one. A declared delimiter that
       contradicts a `sep=` first line is an error.
@@ -138,7 +140,7 @@ def read_csv(
     the middle shifts every later value, sources/canonical.py).
     Lines that are empty or hold only delimiters/whitespace are skipped.
     """
-    text = check_text(data, file_name, encoding)
+    text = check_text(data, file_name, encoding, excel=excel)
     conn = conn if conn is not None else duckdb.connect()
     lines = _head(text)
     first = next(lines, None)

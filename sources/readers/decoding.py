@@ -535,11 +535,16 @@ def _not_only_whitespace(text: Text) -> Text:
     return text
 
 
-def check_text(source: Source, file_name: str, encoding: str = "auto") -> Text:
+def check_text(
+    source: Source, file_name: str, encoding: str = "auto", *, excel: bool = False
+) -> Text:
     """Check a delivery's bytes and say how to decode them.
 
     `encoding="auto"`: UTF-8 BOM -> "utf-8-sig"; UTF-16 BOM -> "utf-16" (Excel "Unicode text");
     valid UTF-8 -> "utf-8"; otherwise "cp1252" or "cp850", whichever yields plausible German.
+    With `excel`, a declared cp1252 or UTF-8 also accepts the other one Excel writes: "CSV
+    UTF-8" (UTF-8 with a BOM — unmistakable) for cp1252, "CSV (Trennzeichen-getrennt)"
+    (cp1252, when it reads as German) for UTF-8.
     A declared encoding is applied strictly (a UTF-8 BOM is dropped under "utf-8"); a byte it
     cannot decode, or single-byte text that only makes sense in the other code page, raises
     DeliveryFormatError with the line. Empty files, zip/xlsx/xls/gzip/PDF payloads and binary
@@ -603,6 +608,18 @@ def check_text(source: Source, file_name: str, encoding: str = "auto") -> Text:
         used, _ = _guess_single_byte(source, survey)
         return _not_only_whitespace(Text(file_name, used, source, used))
 
+    utf8_text = survey.utf8_error is None
+    if excel and declared == "cp1252" and bom and utf8_text and not survey.ascii_after_bom:
+        # Excel's "CSV UTF-8": the BOM and valid UTF-8 after it say what it is
+        return _not_only_whitespace(Text(file_name, "utf-8-sig", source, "utf-8", 3))
+    if (
+        excel
+        and declared in ("utf-8", "utf-8-sig")
+        and not utf8_text
+        and not bom
+        and _guess_single_byte(source, survey)[0] == "cp1252"
+    ):  # Excel's "CSV (Trennzeichen-getrennt)"
+        return _not_only_whitespace(Text(file_name, "cp1252", source, "cp1252"))
     used, skip = declared, 0
     if bom:
         if used == "utf-8":
