@@ -92,3 +92,11 @@ def cell(value: float | None, status: str | None, decimals: int = 1) -> str:
 def unit_label(unit: str) -> str:
     """How a unit is named in a heading: '%' -> 'in %', 'Prozentpunkte' -> 'in Prozentpunkten'."""
     return {"%": "in %", "Prozentpunkte": "in Prozentpunkten"}.get(unit, unit)
+
+
+def qualifier(name: str, unit: str, direction: str) -> str:
+    """What follows an indicator's name: its unit (unless the name says it already, as
+    'Schüler/-innen je Lehrkraft' does) and which way is better."""
+    better = "niedriger ist besser" if direction == "down" else "höher ist besser"
+    label = unit_label(unit)
+    return better if label == name else f"{label}, {better}"

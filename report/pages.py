@@ -132,6 +132,7 @@ class Pages:
                         "name": ind["name"],
                         "unit": ind.unit,
                         "unit_label": german.unit_label(ind.unit),
+                        "qualifier": german.qualifier(ind["name"], ind.unit, ind.direction),
                         "direction": ind.direction,
                         "year": school_year_label(year) if year else "–",
                         "ruhr": self.shown(ruhr, ind.unit),
@@ -470,8 +471,7 @@ class Pages:
                     "direction": ind.direction,
                 }
             )
-            better = "niedriger ist besser" if ind.direction == "down" else "höher ist besser"
-            label = f"{ind['name']} ({german.unit_label(ind.unit)}, {better})"
+            label = f"{ind['name']} ({german.qualifier(ind['name'], ind.unit, ind.direction)})"
             order.append(label)
             points += [
                 {"Indikator": label, "Ebene": level, "Wert": _value(r.value)}

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from report.commentary import COMMENTARY_YAML, CommentaryError, load_commentary
-from report.german import cell, number, signed
+from report.german import cell, number, qualifier, signed
 from report.progress import Verdict, assess
 from schemas.catalogue import load_catalogue
 from tests.browser import Browser
@@ -38,6 +38,13 @@ def test_numbers_are_written_the_german_way() -> None:
     assert signed(1.25) == "+1,2" and signed(-2.35) == "−2,4" and signed(0.01) == "±0,0"
     assert cell(88.14, "provisional") == "88,1 p"
     assert cell(None, "suppressed") == "." and cell(None, "not_applicable") == "x"
+
+
+def test_an_indicator_named_by_its_unit_is_not_named_twice() -> None:
+    """Seen on the screenshots: 'Schüler/-innen je Lehrkraft (Schüler/-innen je Lehrkraft, …)'."""
+    name = "Schüler/-innen je Lehrkraft"
+    assert qualifier(name, name, "down") == "niedriger ist besser"
+    assert qualifier("Betreuungsquote unter 3 Jahren", "%", "up") == "in %, höher ist besser"
 
 
 @pytest.mark.parametrize(
