@@ -33,7 +33,7 @@ from sources.readers.base import DeliveryFormatError, RawTable
 from sources.readers.body import ensure_macros
 from sources.readers.csv import looks_like_data, missing_header_error
 from sources.registry import MeasureMapping, Source
-from sources.scratch import temp_name
+from sources.scratch import register, temp_name
 from sources.symbols import CellError, NumberFormat, parse_cell
 
 # A record's row_id: line × ROW_STRIDE + the position of its value column in the mapping, so
@@ -290,7 +290,7 @@ class _Relations:
         table = pa.table(
             {c: pa.array(list(v), t) for (c, t), v in zip(columns.items(), values, strict=True)}
         )
-        self.conn.register("lookup_rows", table)
+        register(self.conn, "lookup_rows", table)
         try:
             self.conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM lookup_rows")
         finally:

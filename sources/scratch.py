@@ -33,3 +33,12 @@ def drop(conn: duckdb.DuckDBPyConnection, *tables: str | None) -> None:
     }
     for name in names:
         conn.execute(f"DROP {'VIEW' if name in views else 'TABLE'} IF EXISTS {name}")
+
+
+def register(conn: duckdb.DuckDBPyConnection, name: str, data: object) -> None:
+    """conn.register(name, data) — after running to its end a result a caller left unread
+    (a fetchone() of a one-row answer): DuckDB 2.0 registers nothing while a result is pending
+    ("connection has an unfinished result"), which broke a catalogue rebuild after a registry
+    change."""
+    conn.complete()
+    conn.register(name, data)

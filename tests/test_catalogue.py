@@ -785,3 +785,20 @@ def test_baseline_after_target_and_non_numeric_targets_are_errors(schemas: Path)
         f"indicators.yaml, line {line}, key 'indicators[0].target.value': expected a number, "
         "got 'fünf'"
     )
+
+
+def test_the_catalogue_rebuilds_while_a_lookup_left_its_result_unread(tmp_path: Path) -> None:
+    """A registry change makes core.catalogue rebuild in a connection whose last lookup read one
+    row of its answer (the fingerprints do); DuckDB 2.0 then refused to register the tables:
+    'connection has an unfinished result'. Found editing a source's YAML between two nights."""
+    import duckdb
+
+    from schemas.catalogue import load_catalogue
+    from warehouse.build import load_catalogue_tables
+    from warehouse.db import init_schema
+
+    with duckdb.connect(str(tmp_path / "work.duckdb")) as conn:
+        init_schema(conn)
+        assert conn.execute("SELECT * FROM range(3)").fetchone() == (0,)  # two rows unread
+        load_catalogue_tables(conn, load_catalogue())
+        assert conn.execute("SELECT count(*) FROM core.indicators").fetchone()[0] >= 12

@@ -21,6 +21,7 @@ from expectations.validation import validate_rows
 from schemas.catalogue import Catalogue
 from schemas.regions import load_regions
 from sources.registry import Source
+from sources.scratch import register
 from warehouse.db import SQL_DIR, run_sql_file, stored_kind
 from warehouse.quality import record_check_outcomes
 
@@ -28,7 +29,7 @@ SCHOOL_FORMS_YAML = Path(__file__).resolve().parent.parent / "schemas" / "school
 
 
 def _replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    conn.register("replacement", frame)
+    register(conn, "replacement", frame)
     try:
         conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM replacement")
     finally:

@@ -38,6 +38,7 @@ from schemas.tables import (
     Column,
     ddl,
 )
+from sources.scratch import register
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -213,7 +214,7 @@ def insert_frame(
 ) -> None:
     """Insert `frame` into `table` by column name. `replacing` is the WHERE condition of the rows
     the frame takes the place of, deleted first: a step run twice never doubles its rows."""
-    conn.register("frame_to_insert", frame)
+    register(conn, "frame_to_insert", frame)
     try:
         if replacing is not None:
             conn.execute(f"DELETE FROM {table} WHERE {replacing}", list(params))

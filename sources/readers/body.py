@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from sources.readers.decoding import Text
-from sources.scratch import temp_name
+from sources.scratch import register, temp_name
 
 BATCH_ROWS = 100_000
 # what str.strip() removes: every character for which str.isspace() is true (a test checks
@@ -138,7 +138,7 @@ def load_body(
                 "l": pa.array(split, pa.large_string()),
             }
         )
-        conn.register("piece", piece)
+        register(conn, "piece", piece)
         try:
             conn.execute(_split_sql(name, width, delimiter))
         finally:
@@ -249,7 +249,7 @@ def _insert(conn: duckdb.DuckDBPyConnection, name: str, width: int, rows: list[t
             **{f"c{i}": pa.array(columns[4 + i], pa.large_string()) for i in range(width)},
         }
     )
-    conn.register("csv_rows", table)
+    register(conn, "csv_rows", table)
     try:
         conn.execute(f"INSERT INTO {name} SELECT * FROM csv_rows")
     finally:
