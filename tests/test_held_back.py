@@ -319,7 +319,7 @@ def test_the_partner_gets_the_german_screener_report_of_the_rejected_delivery(he
         f"konnte bei der Prüfung nicht übernommen werden. Bis eine berichtigte Datei eingeht, "
         f"verwenden wir weiterhin Ihre letzte gültige Lieferung „{KITA_KEPT}“." in body
     )
-    assert "Prüfbericht für kita_2025.csv (Quelle kita_betreuung): " in body
+    assert "Prüfbericht für kita_2025.csv (Quelle: Kinder in Tagesbetreuung unter 3 und 3 " in body
     assert "Screening report" not in body  # German only
     assert f"bildungsmonitor screen DATEI --source {KITA} --language de" in body
 

@@ -124,10 +124,10 @@ def test_the_report_opens_offline_and_every_page_draws_its_charts(
 ) -> None:
     site = report_dir(demo_runs)
     indicators = [
-        r[0] for r in published.sql("SELECT indicator_id FROM marts.indicators").fetchall()
+        r[0] for r in published.execute("SELECT indicator_id FROM marts.indicators").fetchall()
     ]
     ruhr = "SELECT region_code FROM marts.regions WHERE in_ruhr AND level = 'gemeinde'"
-    municipalities = [r[0] for r in published.sql(ruhr).fetchall()]
+    municipalities = [r[0] for r in published.execute(ruhr).fetchall()]
     assert sorted(indicators) == sorted(load_catalogue().indicators)
     assert len(municipalities) == 53
     pages = [site / "index.html", *(site / "indikatoren" / f"{i}.html" for i in indicators),

@@ -63,7 +63,8 @@ TUTORING = DELIVERIES / "lernfoerderung" / "SYNTHETISCH_lernfoerderung_schulen_2
 ANALYST = """
 import os, signal, sys, duckdb
 conn = duckdb.connect(sys.argv[1])  # read-write, as the DuckDB CLI without -readonly
-conn.execute("UPDATE marts.indicator_values SET value = -1 WHERE indicator_id = 'dropout_rate'")
+# (marts.indicator_values is the open rows of marts.indicator_history: the table the file holds)
+conn.execute("UPDATE marts.indicator_history SET value = -1 WHERE indicator_id = 'dropout_rate'")
 os.kill(os.getpid(), signal.SIGKILL)  # the session dies before it closes: the WAL stays
 """
 
