@@ -226,37 +226,38 @@ class Report:
 
     def _render_de(self) -> str:
         source = self.source_title or self.source_id
-        lines = [f"Prüfbericht für {self.file} (Quelle: {source}): {OUTCOME_DE[self.verdict]}", ""]
-        for number, stage in enumerate(STAGES, start=1):
-            title = f"[{number}/4 {STAGE_DE[stage]}]"
-            results = [c for c in self.checks if c.stage == stage]
-            if not results:
-                skipped = "nicht geprüft (eine vorherige Stufe ist fehlgeschlagen)"
-                lines.append(f"{title} {self._not_run(stage, skipped, '–')}")
-                continue
-            lines.append(title)
-            for result in results:
-                tag = f"  {OUTCOME_DE[result.outcome]:<8}"
-                body = result.lines_de()
-                lines.append(f"{tag}{body[0]}")
-                lines += [f"{' ' * len(tag)}{line}" for line in body[1:]]
-        return "\n".join(lines)
+        return self._render_stages(
+            f"Prüfbericht für {self.file} (Quelle: {source}): {OUTCOME_DE[self.verdict]}",
+            stage_name=STAGE_DE.__getitem__,
+            outcome_name=OUTCOME_DE.__getitem__,
+            skipped="nicht geprüft (eine vorherige Stufe ist fehlgeschlagen)",
+            body=CheckResult.lines_de,
+        )
 
     def _render_en(self) -> str:
-        lines = [f"Screening report for {self.file} (source {self.source_id}): {self.verdict}", ""]
+        return self._render_stages(
+            f"Screening report for {self.file} (source {self.source_id}): {self.verdict}",
+            stage_name=str,
+            outcome_name=str,
+            skipped="not checked (an earlier stage failed)",
+            body=CheckResult.lines_en,
+        )
+
+    def _render_stages(self, head: str, *, stage_name, outcome_name, skipped: str, body) -> str:
+        """The report in one language: its head line, then each stage with its checks."""
+        lines = [head, ""]
         for number, stage in enumerate(STAGES, start=1):
-            title = f"[{number}/4 {stage}]"
+            title = f"[{number}/4 {stage_name(stage)}]"
             results = [c for c in self.checks if c.stage == stage]
             if not results:
-                skipped = "not checked (an earlier stage failed)"
                 lines.append(f"{title} {self._not_run(stage, skipped, '–')}")
                 continue
             lines.append(title)
             for result in results:
-                tag = f"  {result.outcome:<8}"
-                body = result.lines_en()
-                lines.append(f"{tag}{body[0]}")
-                lines += [f"{' ' * len(tag)}{line}" for line in body[1:]]
+                tag = f"  {outcome_name(result.outcome):<8}"
+                text = body(result)
+                lines.append(f"{tag}{text[0]}")
+                lines += [f"{' ' * len(tag)}{line}" for line in text[1:]]
         return "\n".join(lines)
 
     def _not_run(self, stage: str, skipped: str, empty: str) -> str:
