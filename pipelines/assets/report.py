@@ -3,7 +3,6 @@
 import dagster as dg
 
 from pipelines.resources import WarehouseResource
-from report.site import build_report
 
 REPORT_KEY = dg.AssetKey(["publish", "indikatorenbericht"])
 
@@ -24,6 +23,9 @@ REPORT_KEY = dg.AssetKey(["publish", "indikatorenbericht"])
 )
 def indicator_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     paths = warehouse.paths
+    # altair, jinja2, pandas (0.9 s): only when the report is built, not at every definitions load
+    from report.site import build_report
+
     site = build_report(paths.published_db, paths.report)
     context.log.info(f"indicator report: {site.index} ({len(site.pages)} pages)")
     return dg.MaterializeResult(
