@@ -335,7 +335,7 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
 def cmd_screen(args: argparse.Namespace) -> int:
     """Check a delivery before sending it: nothing is loaded. Exit 0 pass, 1 warnings, 2 fail."""
     select_registry(args)
-    from expectations.screening import school_directory, screen
+    from expectations.screening import screen_delivery
     from sources.registry import load_registry
 
     sources = load_registry(selected_registry(args))
@@ -348,12 +348,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         print(f"{args.file}: no such file / Datei nicht gefunden")
         return 2
     published = _paths(args).published_db
-    schools = (
-        school_directory(published, sources)
-        if source.measures and source.measures.region_by == "school_number"
-        else None
-    )
-    report = screen(path.read_bytes(), path.name, source, schools=schools, published=published)
+    report = screen_delivery(path.read_bytes(), path.name, source, sources, published)
     print(report.to_json() if args.json else report.render(args.language))
     return report.exit_code
 
