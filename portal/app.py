@@ -38,9 +38,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from expectations.partner_words import number_de
-from expectations.screening import STAGE_DE, STAGES, Report, screen_delivery
+from expectations.screening import STAGE_DE, STAGES, Report
 from portal.follow import follow
 from portal.partners import Partner
+from portal.screening import Screener
 from portal.store import DeliveryRecord, PendingUpload, PortalStore
 from portal.tokens import TokenStore
 from portal.upload import FILE_FIELD, UploadRefused, receive_upload
@@ -134,6 +135,7 @@ class Portal:
         self.store = PortalStore(self.settings.portal_dir)
         self.store.uploads.mkdir(parents=True, exist_ok=True)
         self.store.prune()
+        self.screener = Screener(self.settings.registry, self.settings.paths.published_db)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.limit = parse(self.settings.sign_in_limit)
         self.templates = Environment(
@@ -249,7 +251,7 @@ class Portal:
             return self.refused(request, refused.status, refused.message_de)
         source = self.settings.registry[received.fields["quelle"]]
         shown_name = _shown_name(received.original_name)
-        report = await anyio.to_thread.run_sync(self._screen, received.path, shown_name, source)
+        report = await self.screener.screen(received.path, shown_name, source, received.sha256)
         pending = PendingUpload(
             upload_id=received.upload_id,
             partner=partner_id,
@@ -262,16 +264,6 @@ class Portal:
         )
         self.store.save_pending(pending)
         return self.page(request, "befund.html.j2", **_findings(report, pending, source))
-
-    def _screen(self, path: Path, file_name: str, source: Source) -> Report:
-        published = self.settings.paths.published_db
-        return screen_delivery(
-            path.read_bytes(),
-            file_name,
-            source,
-            self.settings.registry,
-            published if published.exists() else None,
-        )
 
     async def deliver(self, request: Request) -> Response:
         signed_in = self.partner(request)

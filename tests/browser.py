@@ -180,3 +180,18 @@ class Browser:
         shot = self.send("Page.captureScreenshot", session=True, format="png",
                          captureBeyondViewport=True)  # fmt: skip
         path.write_bytes(base64.b64decode(shot["data"]))
+
+    def wait_for(self, expression: str, timeout: float = 30) -> None:
+        """Wait until the JavaScript expression is true (after a click that loads a page)."""
+        deadline = time.monotonic() + timeout
+        while not self.evaluate(f"document.readyState === 'complete' && ({expression})"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not true after {timeout} s: {expression}")
+            time.sleep(0.05)
+
+    def set_files(self, selector: str, *files: Path) -> None:
+        """Choose files in an <input type=file>, as a person does in the file dialog."""
+        root = self.send("DOM.getDocument", session=True)["root"]["nodeId"]
+        node = self.send("DOM.querySelector", session=True, nodeId=root, selector=selector)
+        self.send("DOM.setFileInputFiles", session=True, nodeId=node["nodeId"],
+                  files=[str(f) for f in files])  # fmt: skip
