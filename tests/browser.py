@@ -66,7 +66,9 @@ class Browser:
     """One headless Chromium for many pages, driven over --remote-debugging-pipe (no port):
     every request, failed load and console error of a page is recorded."""
 
-    def __init__(self, width: int = 1400, height: int = 1000) -> None:
+    def __init__(self, width: int = 1400, height: int = 1000, loopback: bool = False) -> None:
+        # loopback: pages of a server on 127.0.0.1 load; every other host still resolves nowhere
+        offline = OFFLINE + (", EXCLUDE 127.0.0.1" if loopback else "")
         self._profile = tempfile.TemporaryDirectory()
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
@@ -76,7 +78,7 @@ class Browser:
         for fd in (to_chrome_r, from_chrome_w):
             os.close(fd)
         self._process = subprocess.Popen(
-            [chromium(), *FLAGS, OFFLINE, f"--user-data-dir={self._profile.name}",
+            [chromium(), *FLAGS, offline, f"--user-data-dir={self._profile.name}",
              f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"],
             pass_fds=(3, 4),
             preexec_fn=lambda: (os.dup2(high[0], 3), os.dup2(high[1], 4)),

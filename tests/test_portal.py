@@ -158,7 +158,7 @@ def portal(tmp_path: Path) -> Iterator[Running]:
             proxy_headers=True,
             forwarded_allow_ips="127.0.0.1",
             log_level="warning",
-        )  # fmt: skip
+        )
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
@@ -182,7 +182,7 @@ def test_a_partner_screens_and_delivers_in_the_browser(portal: Running, tmp_path
     good, broken = tmp_path / "abgaenger_2024-25.csv", tmp_path / "abgaenger_doppelt.csv"
     good.write_bytes(WARNING_FILE)
     broken.write_bytes(BROKEN_FILE)
-    with Browser() as browser:
+    with Browser(loopback=True) as browser:
         visit = browser.visit(f"{portal.url}/anmelden")
         token = json.dumps(portal.tokens["bildungsbueros_ruhr"])
         browser.evaluate(
@@ -232,7 +232,9 @@ def test_a_partner_screens_and_delivers_in_the_browser(portal: Running, tmp_path
         )
         browser.wait_for("document.querySelector('#meldung') !== null")
         assert "kann so nicht geliefert werden" in browser.evaluate("document.body.innerText")
-        assert not visit.external() and not visit.errors
+        # nothing from another host (no CDN), nothing failed, no console error
+        assert all(url.startswith(portal.url + "/") for url in visit.requests), visit.requests
+        assert not visit.failed and not visit.errors
 
     inbox = portal.paths.inbox_for("schulabgaenger_abschlussart")
     assert sorted(p.name for p in inbox.iterdir()) == [
