@@ -65,7 +65,7 @@ def _now() -> dt.datetime:
 class TokenStore:
     def __init__(self, portal_dir: Path) -> None:
         self.path = tokens_path(portal_dir)
-        self._cached: tuple[tuple[int, int], dict[str, StoredToken]] | None = None
+        self._cached: tuple[tuple[int, int, int], dict[str, StoredToken]] | None = None
         self._lock = threading.Lock()
 
     # --- the office's side: issue and revoke ------------------------------------------------
@@ -121,7 +121,7 @@ class TokenStore:
             stat = self.path.stat()
         except FileNotFoundError:
             return {}
-        key = (stat.st_mtime_ns, stat.st_size)
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # each write is a new file
         with self._lock:
             if self._cached is None or self._cached[0] != key:
                 tokens = {t.id: t for t in self._read_file().tokens}
