@@ -236,6 +236,7 @@ class Portal:
         if signed_in is None:
             return self.sign_in_page(request, 401, SIGN_IN_FIRST)
         partner_id, partner = signed_in
+        self.store.prune()  # uploads screened a day ago and never delivered
 
         def check(fields: dict[str, str]) -> None:
             if not self.csrf_ok(request, fields.get("csrf")):
