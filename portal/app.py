@@ -305,7 +305,7 @@ class Portal:
             )
         )
         self.store.drop(pending.upload_id)
-        return RedirectResponse(f"/lieferungen/{pending.upload_id}", status_code=303)
+        return RedirectResponse(f"/lieferungen/{pending.upload_id}?geliefert=1", status_code=303)
 
     async def deliveries(self, request: Request) -> Response:
         signed_in = self.partner(request)
@@ -327,7 +327,11 @@ class Portal:
             return self.refused(request, 404, UNKNOWN_UPLOAD_MESSAGE)
         (state,) = await anyio.to_thread.run_sync(follow, self.settings.paths, records)
         return self.page(
-            request, "lieferung.html.j2", state=state, titles=self._titles(signed_in[1])
+            request,
+            "lieferung.html.j2",
+            state=state,
+            titles=self._titles(signed_in[1]),
+            just_delivered=request.query_params.get("geliefert") == "1",
         )
 
     def _titles(self, partner: Partner) -> dict[str, str]:

@@ -208,6 +208,11 @@ def test_a_partner_screens_and_delivers_in_the_browser(portal: Running, tmp_path
         assert browser.evaluate("document.querySelector('#stand').innerText") == (
             "Eingegangen – wartet auf den nächsten Lauf"
         )
+        assert "Ihre Datei ist geliefert" in browser.evaluate("document.body.innerText")
+        browser.visit(f"{portal.url}/lieferungen")
+        browser.screenshot(ARTIFACTS / "lieferungen.png")
+        rows = browser.evaluate("document.querySelectorAll('#lieferungen tbody tr').length")
+        assert rows == 1
 
         browser.visit(f"{portal.url}/")
         browser.set_files("#datei", broken)
