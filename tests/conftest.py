@@ -92,6 +92,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoR
         return _run_demo(tmp_path_factory.mktemp("demo") / "data")
     shared = tmp_path_factory.getbasetemp().parent / "demo"
     outputs = shared / "outputs.json"
+    shared.mkdir(exist_ok=True)
     with FileLock(str(shared) + ".lock"):
         if not outputs.exists():
             runs = _run_demo(shared / "data")
