@@ -274,11 +274,18 @@ class Portal:
         form = await request.form(max_files=0, max_fields=2, max_part_size=4096)
         if not self.csrf_ok(request, form.get("csrf")):
             return self.refused(request, 403, CSRF_MESSAGE)
-        pending = self.store.pending(request.path_params["upload_id"])
+        upload_id = request.path_params["upload_id"]
+        pending = self.store.pending(upload_id)
+        if pending is None and any(
+            r.upload_id == upload_id for r in self.store.deliveries(partner_id)
+        ):  # delivered already (a second click): its page
+            return RedirectResponse(f"/lieferungen/{upload_id}", status_code=303)
         if pending is None or pending.partner != partner_id:
             return self.refused(request, 404, UNKNOWN_UPLOAD_MESSAGE)
         if pending.verdict == "FAIL" or pending.source_id not in partner.sources:
             return self.refused(request, 409, FAILED_MESSAGE)
+        if not self.store.claim(pending.upload_id):  # delivered by a click a moment ago
+            return RedirectResponse(f"/lieferungen/{pending.upload_id}", status_code=303)
         note = DeliveryNote(
             delivered_by=partner_id,
             delivered_by_name=partner.name,
@@ -288,9 +295,13 @@ class Portal:
             sha256=pending.sha256,
         )
         staged = self.store.upload_path(pending.upload_id)
-        placed = await anyio.to_thread.run_sync(
-            deliver_into_inbox, self.settings.paths, pending.source_id, staged, note
-        )
+        try:
+            placed = await anyio.to_thread.run_sync(
+                deliver_into_inbox, self.settings.paths, pending.source_id, staged, note
+            )
+        except BaseException:
+            self.store.save_pending(pending)  # not delivered: it can be tried again
+            raise
         self.store.record(
             DeliveryRecord(
                 upload_id=pending.upload_id,

@@ -20,7 +20,7 @@ from expectations.partner_words import TODO
 from portal.store import DeliveryRecord
 from sources.archive import NOTE_SUFFIX
 from warehouse.db import DataPaths
-from warehouse.inbox_delivery import DeliveryNote
+from warehouse.inbox_delivery import DeliveryNote, read_note
 
 QUARANTINE_SHOWN = 20  # lines listed per delivery; the count is complete
 
@@ -71,6 +71,12 @@ def _moved(folder: Path, record: DeliveryRecord) -> tuple[str, Path] | None:
     return None
 
 
+def _waiting(path: Path, record: DeliveryRecord) -> bool:
+    """Whether this delivery's file is still in the inbox (not a later one of the same name)."""
+    note = read_note(path) if path.is_file() else None
+    return note is not None and note.upload_id == record.upload_id
+
+
 def _reason_de(moved_file: Path) -> str | None:
     """The German reason of the .error.txt the pipeline wrote beside a rejected file."""
     try:
@@ -95,7 +101,7 @@ def follow(paths: DataPaths, records: list[DeliveryRecord]) -> list[DeliveryStat
             state.quarantined = published["quarantine"].get(record.sha256, [])
             if state.state == "received":  # archived, not yet parsed when it was published
                 state.state = "waiting"
-        elif (folder / record.stored_name).is_file() and not moved:
+        elif moved is None and _waiting(folder / record.stored_name, record):
             state.state = "waiting"
         elif moved is not None:
             state.state = moved[0]

@@ -76,11 +76,23 @@ class PortalStore:
         except FileNotFoundError:
             return None
 
+    def claim(self, upload_id: str) -> bool:
+        """Take a screened upload for its delivery: True for exactly one caller (a second
+        click on "Liefern" while the first is under way finds it taken)."""
+        path = self.upload_path(upload_id)
+        if path is None:
+            return False
+        try:
+            os.rename(path.with_suffix(".json"), path.with_suffix(".delivering"))
+        except FileNotFoundError:
+            return False
+        return True
+
     def drop(self, upload_id: str) -> None:
         path = self.upload_path(upload_id)
         if path is not None:
-            path.unlink(missing_ok=True)
-            path.with_suffix(".json").unlink(missing_ok=True)
+            for suffix in ("", ".json", ".delivering"):
+                path.with_suffix(suffix).unlink(missing_ok=True)
 
     def prune(self) -> None:
         """Uploads older than a day, never delivered, and partial files of broken uploads."""

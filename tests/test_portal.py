@@ -290,6 +290,9 @@ def test_another_partners_source_or_delivery_is_404(portal: Running) -> None:
     kita_upload = upload_id_of(screened.text)
     assert deliver(ruhr, kita_upload).status_code == 404  # the other partner's upload
     assert deliver(kita, kita_upload).status_code == 303
+    assert deliver(kita, kita_upload).status_code == 303  # a second click: delivered once
+    assert deliver(ruhr, kita_upload).status_code == 404
+    assert len(list(portal.paths.inbox_for("kita_betreuung").glob("*.csv"))) == 1
     for path in (f"/lieferungen/{kita_upload}", "/lieferungen/../../etc/passwd"):
         answer = ruhr.get(path)
         assert answer.status_code == 404, path
