@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from sources.archive import NOTE_SUFFIX
 from warehouse.db import DataPaths
-from warehouse.inbox import read_regular_file
+from warehouse.inbox import ARCHIVE_FOLDERS, read_regular_file
 
 MAX_NAME = 120  # characters of a stored name, extension included
 _UNSAFE = re.compile(r"[^\w.\-]+")  # \w is Unicode: Umlauts stay
@@ -57,7 +57,8 @@ def safe_name(original: str) -> str:
     """A file name that is only a name: the last part of any path (/ or \\), letters, digits,
     '.', '-', '_' (others become '_'), no leading dot, at most MAX_NAME characters.
 
-    '../../etc/passwd' -> 'passwd'; '..\\\\x.csv' -> 'x.csv'; '' -> 'lieferung.csv'."""
+    '../../etc/passwd' -> 'passwd'; '..\\\\x.csv' -> 'x.csv'; '' -> 'lieferung.csv'; never the
+    name of the inbox's archive folders ('processed' -> 'processed_lieferung')."""
     name = unicodedata.normalize("NFC", original).replace("\\", "/").rsplit("/", 1)[-1]
     name = _UNSAFE.sub("_", name).lstrip(".-_")
     for suffix in (".part", ".tmp", ".crdownload", ".partial", NOTE_SUFFIX):
@@ -65,6 +66,8 @@ def safe_name(original: str) -> str:
             name = name[: -len(suffix)] + suffix.replace(".", "_")
     if not name:
         return "lieferung.csv"
+    if name.lower() in ARCHIVE_FOLDERS:  # a file there would block the inbox (warehouse/inbox)
+        name = f"{name}_lieferung"
     stem, dot, extension = name.rpartition(".")
     if not dot or len(extension) > 10:
         stem, extension = name, ""
