@@ -55,10 +55,15 @@ class Screener:
                 if key in self._reports:
                     self._reports.move_to_end(key)
                     return self._reports[key]
-            report = screen_delivery(path.read_bytes(), file_name, source, self.registry, published)
-            with self._lock:
-                self._reports[key] = report
-                while len(self._reports) > KEPT_REPORTS:
-                    self._reports.popitem(last=False)
-                self._running.pop(key, None)
+            try:
+                report = screen_delivery(
+                    path.read_bytes(), file_name, source, self.registry, published
+                )
+                with self._lock:
+                    self._reports[key] = report
+                    while len(self._reports) > KEPT_REPORTS:
+                        self._reports.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._running.pop(key, None)
         return report
