@@ -37,5 +37,4 @@ STATE_DE = {
     "loaded": "Übernommen",
     "loaded_with_quarantine": "Übernommen, einzelne Zeilen zurückgestellt",
     "rejected": "Abgelehnt",
-    "unchanged": "Schon vorher geliefert (dieselbe Datei)",
 }
