@@ -186,10 +186,19 @@ class Browser:
     def wait_for(self, expression: str, timeout: float = 30) -> None:
         """Wait until the JavaScript expression is true (after a click that loads a page)."""
         deadline = time.monotonic() + timeout
-        while not self.evaluate(f"document.readyState === 'complete' && ({expression})"):
+        while not self._settled(f"document.readyState === 'complete' && ({expression})"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not true after {timeout} s: {expression}")
             time.sleep(0.05)
+
+    def _settled(self, expression: str):
+        """The expression's value; False while the page is being replaced by the next one."""
+        try:
+            return self.evaluate(expression)
+        except RuntimeError as exc:
+            if "navigated or closed" in str(exc) or "context was destroyed" in str(exc):
+                return False
+            raise
 
     def set_files(self, selector: str, *files: Path) -> None:
         """Choose files in an <input type=file>, as a person does in the file dialog."""
