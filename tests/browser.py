@@ -154,7 +154,7 @@ class Browser:
         self._events.clear()
         self.send("Page.navigate", session=True, url=url)
         deadline = time.monotonic() + timeout
-        while not self.evaluate(f"document.URL === {json.dumps(url)} && ({ready})"):
+        while not self._settled(f"document.URL === {json.dumps(url)} && ({ready})"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url}: not ready ({ready}) after {timeout} s")
             time.sleep(0.02)
