@@ -425,7 +425,9 @@ def build_app(settings: PortalSettings) -> Starlette:
             secret_key=settings.session_secret or session_secret(settings.portal_dir),
             session_cookie="bm_portal",
             max_age=SESSION_HOURS * 3600,
-            same_site="strict",
+            # lax: the link in a partner's letter finds the session; the forms' CSRF tokens
+            # (and lax itself, for POST) keep other sites' requests out
+            same_site="lax",
             https_only=settings.secure_cookies,
         ),
     ]

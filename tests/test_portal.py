@@ -393,7 +393,7 @@ def test_every_answer_has_the_security_headers(portal: Running) -> None:
         assert headers["x-frame-options"] == "DENY"
         assert headers["referrer-policy"] == "no-referrer"
     cookie = portal.client().get("/anmelden").headers["set-cookie"].lower()
-    assert cookie.startswith("bm_portal=") and "httponly" in cookie and "samesite=strict" in cookie
+    assert cookie.startswith("bm_portal=") and "httponly" in cookie and "samesite=lax" in cookie
 
 
 # --- many at once -----------------------------------------------------------------------------
