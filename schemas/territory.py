@@ -2,7 +2,7 @@
 
 Two files, read into one typed model:
 
-- ``territory/kreis_changes_2007-2026.csv``: the Kreis changes since 2007 from the
+- ``kreis_changes_2007-2026.csv``: the Kreis changes since 2007 from the
   Statistisches Bundesamt's change lists (``old_kreis;new_kreis;effective;change``);
 - ``territory.yaml``: what the office adds — Gemeinde changes (the same four fields, plus an
   optional ``share`` of a split), and ``new_regions``: keys younger than ``regions.csv``.
