@@ -8,13 +8,25 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from schemas.catalogue import load_catalogue
 from schemas.regions import load_regions, region_rows, snapshot_rows, territory
 from schemas.territory import TERRITORY_YAML, load_territory
 from schemas.yamlmodel import YamlError
 from tests.test_indicator_sql import base, deliver, warehouse  # noqa: F401 (fixtures)
-from warehouse.build import build_measure_revisions, build_sql_table
+from sources.registry import load_registry
+from warehouse.build import (
+    build_measure_revisions,
+    build_sql_table,
+    load_catalogue_tables,
+    load_regions_table,
+    load_sources_table,
+)
+from warehouse.db import DataPaths, init_schema
+from warehouse.ingest import ingest_source
+from warehouse.staging import stage_source
 
 AACHEN_RULE = (
     "summed from 2 predecessors (05313 + 05354: Bildung der StädteRegion Aachen (NRW), 2009-10-21)"
@@ -275,3 +287,85 @@ def test_region_changes_and_todays_regions_are_marts(warehouse) -> None:  # noqa
         "SELECT is_current, valid_from, valid_until FROM marts.regions "
         "WHERE region_code IN ('05354', '06415') ORDER BY region_code"
     ).fetchall() == [(False, None, dt.date(2009, 10, 20)), (True, dt.date(2026, 1, 1), None)]
+
+
+# --- a delivery through ingest, staging and core --------------------------------------------
+
+HEADER = (
+    "Schuljahr;Gemeindeschlüssel;Gemeinde;Geschlecht;Staatsangehörigkeit;"
+    "Abgänger/-innen insgesamt;ohne Hauptschulabschluss;mit Hauptschulabschluss;"
+    "mit mittlerem Schulabschluss;mit Fachhochschulreife;mit allgemeiner Hochschulreife;"
+    "Anteil ohne Hauptschulabschluss in %"
+)
+
+
+def _line(year: str, key: str, name: str, total: int, without: int) -> str:
+    hsa, msa, fhr = total // 5, total // 3, total // 10
+    abitur = total - without - hsa - msa - fhr
+    share = f"{100 * without / total:.1f}".replace(".", ",")
+    return f"{year};{key};{name};insgesamt;insgesamt;{total};{without};{hsa};{msa};{fhr};{abitur};{share}"
+
+
+def test_dissolved_and_new_keys_load_and_a_key_outside_its_validity_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    """One partner file keyed by the dissolved Kreise of Aachen (2007/08–2009/10), the
+    StädteRegion since, and the new kreisfreie Stadt Hanau (2025/26): all load; the Kreis Aachen
+    in 2012/13 and Hanau in 2024/25 are quarantined with their validity."""
+    lines = [HEADER]
+    for year in ("2007/08", "2008/09", "2009/10"):
+        lines += [
+            _line(year, "05313", "Aachen", 1000, 50),
+            _line(year, "05354", "Kreis Aachen", 2000, 120),
+        ]
+    lines += [
+        _line(f"{y}/{(y + 1) % 100:02d}", "05334", "Städteregion Aachen", 3100, 160)
+        for y in range(2010, 2024)
+    ]
+    lines += [_line("2025/26", "06415", "Hanau", 800, 40)]
+    lines += [
+        _line("2012/13", "05354", "Kreis Aachen", 2000, 120),
+        _line("2024/25", "06415", "Hanau", 790, 40),
+    ]
+    payload = ("\n".join(lines) + "\n").encode("cp1252")
+
+    paths = DataPaths(tmp_path / "data")
+    delivered = tmp_path / "abgaenger_gebietsstand.csv"
+    delivered.write_bytes(payload)
+    source = load_registry()["schulabgaenger_abschlussart"].model_copy(
+        update={"location": (str(delivered),), "coverage": None}
+    )
+    registry = {source.id: source}
+    paths.work_db.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.work_db)) as conn:
+        init_schema(conn)
+        load_regions_table(conn)
+        load_catalogue_tables(conn, load_catalogue())
+        load_sources_table(conn, registry)
+        ingest_source(conn, source, paths, "run-1")
+        result = stage_source(conn, source, paths, "run-1", registry=registry)
+        assert [d.state for d in result.deliveries] == ["loaded_with_quarantine"]
+        quarantined = conn.execute(
+            "SELECT DISTINCT source_line, check_name, reason FROM quality.quarantine ORDER BY 1"
+        ).fetchall()
+        assert quarantined == [
+            (
+                23, "canonical_records_region_keys_valid_in_year",
+                "line 23: region key 05354 (Kreis Aachen) is not valid in school year 2012/13: "
+                "valid until 2009-10-20, then 05334",
+            ),
+            (
+                24, "canonical_records_region_keys_valid_in_year",
+                "line 24: region key 06415 (Hanau) is not valid in school year 2024/25: "
+                "valid from 2026-01-01",
+            ),
+        ]  # fmt: skip
+        staged = conn.execute(
+            "SELECT region_code, count(DISTINCT school_year) FROM staging.records "
+            "GROUP BY ALL ORDER BY 1"
+        ).fetchall()
+        assert staged == [("05313", 3), ("05334", 14), ("05354", 3), ("06415", 1)]
+        values = series(conn, "05334")
+        assert len(values) == 17 and not any(v[3] for v in values.values())
+        assert values["2007/08"][:3] == (170, 3000, AACHEN_RULE)
+        assert series(conn, "06415")["2025/26"][:3] == (40, 800, "delivered")
