@@ -368,7 +368,9 @@ def _source_rows(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(target row id, the source row's fields) for `selection` (row_id, source_row)."""
     available = {name for name, *_ in conn.execute(f"DESCRIBE {relation}").fetchall()}
-    wanted = sorted((fields | {"problem", "problem_de", "source_line"}) & available)
+    # a field's German twin (problem_de) fills the German reason
+    wanted = {*fields, *(f"{f}_de" for f in fields), "problem", "problem_de", "source_line"}
+    wanted = sorted(wanted & available)
     select = ", ".join(f"r.{quote(c)}" for c in wanted)
     cursor = conn.execute(
         f"SELECT s.row_id{', ' + select if select else ''} FROM ({selection}) s "
@@ -410,7 +412,9 @@ def failing_records(
                 )
                 order = "u.row_id, r.row_id"
             available = {n for n, *_ in conn.execute(f"DESCRIBE {evaluation.relation}").fetchall()}
-            wanted = sorted((fields | {"problem", "problem_de", "source_line"}) & available)
+            # a field's German twin (problem_de) fills the German reason
+            wanted = {*fields, *(f"{f}_de" for f in fields), "problem", "problem_de"}
+            wanted = sorted((wanted | {"source_line"}) & available)
             template_columns = ", ".join(
                 f"{source}.{quote(c)} AS {quote('t__' + c)}" for c in wanted
             )

@@ -11,12 +11,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from expectations.validation import outside_validity
 from schemas.catalogue import load_catalogue
 from schemas.regions import load_regions, region_rows, snapshot_rows, territory
 from schemas.territory import TERRITORY_YAML, load_territory
 from schemas.yamlmodel import YamlError
-from tests.test_indicator_sql import base, deliver, warehouse  # noqa: F401 (fixtures)
 from sources.registry import load_registry
+from tests.test_indicator_sql import base, deliver, warehouse  # noqa: F401 (fixtures)
 from warehouse.build import (
     build_measure_revisions,
     build_sql_table,
@@ -303,7 +304,8 @@ def _line(year: str, key: str, name: str, total: int, without: int) -> str:
     hsa, msa, fhr = total // 5, total // 3, total // 10
     abitur = total - without - hsa - msa - fhr
     share = f"{100 * without / total:.1f}".replace(".", ",")
-    return f"{year};{key};{name};insgesamt;insgesamt;{total};{without};{hsa};{msa};{fhr};{abitur};{share}"
+    counts = f"{total};{without};{hsa};{msa};{fhr};{abitur}"
+    return f"{year};{key};{name};insgesamt;insgesamt;{counts};{share}"
 
 
 def test_dissolved_and_new_keys_load_and_a_key_outside_its_validity_is_quarantined(
@@ -369,3 +371,26 @@ def test_dissolved_and_new_keys_load_and_a_key_outside_its_validity_is_quarantin
         assert len(values) == 17 and not any(v[3] for v in values.values())
         assert values["2007/08"][:3] == (170, 3000, AACHEN_RULE)
         assert series(conn, "06415")["2025/26"][:3] == (40, 800, "delivered")
+
+
+def test_the_partner_reads_in_german_why_a_key_does_not_fit_the_year() -> None:
+    conn = duckdb.connect()
+    conn.execute(
+        "CREATE TEMP TABLE records AS SELECT * FROM (VALUES ('06415', 2024), ('06415', 2025), "
+        "('05354', 2012), ('05334', 2012), ('05354', 2009)) t(region_code, start_year)"
+    )
+    table = outside_validity(conn, "records")
+    assert conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == [
+        (
+            "05354", 2012,
+            "region key 05354 (Kreis Aachen) is not valid in school year 2012/13: valid until "
+            "2009-10-20, then 05334",
+            "Gebietsschlüssel 05354 (Kreis Aachen) gilt nicht im Schuljahr 2012/13: gültig bis "
+            "20.10.2009, danach 05334",
+        ),
+        (
+            "06415", 2024,
+            "region key 06415 (Hanau) is not valid in school year 2024/25: valid from 2026-01-01",
+            "Gebietsschlüssel 06415 (Hanau) gilt nicht im Schuljahr 2024/25: gültig ab 01.01.2026",
+        ),
+    ]  # fmt: skip
