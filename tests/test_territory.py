@@ -5,6 +5,7 @@ SQL on a small real warehouse (the fixtures of tests/test_indicator_sql.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -290,52 +291,42 @@ def test_region_changes_and_todays_regions_are_marts(warehouse) -> None:  # noqa
     ).fetchall() == [(False, None, dt.date(2009, 10, 20)), (True, dt.date(2026, 1, 1), None)]
 
 
-# --- a delivery through ingest, staging and core --------------------------------------------
+# --- a delivery through ingest, staging and core: the worked example of docs/analysts.md ---
 
-HEADER = (
-    "Schuljahr;Gemeindeschlüssel;Gemeinde;Geschlecht;Staatsangehörigkeit;"
-    "Abgänger/-innen insgesamt;ohne Hauptschulabschluss;mit Hauptschulabschluss;"
-    "mit mittlerem Schulabschluss;mit Fachhochschulreife;mit allgemeiner Hochschulreife;"
-    "Anteil ohne Hauptschulabschluss in %"
-)
+ANALYSTS_DOC = Path(__file__).resolve().parent.parent / "docs" / "analysts.md"
 
 
-def _line(year: str, key: str, name: str, total: int, without: int) -> str:
-    hsa, msa, fhr = total // 5, total // 3, total // 10
-    abitur = total - without - hsa - msa - fhr
-    share = f"{100 * without / total:.1f}".replace(".", ",")
-    counts = f"{total};{without};{hsa};{msa};{fhr};{abitur}"
-    return f"{year};{key};{name};insgesamt;insgesamt;{counts};{share}"
+def _doc_table_after(text: str, sql: str) -> list[str]:
+    """The markdown table's data lines right after the ```sql block `sql` in the doc."""
+    after = text[text.index(sql) + len(sql) :].split("\n\n", 2)[1]
+    return after.splitlines()[2:]
 
 
-def test_dissolved_and_new_keys_load_and_a_key_outside_its_validity_is_quarantined(
+def _as_table_lines(rows: list[tuple]) -> list[str]:
+    def cell(value: object) -> str:
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+
+
+def test_analysts_doc_example_dissolved_and_new_kreise_load_and_the_series_goes_on(
     tmp_path: Path,
 ) -> None:
-    """One partner file keyed by the dissolved Kreise of Aachen (2007/08–2009/10), the
-    StädteRegion since, and the new kreisfreie Stadt Hanau (2025/26): all load; the Kreis Aachen
-    in 2012/13 and Hanau in 2024/25 are quarantined with their validity."""
-    lines = [HEADER]
-    for year in ("2007/08", "2008/09", "2009/10"):
-        lines += [
-            _line(year, "05313", "Aachen", 1000, 50),
-            _line(year, "05354", "Kreis Aachen", 2000, 120),
-        ]
-    lines += [
-        _line(f"{y}/{(y + 1) % 100:02d}", "05334", "Städteregion Aachen", 3100, 160)
-        for y in range(2010, 2024)
+    """The doc's partner file keyed by the dissolved Kreise of Aachen (2007/08–2009/10), the
+    StädteRegion since and the new kreisfreie Stadt Hanau (2025/26) loads; the Kreis Aachen in
+    2012/13 is quarantined with its validity; the doc's queries give the doc's tables."""
+    text = ANALYSTS_DOC.read_text(encoding="utf-8")
+    (delivery,) = re.findall(r"```csv\n(.*?)```", text, re.S)
+    queries = [
+        q
+        for q in re.findall(r"```sql\n(.*?)```", text, re.S)
+        if "05334" in q or "region_keys_valid_in_year" in q
     ]
-    lines += [_line("2025/26", "06415", "Hanau", 800, 40)]
-    lines += [
-        _line("2012/13", "05354", "Kreis Aachen", 2000, 120),
-        _line("2024/25", "06415", "Hanau", 790, 40),
-    ]
-    payload = ("\n".join(lines) + "\n").encode("cp1252")
-
     paths = DataPaths(tmp_path / "data")
     delivered = tmp_path / "abgaenger_gebietsstand.csv"
-    delivered.write_bytes(payload)
+    delivered.write_bytes(delivery.encode("cp1252"))
     source = load_registry()["schulabgaenger_abschlussart"].model_copy(
-        update={"location": (str(delivered),), "coverage": None}
+        update={"location": (str(delivered),), "coverage": None}  # a file covering Germany
     )
     registry = {source.id: source}
     paths.work_db.parent.mkdir(parents=True)
@@ -347,29 +338,17 @@ def test_dissolved_and_new_keys_load_and_a_key_outside_its_validity_is_quarantin
         ingest_source(conn, source, paths, "run-1")
         result = stage_source(conn, source, paths, "run-1", registry=registry)
         assert [d.state for d in result.deliveries] == ["loaded_with_quarantine"]
-        quarantined = conn.execute(
-            "SELECT DISTINCT source_line, check_name, reason FROM quality.quarantine ORDER BY 1"
-        ).fetchall()
-        assert quarantined == [
-            (
-                23, "canonical_records_region_keys_valid_in_year",
-                "line 23: region key 05354 (Kreis Aachen) is not valid in school year 2012/13: "
-                "valid until 2009-10-20, then 05334",
-            ),
-            (
-                24, "canonical_records_region_keys_valid_in_year",
-                "line 24: region key 06415 (Hanau) is not valid in school year 2024/25: "
-                "valid from 2026-01-01",
-            ),
-        ]  # fmt: skip
         staged = conn.execute(
             "SELECT region_code, count(DISTINCT school_year) FROM staging.records "
             "GROUP BY ALL ORDER BY 1"
         ).fetchall()
-        assert staged == [("05313", 3), ("05334", 14), ("05354", 3), ("06415", 1)]
-        values = series(conn, "05334")
-        assert len(values) == 17 and not any(v[3] for v in values.values())
-        assert values["2007/08"][:3] == (170, 3000, AACHEN_RULE)
+        assert staged == [("05313", 3), ("05334", 3), ("05354", 3), ("06415", 1)]
+        series(conn, "05334")  # builds core and indicators
+        build_sql_table(conn, "marts/region_changes.sql")
+        assert len(queries) == 3
+        for sql in queries:
+            shown = _as_table_lines(conn.execute(sql).fetchall())
+            assert shown == _doc_table_after(text, sql), sql
         assert series(conn, "06415")["2025/26"][:3] == (40, 800, "delivered")
 
 
