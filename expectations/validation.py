@@ -113,9 +113,12 @@ def _german_date(day: dt.date) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def outside_validity(conn: duckdb.DuckDBPyConnection, records: str) -> str:
+def outside_validity(conn: duckdb.DuckDBPyConnection, records: str, today: bool = False) -> str:
     """A temp table (region_code, start_year, reason, reason_de): the keys of `records` used in
-    a school year in which they were not valid (schemas/territory.yaml), one row per pair."""
+    a school year in which they were not valid (schemas/territory.yaml), one row per pair.
+    `today`: the source recalculated its series on today's territory, so today's keys stand
+    for every year (a key created by a change is no error before it); a dissolved key still is
+    after its end."""
     table = temp_name("outside_validity")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} (region_code VARCHAR, start_year INTEGER, "
@@ -133,6 +136,9 @@ def outside_validity(conn: duckdb.DuckDBPyConnection, records: str) -> str:
     rows = []
     for code, start_year in pairs:
         validity = known.outside_validity(code, start_year)
+        if validity is not None and today:
+            validity = validity.model_copy(update={"valid_from": None})
+            validity = None if validity.valid_in(start_year) else validity
         if validity is None:
             continue
         year = f"{start_year}/{(start_year + 1) % 100:02d}"
@@ -216,14 +222,16 @@ def validate_records(
     gx: bool = True,
     defer_gx: bool = False,
     coverage: str | None = None,
+    territory: str = "of_each_year",
 ) -> DeliveryValidation:
     """Canonical records (a relation with `row_id` and `unit`) against the record suite and
     `suites`. With `gx`, Great Expectations validates the decisive rows of every suite — with
     `defer_gx` still running when this returns, until the result's confirm(). `coverage`: the
-    source's (a record outside it is quarantined)."""
+    source's (a record outside it is quarantined); `territory`: the territorial state of its
+    keys (registry: `of_each_year` or `today`)."""
     # the coverage as a column: the reasons of records outside it name it; a key used outside
     # its validity: why, from a small table of the (key, year) pairs concerned
-    outside = outside_validity(conn, records)
+    outside = outside_validity(conn, records, today=territory == "today")
     labelled = temp_name("records")
     conn.execute(
         f"CREATE OR REPLACE TEMP VIEW {labelled} AS SELECT r.*, "

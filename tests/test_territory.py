@@ -373,3 +373,19 @@ def test_the_partner_reads_in_german_why_a_key_does_not_fit_the_year() -> None:
             "Gebietsschlüssel 06415 (Hanau) gilt nicht im Schuljahr 2024/25: gültig ab 01.01.2026",
         ),
     ]  # fmt: skip
+
+
+def test_a_source_on_todays_territory_may_use_todays_keys_for_earlier_years() -> None:
+    """Regionalstatistik's tables recalculated on today's territory key 2007/08 by 05334:
+    `territory: today` in the registry; a dissolved key after its end is still an error."""
+    conn = duckdb.connect()
+    conn.execute(
+        "CREATE TEMP TABLE records AS SELECT * FROM (VALUES ('05334', 2007), ('06415', 2020), "
+        "('05354', 2012)) t(region_code, start_year)"
+    )
+    table = outside_validity(conn, "records", today=True)
+    assert conn.execute(f"SELECT region_code, start_year FROM {table}").fetchall() == [
+        ("05354", 2012)
+    ]
+    spec = load_registry()["schulabgaenger_abschlussart"]
+    assert spec.territory == "of_each_year"  # the default
