@@ -230,7 +230,8 @@ def validate_records(
     source's (a record outside it is quarantined); `territory`: the territorial state of its
     keys (registry: `of_each_year` or `today`)."""
     # the coverage as a column: the reasons of records outside it name it; a key used outside
-    # its validity: why, from a small table of the (key, year) pairs concerned
+    # its validity: why, from a small table of the (key, year) pairs concerned — except a '-'
+    # (exactly nothing), as official tables list a dissolved Kreis in the years after its end
     outside = outside_validity(conn, records, today=territory == "today")
     labelled = temp_name("records")
     conn.execute(
@@ -238,7 +239,8 @@ def validate_records(
         f"{literal(coverage_label(coverage))} AS coverage, "
         "o.reason AS key_outside_validity, o.reason_de AS key_outside_validity_de "
         f"FROM {records} r LEFT JOIN {outside} o "
-        "ON o.region_code = r.region_code AND o.start_year = r.start_year"
+        "ON o.region_code = r.region_code AND o.start_year = r.start_year "
+        "AND coalesce(trim(r.raw_value), '') <> '-'"
     )
     records = labelled
     result = DeliveryValidation(records, temporary=[labelled, outside])
