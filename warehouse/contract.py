@@ -231,8 +231,11 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(
             "aggregation",
             "VARCHAR",
-            "'delivered' (the region's own figure, as its source delivered it) or "
-            "'summed from N parts' (Σ over its N members at computed_from_level)",
+            "'delivered' (the region's own figure, as its source delivered it), "
+            "'summed from N parts' (Σ over its N members at computed_from_level), or for a "
+            "year before a territorial change the region's predecessors: 'summed from N "
+            "predecessors (old keys: change, date)' / 'carried from predecessor KEY (change, "
+            "date)' (marts.region_changes)",
         ),
         *_SERIES_BREAK,
         Column("sources", "VARCHAR", "sources of the measures used"),

@@ -77,6 +77,12 @@ carried_sums AS (
 carried AS (
     SELECT * FROM carried_sums WHERE num_numeric AND den_numeric
 ),
+-- the successors' own figures (the probe of the precedence below stays small)
+successor_own AS (
+    SELECT o.indicator_id, o.region_code, o.school_year, o.sex, o.nationality
+    FROM own_terms o
+    WHERE o.region_code IN (SELECT successor_code FROM core.region_successions)
+),
 -- a delivered figure of the successor comes first, unless it is the old territory's
 term_values AS (
     SELECT o.*, NULL::VARCHAR AS carried_rule
@@ -90,7 +96,7 @@ term_values AS (
     SELECT c.* EXCLUDE (replaces_own)
     FROM carried c
     WHERE c.replaces_own OR NOT EXISTS (
-        SELECT 1 FROM own_terms o
+        SELECT 1 FROM successor_own o
         WHERE c.indicator_id = o.indicator_id AND c.region_code = o.region_code
           AND c.school_year = o.school_year AND c.sex = o.sex
           AND c.nationality = o.nationality)
