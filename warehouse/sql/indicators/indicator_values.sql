@@ -32,7 +32,7 @@ source_masks AS (
 -- numerator and denominator of every indicator, region, school year and subgroup in one row:
 -- each term summing its measures (e.g. two Förderschule columns); a term is numeric when all
 -- its measures are there with a number
-own_terms AS (
+own_terms AS MATERIALIZED (
     SELECT t.indicator_id, c.region_code, c.school_year, c.start_year, c.sex, c.nationality,
         sum(c.value) FILTER (WHERE t.role = 'numerator') AS num,
         sum(c.value) FILTER (WHERE t.role = 'denominator') AS den,
@@ -84,7 +84,7 @@ successor_own AS (
     WHERE o.region_code IN (SELECT successor_code FROM core.region_successions)
 ),
 -- a delivered figure of the successor comes first, unless it is the old territory's
-term_values AS (
+term_values AS NOT MATERIALIZED (
     SELECT o.*, NULL::VARCHAR AS carried_rule
     FROM own_terms o
     WHERE NOT EXISTS (
@@ -274,7 +274,7 @@ with_names AS (
     SELECT v.*, coalesce(n.names, '') AS source_names,
         CASE WHEN v.carried THEN 'delivered' ELSE v.aggregation END AS series_aggregation,
         t.reason AS territory_reason,
-        CASE WHEN v.on_today THEN len(t.years)
+        CASE WHEN t.years IS NULL THEN NULL WHEN v.on_today THEN len(t.years)
              ELSE len(list_filter(t.years, lambda y: y <= v.start_year)) END AS territory,
         lag(v.start_year) OVER w AS previous_year,
         lag(v.value) OVER w AS previous_value,
@@ -282,7 +282,7 @@ with_names AS (
         lag(CASE WHEN v.carried THEN 'delivered' ELSE v.aggregation END) OVER w
             AS previous_series_aggregation,
         lag(v.aggregation) OVER w AS previous_aggregation,
-        lag(CASE WHEN v.on_today THEN len(t.years)
+        lag(CASE WHEN t.years IS NULL THEN NULL WHEN v.on_today THEN len(t.years)
                  ELSE len(list_filter(t.years, lambda y: y <= v.start_year)) END) OVER w
             AS previous_territory,
         lag(v.computed_from_level) OVER w AS previous_level
