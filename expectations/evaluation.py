@@ -35,8 +35,10 @@ def fill(template: str, row: dict[str, Any]) -> str:
 
 
 def fill_de(template: str, row: dict[str, Any]) -> str:
-    """The German reason: `{problem}` is the record's German problem text."""
-    return fill(template, {**row, "problem": row.get("problem_de") or row.get("problem")})
+    """The German reason: a field with a German twin (`problem` / `problem_de`) is filled
+    with the German text."""
+    german = {name[:-3]: text for name, text in row.items() if name.endswith("_de") and text}
+    return fill(template, {**row, **german})
 
 
 @dataclass
@@ -280,7 +282,7 @@ def failing_rows(
     """(row, reason, German reason) of the rows failing one expectation, in row order."""
     e = evaluation.suite.expectations[position]
     fields = template_fields(e.reason) | template_fields(e.reason_de)
-    fields |= {ROW_ID, "problem", "problem_de", "source_line"}
+    fields |= {ROW_ID, "problem", "problem_de", "source_line", *(f"{f}_de" for f in fields)}
     columns = _columns(conn, evaluation.relation)
     wanted = ", ".join(f"r.{quote(c)}" for c in columns if c in fields or c == ROW_ID)
     cursor = conn.execute(

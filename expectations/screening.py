@@ -424,7 +424,12 @@ def _values_stage(
         return None
     records = records_relation(conn, raw, source, schools)
     validation = validate_records(
-        conn, records, source.expectations, gx=False, coverage=source.coverage
+        conn,
+        records,
+        source.expectations,
+        gx=False,
+        coverage=source.coverage,
+        territory=source.territory,
     )
     _record_outcomes(report, conn, validation, source)
     if validation.blocking_failures:

@@ -28,7 +28,12 @@ from expectations.outcomes import CheckOutcome
 from expectations.rules import literal, quote, template_fields
 from expectations.suites import ROW_ID, load_suite
 from schemas.catalogue import load_catalogue
-from schemas.regions import coverage_label, covered_region_codes, official_region_codes
+from schemas.regions import (
+    coverage_label,
+    covered_region_codes,
+    official_region_codes,
+    territory,
+)
 from schemas.tables import school_year_of_date
 from sources.scratch import drop, temp_name
 
@@ -104,6 +109,62 @@ def suite_parameters(
     }
 
 
+def _german_date(day: dt.date) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
+def outside_validity(conn: duckdb.DuckDBPyConnection, records: str, today: bool = False) -> str:
+    """A temp table (region_code, start_year, reason, reason_de): the keys of `records` used in
+    a school year in which they were not valid (schemas/territory.yaml), one row per pair.
+    `today`: the source recalculated its series on today's territory, so today's keys stand
+    for every year (a key created by a change is no error before it); a dissolved key still is
+    after its end."""
+    table = temp_name("outside_validity")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} (region_code VARCHAR, start_year INTEGER, "
+        "reason VARCHAR, reason_de VARCHAR)"
+    )
+    known = territory()
+    dated = sorted(present_values(conn, records, "region_code") & set(known.validity))
+    if not dated:
+        return table
+    pairs = conn.execute(
+        f"SELECT DISTINCT region_code, start_year FROM {records} "
+        "WHERE region_code IN (SELECT unnest(?)) AND start_year IS NOT NULL",
+        [dated],
+    ).fetchall()
+    rows = []
+    for code, start_year in pairs:
+        validity = known.outside_validity(code, start_year)
+        if validity is not None and today:
+            validity = validity.model_copy(update={"valid_from": None})
+            validity = None if validity.valid_in(start_year) else validity
+        if validity is None:
+            continue
+        year = f"{start_year}/{(start_year + 1) % 100:02d}"
+        bounds, bounds_de = [], []
+        if validity.valid_from:
+            bounds.append(f"from {validity.valid_from}")
+            bounds_de.append(f"ab {_german_date(validity.valid_from)}")
+        if validity.valid_until:
+            bounds.append(f"until {validity.valid_until}")
+            bounds_de.append(f"bis {_german_date(validity.valid_until)}")
+        then = ", ".join(s.code for s in validity.successors if s.code != code)
+        rows.append(
+            (
+                code,
+                start_year,
+                f"region key {code} ({validity.name}) is not valid in school year {year}: "
+                f"valid {' '.join(bounds)}" + (f", then {then}" if then else ""),
+                f"Gebietsschlüssel {code} ({validity.name}) gilt nicht im Schuljahr {year}: "
+                f"gültig {' '.join(bounds_de)}" + (f", danach {then}" if then else ""),
+            )
+        )
+    if rows:
+        conn.executemany(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", rows)
+    return table
+
+
 def _run(
     conn: duckdb.DuckDBPyConnection,
     relation: str,
@@ -161,19 +222,28 @@ def validate_records(
     gx: bool = True,
     defer_gx: bool = False,
     coverage: str | None = None,
+    territory: str = "of_each_year",
 ) -> DeliveryValidation:
     """Canonical records (a relation with `row_id` and `unit`) against the record suite and
     `suites`. With `gx`, Great Expectations validates the decisive rows of every suite — with
     `defer_gx` still running when this returns, until the result's confirm(). `coverage`: the
-    source's (a record outside it is quarantined)."""
-    # the coverage as a column: the reasons of records outside it name it
+    source's (a record outside it is quarantined); `territory`: the territorial state of its
+    keys (registry: `of_each_year` or `today`)."""
+    # the coverage as a column: the reasons of records outside it name it; a key used outside
+    # its validity: why, from a small table of the (key, year) pairs concerned — except a '-'
+    # (exactly nothing), as official tables list a dissolved Kreis in the years after its end
+    outside = outside_validity(conn, records, today=territory == "today")
     labelled = temp_name("records")
     conn.execute(
-        f"CREATE OR REPLACE TEMP VIEW {labelled} AS SELECT *, "
-        f"{literal(coverage_label(coverage))} AS coverage FROM {records}"
+        f"CREATE OR REPLACE TEMP VIEW {labelled} AS SELECT r.*, "
+        f"{literal(coverage_label(coverage))} AS coverage, "
+        "o.reason AS key_outside_validity, o.reason_de AS key_outside_validity_de "
+        f"FROM {records} r LEFT JOIN {outside} o "
+        "ON o.region_code = r.region_code AND o.start_year = r.start_year "
+        "AND coalesce(trim(r.raw_value), '') <> '-'"
     )
     records = labelled
-    result = DeliveryValidation(records, temporary=[labelled])
+    result = DeliveryValidation(records, temporary=[labelled, outside])
     params = suite_parameters(conn, records, coverage)
     evaluation = _run(conn, records, RECORD_SUITE, params, dataset, run_name, gx, result)
     result.evaluated.append(Evaluated(evaluation))
@@ -308,7 +378,9 @@ def _source_rows(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(target row id, the source row's fields) for `selection` (row_id, source_row)."""
     available = {name for name, *_ in conn.execute(f"DESCRIBE {relation}").fetchall()}
-    wanted = sorted((fields | {"problem", "problem_de", "source_line"}) & available)
+    # a field's German twin (problem_de) fills the German reason
+    wanted = {*fields, *(f"{f}_de" for f in fields), "problem", "problem_de", "source_line"}
+    wanted = sorted(wanted & available)
     select = ", ".join(f"r.{quote(c)}" for c in wanted)
     cursor = conn.execute(
         f"SELECT s.row_id{', ' + select if select else ''} FROM ({selection}) s "
@@ -350,7 +422,9 @@ def failing_records(
                 )
                 order = "u.row_id, r.row_id"
             available = {n for n, *_ in conn.execute(f"DESCRIBE {evaluation.relation}").fetchall()}
-            wanted = sorted((fields | {"problem", "problem_de", "source_line"}) & available)
+            # a field's German twin (problem_de) fills the German reason
+            wanted = {*fields, *(f"{f}_de" for f in fields), "problem", "problem_de"}
+            wanted = sorted((wanted | {"source_line"}) & available)
             template_columns = ", ".join(
                 f"{source}.{quote(c)} AS {quote('t__' + c)}" for c in wanted
             )

@@ -26,6 +26,8 @@ The matcher never guesses: when no region or more than one region fits, ``code``
 from __future__ import annotations
 
 import csv
+import dataclasses
+import datetime as dt
 import functools
 import re
 import unicodedata
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Literal
 import duckdb
 
 from schemas.tables import GERMANY_CODE
+from schemas.territory import Territory, load_territory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,12 +63,14 @@ class Region:
     land_code: str | None
     in_ruhr: bool
     is_current: bool
+    # the key's validity (schemas/territory.yaml); None: open
+    valid_from: dt.date | None = None
+    valid_until: dt.date | None = None
 
 
 @functools.lru_cache(maxsize=1)
-def region_rows() -> tuple[Region, ...]:
-    """regions.csv as typed rows, read once per process without pandas (the screener starts
-    faster without it)."""
+def snapshot_rows() -> tuple[Region, ...]:
+    """regions.csv as typed rows: the territorial state it was built from."""
     flags = {"true": True, "false": False}
     rows = []
     with REGIONS_CSV.open(encoding="utf-8", newline="") as handle:
@@ -76,6 +81,56 @@ def region_rows() -> tuple[Region, ...]:
             values = {c: (line[c] or None) if c in _CODE_COLUMNS[1:] else line[c] for c in line}
             rows.append(Region(**{**values, **{c: flags[line[c]] for c in _FLAG_COLUMNS}}))
     return tuple(rows)
+
+
+@functools.lru_cache(maxsize=1)
+def territory() -> Territory:
+    """The changes of region keys over time (schemas/territory.yaml and its Kreis list)."""
+    return load_territory({r.region_code: (r.name, r.level) for r in snapshot_rows()})
+
+
+@functools.lru_cache(maxsize=1)
+def region_rows() -> tuple[Region, ...]:
+    """Every region key, read once per process without pandas (the screener starts faster
+    without it): regions.csv plus the keys created since (territory.yaml), each with its
+    validity; `is_current` is today's territory."""
+    today = dt.date.today()
+    validity = territory().validity
+    rows = list(snapshot_rows())
+    by_code = {r.region_code: r for r in rows}
+    for new in territory().new_regions:
+        parent = by_code[new.parent]
+        rows.append(
+            Region(
+                region_code=new.code,
+                name=new.name,
+                official_name=new.official_name,
+                level=new.level,
+                parent_code=new.parent,
+                kreis_code=new.code[:5],
+                land_code=new.code[:2],
+                in_ruhr=False,
+                is_current=True,
+            )
+        )
+        by_code[new.code] = rows[-1]
+        if parent.level not in ("regierungsbezirk", "land", "kreis"):
+            raise ValueError(f"{new.code}: parent {new.parent} is a {parent.level}")
+    dated = []
+    for row in rows:
+        known = validity.get(row.region_code)
+        if known is None:
+            dated.append(row)
+            continue
+        dated.append(
+            dataclasses.replace(
+                row,
+                valid_from=known.valid_from,
+                valid_until=known.valid_until,
+                is_current=row.is_current and known.current_on(today),
+            )
+        )
+    return tuple(sorted(dated, key=lambda r: r.region_code))
 
 
 @functools.lru_cache(maxsize=1)

@@ -194,6 +194,8 @@ class Source(_Frozen):
     expectations: tuple[str, ...]
     description: str
     coverage: str | None  # region code whose members the source covers (e.g. RVR, 05)
+    # the territorial state of its keys: each school year's own, or today's for every year
+    territory: str = "of_each_year"
     rounding: int | None  # the source rounds counts to multiples of this (IT.NRW: 5)
     measures: MeasureMapping | None  # dataset == measures
     columns: dict[str, str]  # reference datasets: canonical column -> delivered column
@@ -487,6 +489,7 @@ class SourceSpec(YamlModel):
     location: Annotated[list[Text], BeforeValidator(_paths)] = Field(default_factory=list)
     format: FormatSpec = FormatSpec()
     coverage: RegionCode | None = None
+    territory: Literal["of_each_year", "today"] = "of_each_year"
     rounding: PositiveInt | None = None
     expectations: list[Annotated[Text, AfterValidator(_suite)]] = Field(default_factory=list)
     api: Any = None
@@ -850,6 +853,7 @@ def load_source(path: Path, catalogue: Catalogue | None = None) -> Source:
         expectations=tuple(spec.expectations),
         description=spec.description.strip(),
         coverage=spec.coverage,
+        territory=spec.territory,
         rounding=spec.rounding,
         measures=_measure_mapping(mapping) if isinstance(mapping, MeasureMappingSpec) else None,
         columns=dict(mapping.columns) if isinstance(mapping, ReferenceMappingSpec) else {},

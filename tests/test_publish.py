@@ -22,6 +22,7 @@ def fill(conn: duckdb.DuckDBPyConnection, table: str, rows: int) -> None:
     cells = {
         "BOOLEAN": "true",
         "TIMESTAMP": "TIMESTAMP '2026-01-01 01:00:00'",
+        "DATE": "DATE '2026-01-01'",
     }
     select = ", ".join(
         f"{cells.get(c.type, f'CAST(range AS {c.type})')} AS {c.name}" for c in columns

@@ -84,7 +84,8 @@ def regionalstatistik_keys() -> dict[str, bool]:
 
 def test_columns_and_types() -> None:
     frame = load_regions()
-    assert list(frame.columns) == list(build_regions.COLUMNS)
+    # regions.csv's columns, and each key's validity (schemas/territory.yaml)
+    assert list(frame.columns) == [*build_regions.COLUMNS, "valid_from", "valid_until"]
     assert frame["in_ruhr"].dtype == bool and frame["is_current"].dtype == bool
     assert frame["region_code"].is_unique
     assert list(frame["region_code"]) == sorted(frame["region_code"])
@@ -286,13 +287,15 @@ def test_gemeinde_counts(regions: pd.DataFrame) -> None:
     # historical NRW keys: Aachen (alt) and the nine Gemeinden of the former Kreis Aachen
     historical = sorted(nrw.index[~nrw["is_current"]])
     assert historical == ["05313000"] + [f"05354{n:03d}" for n in range(4, 40, 4)]
+    # since 2026-01-01 Hanau is 06415000, no longer 06435014 (schemas/territory.yaml)
     assert gemeinden["is_current"].sum() == 10787
-    assert (~gemeinden["is_current"]).sum() == 2511
+    assert (~gemeinden["is_current"]).sum() == 2511 + 1
 
 
 def test_kreis_counts(regions: pd.DataFrame) -> None:
     kreise = regions[regions["level"] == "kreis"]
-    assert kreise["is_current"].sum() == 400  # 2024-12-31, table 11111-02-01-4
+    # 2024-12-31, table 11111-02-01-4; Hanau kreisfrei since 2026-01-01 (schemas/territory.yaml)
+    assert kreise["is_current"].sum() == 400 + 1
     nrw = kreise[(kreise["land_code"] == "05") & kreise["is_current"]]
     assert len(nrw) == 53  # 22 kreisfreie Städte + 31 Kreise (incl. Städteregion Aachen)
     assert sorted(kreise.index[(kreise["land_code"] == "05") & ~kreise["is_current"]]) == [
@@ -310,7 +313,8 @@ def test_current_kreise_agree_with_table_11111() -> None:
     # Hamburg and Berlin are current but have '-' in "Zahl der Gemeinden"
     frame = load_regions()
     current = frame[(frame["level"] == "kreis") & frame["is_current"]]
-    assert set(current["region_code"]) == counted | {"02000", "11000"}
+    # and Hanau, kreisfrei since 2026-01-01 (schemas/territory.yaml)
+    assert set(current["region_code"]) == counted | {"02000", "11000", "06415"}
     per_kreis = (
         frame[(frame["level"] == "gemeinde") & frame["is_current"]].groupby("kreis_code").size()
     )
@@ -425,7 +429,8 @@ def test_known_region_codes() -> None:
     assert {"091", "145", "11001001", "11012012"} <= codes
     assert "141" not in codes and "151" not in codes  # former regions
     # DG, Länder, 3-digit regions, RVR, Kreise, Gemeinden, Berlin's Bezirke
-    assert len(codes) == 1 + 16 + 29 + 1 + 400 + 10787 + 12
+    # (Kreise: Hanau since 2026-01-01)
+    assert len(codes) == 1 + 16 + 29 + 1 + 401 + 10787 + 12
 
 
 # --- the matcher ---------------------------------------------------------------------------

@@ -588,7 +588,7 @@ def test_yaml_mistake_unknown_key_without_a_hint(tmp_path: Path) -> None:
     assert mistake(tmp_path, "rounding: 5\n", "rounding: 5\nremarks: none\n") == (
         "test_source.yaml, line 9, key 'remarks': unknown key; expected one of id, title, "
         "partner, owner, licence, synthetic, standing, rank, description, kind, dataset, "
-        "location, format, coverage, rounding, expectations, api, quality, mapping"
+        "location, format, coverage, territory, rounding, expectations, api, quality, mapping"
     )
 
 

@@ -19,7 +19,8 @@ from expectations.outcomes import CheckOutcome
 from expectations.suites import load_suite
 from expectations.validation import validate_rows
 from schemas.catalogue import Catalogue
-from schemas.regions import load_regions
+from schemas.regions import load_regions, territory
+from schemas.territory import school_year_label
 from sources.registry import Source
 from sources.scratch import register
 from warehouse.db import SQL_DIR, run_sql_file, stored_kind
@@ -37,8 +38,68 @@ def _replace(conn: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -
 
 
 def load_regions_table(conn: duckdb.DuckDBPyConnection) -> None:
-    _replace(conn, "core.regions", load_regions())
+    regions = load_regions()
+    for column in ("valid_from", "valid_until"):
+        regions[column] = pd.to_datetime(regions[column]).dt.date
+    _replace(conn, "core.regions", regions)
+    conn.execute(
+        "ALTER TABLE core.regions ALTER valid_from TYPE DATE; "
+        "ALTER TABLE core.regions ALTER valid_until TYPE DATE"
+    )
+    load_territory_tables(conn)
     run_sql_file(conn, "core/region_members.sql")
+
+
+def load_territory_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """core.region_changes (every change of a key), core.region_successions (whose figures
+    make a successor's figure: merges and renames) and core.territory_breaks (keys that go on
+    with another territory), from schemas/territory.yaml."""
+    known = territory()
+    names = dict(conn.execute("SELECT region_code, name FROM core.regions").fetchall())
+    _replace(
+        conn,
+        "core.region_changes",
+        pd.DataFrame(
+            [
+                {
+                    "old_code": c.old_code,
+                    "old_name": names.get(c.old_code),
+                    "new_code": c.new_code,
+                    "new_name": names.get(c.new_code),
+                    "level": c.level,
+                    "effective": c.effective,
+                    "first_school_year": school_year_label(c.first_start_year),
+                    "kind": c.kind,
+                    "change": c.change,
+                    "share": c.share,
+                    "source": c.source,
+                }
+                for c in known.changes
+            ],
+            columns=[
+                "old_code", "old_name", "new_code", "new_name", "level", "effective",
+                "first_school_year", "kind", "change", "share", "source",
+            ],
+        ).astype({"share": "float64", "effective": "datetime64[s]"}),
+    )  # fmt: skip
+    conn.execute("ALTER TABLE core.region_changes ALTER effective TYPE DATE")
+    _replace(
+        conn,
+        "core.region_successions",
+        pd.DataFrame(
+            [s.__dict__ for s in known.successions()],
+            columns=[
+                "predecessor_code", "successor_code", "first_start_year", "predecessors", "rule",
+            ],
+        ).astype({"first_start_year": "int32", "predecessors": "int32"}),
+    )  # fmt: skip
+    _replace(
+        conn,
+        "core.territory_breaks",
+        pd.DataFrame(
+            [b.__dict__ for b in known.breaks()], columns=["region_code", "start_year", "reason"]
+        ).astype({"start_year": "int32"}),
+    )
 
 
 @cache

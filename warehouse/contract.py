@@ -97,7 +97,49 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
             "BOOLEAN",
             "one of the 53 Ruhr municipalities or 15 Ruhr Kreise / kreisfreie Städte",
         ),
-        Column("is_current", "BOOLEAN", "false for regions dissolved by territorial reforms"),
+        Column(
+            "is_current",
+            "BOOLEAN",
+            "part of today's territory; false for keys ended by a territorial change "
+            "(marts.region_changes)",
+        ),
+        Column(
+            "valid_from",
+            "DATE",
+            "first day the key is valid (a key created by a change); NULL = before 2007",
+        ),
+        Column(
+            "valid_until",
+            "DATE",
+            "last day the key is valid (a key ended by a change); NULL = still valid",
+        ),
+    ),
+    "marts.region_changes": (
+        Column("old_code", "VARCHAR", "key before the change"),
+        Column("old_name", "VARCHAR", "name of the old key"),
+        Column(
+            "new_code",
+            "VARCHAR",
+            "key after it; a key that goes on with another territory names itself",
+        ),
+        Column("new_name", "VARCHAR", "name of the new key"),
+        Column("level", "VARCHAR", "kreis | gemeinde"),
+        Column("effective", "DATE", "the day the new territory applies"),
+        Column(
+            "first_school_year",
+            "VARCHAR",
+            "the first school year wholly on the new territory (begins on or after effective)",
+        ),
+        Column(
+            "kind",
+            "VARCHAR",
+            "merge (the whole old region goes into the new key, with others) | rename (the "
+            "same territory under a new key) | split (the old region is divided) | new (a new "
+            "key from part of a region that keeps its key)",
+        ),
+        Column("change", "VARCHAR", "what happened, as the change list names it"),
+        Column("share", "DOUBLE", "a split: share of the old region that went to the new key"),
+        Column("source", "VARCHAR", "file and line the change comes from"),
     ),
     "marts.goals": (
         Column("goal_id", "VARCHAR", "goal id"),
@@ -189,8 +231,11 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(
             "aggregation",
             "VARCHAR",
-            "'delivered' (the region's own figure, as its source delivered it) or "
-            "'summed from N parts' (Σ over its N members at computed_from_level)",
+            "'delivered' (the region's own figure, as its source delivered it), "
+            "'summed from N parts' (Σ over its N members at computed_from_level), or for a "
+            "year before a territorial change the region's predecessors: 'summed from N "
+            "predecessors (old keys: change, date)' / 'carried from predecessor KEY (change, "
+            "date)' (marts.region_changes)",
         ),
         *_SERIES_BREAK,
         Column("sources", "VARCHAR", "sources of the measures used"),
@@ -327,8 +372,14 @@ MART_COLUMNS["marts.indicator_history"] = (
 # What each table of the contract holds: the tables' comments in the publication (COMMENT ON
 # TABLE), the Dagster assets' descriptions and docs/analysts.md say this, from here.
 TABLE_DESCRIPTIONS: dict[str, str] = {
-    "marts.regions": "One row per region: official key (AGS), name, level, parent, Ruhr "
-    "membership. RVR = the Ruhr (53 municipalities), 05 = NRW, DG = Germany.",
+    "marts.regions": "One row per region key: official key (AGS), name, level, parent, Ruhr "
+    "membership, validity. RVR = the Ruhr (53 municipalities), 05 = NRW, DG = Germany. "
+    "Today's territory is WHERE is_current; dissolved keys stay, so every delivered key "
+    "has a name.",
+    "marts.region_changes": "Territorial changes since 2007 (Gebietsstand): old key, new "
+    "key, effective date, kind (merge, rename, split, new), the change and where it is "
+    "listed. Series of merged and renamed keys are carried to today's key in "
+    "marts.indicator_values; a split is a series break.",
     "marts.goals": "The initiative's common goals (schemas/goals.yaml).",
     "marts.indicators": "The indicator catalogue (schemas/indicators.yaml): definition, "
     "numerator and denominator measures, unit, direction, goal, baseline, target — and the "

@@ -34,7 +34,16 @@ class Model:
 MODELS: dict[str, Model] = {
     m.name: m
     for m in (
-        Model("core.regions", "core", ("file:schemas/regions.csv",), "core/region_members.sql"),
+        Model(
+            "core.regions",
+            "core",
+            (
+                "file:schemas/regions.csv",
+                "file:schemas/territory.yaml",
+                "file:schemas/kreis_changes_2007-2026.csv",
+            ),
+            "core/region_members.sql",
+        ),
         Model("core.catalogue", "core", (*CATALOGUE_FILES, "registry")),
         Model(
             "core.measure_revisions",
@@ -56,6 +65,7 @@ MODELS: dict[str, Model] = {
             "indicators/indicator_trends.sql",
         ),
         Model("marts.regions", "marts", ("core.regions",), "marts/regions.sql"),
+        Model("marts.region_changes", "marts", ("core.regions",), "marts/region_changes.sql"),
         Model("marts.goals", "marts", ("core.catalogue",), "marts/goals.sql"),
         Model("marts.indicators", "marts", ("core.catalogue",), "marts/indicators.sql"),
         Model(

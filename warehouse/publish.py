@@ -42,6 +42,7 @@ STORAGE_VERSION = os.environ.get("BILDUNGSMONITOR_STORAGE_VERSION", "v1.3.0")
 # The analysts' contract (docs/analysts.md): published table -> table of the working warehouse.
 PUBLISHED_TABLES: dict[str, str] = {
     "marts.regions": "marts.regions",
+    "marts.region_changes": "marts.region_changes",
     "marts.goals": "marts.goals",
     "marts.indicators": "marts.indicators",
     "marts.measure_history": "marts.measure_history",

@@ -363,7 +363,7 @@ def _stage_delivery(conn, source, archive, delivery_id, file_name, run_id, resul
         if source.dataset == "measures":
             validation = validate_records(
                 conn, relation, source.expectations, source.id, run_id, defer_gx=True,
-                coverage=source.coverage,
+                coverage=source.coverage, territory=source.territory,
             )  # fmt: skip
         else:
             validation = validate_rows(

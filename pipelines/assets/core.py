@@ -29,7 +29,9 @@ OWNER = "team:backbone-office"
 DESCRIPTIONS = {
     "core.regions": (
         "Region reference from schemas/regions.csv (every Gemeinde, Kreis and Land of "
-        "Germany with AGS and hierarchy, NRW's Regierungsbezirke, the Ruhr) and "
+        "Germany with AGS and hierarchy, NRW's Regierungsbezirke, the Ruhr), each key with its "
+        "validity, and the territorial changes since 2007 (schemas/territory.yaml: "
+        "core.region_changes, core.region_successions, core.territory_breaks) and "
         "core.region_members: which municipalities and Kreise make up each region, the "
         "basis of every Σ numerator / Σ denominator aggregate."
     ),
