@@ -683,6 +683,8 @@ def write_registry(dataset: Dataset) -> Path:
             f"extends: {json.dumps(str(base))}\n"
             f"location: {json.dumps(str(path))}\n"
             'coverage: "DG"\n'
+            "# every year keyed by the region reference's Gemeinden: today's territory\n"
+            "territory: today\n"
         )
         (folder / f"{source_id}.yaml").write_text(text, encoding="utf-8")
     return folder
