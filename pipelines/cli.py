@@ -335,6 +335,10 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
         print("name a table (genesis-metadata TABLE), --source ID or --check ID")
         return 2
     found_as = None
+
+    def progress(message: str) -> None:  # stdout is the answer (a YAML file with --yaml)
+        print(message, file=sys.stderr)
+
     try:
         username = os.environ.get(username_env)
         if not username:
@@ -343,12 +347,12 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
             username, os.environ.get(password_env, "") if password_env else ""
         )
         if source is not None:
-            client = genesis_client(source, credentials, print)
+            client = genesis_client(source, credentials, progress)
         else:
             settings = GenesisSettings(
                 base_url, poll_interval_seconds=args.poll_interval, retry=RetryPolicy(attempts=3)
             )
-            client = GenesisClient(settings, credentials, print)
+            client = GenesisClient(settings, credentials, progress)
         with client:
             area = parameters.get("area", "all")
             try:

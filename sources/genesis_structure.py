@@ -441,6 +441,8 @@ def check_mapping(
     known = [v.code for v in structure.variables]
 
     def variable(column: str, key: str) -> Variable | None:
+        """The variable a column names; for a name the table does not have, the one it
+        probably means (so that its codes are compared too), after saying so."""
         if not column.startswith("variable:"):
             return None
         code = column.split(":", 1)[1]
@@ -455,6 +457,7 @@ def check_mapping(
                     f"{', '.join(known)}){hint}",
                 )
             )
+            found = structure.variable(close[0]) if close else None
         return found
 
     # regions
@@ -593,28 +596,23 @@ def _codes(codes: list[str]) -> str:
 
 
 def _code_mismatches(key: str, found: Variable, written: set[str]) -> list[Mismatch]:
-    problems = []
     unknown = sorted(written - set(found.codes))
     missing = [c for c in found.codes if c not in written]
-    if unknown or missing:
+    if not unknown and not missing:
+        return []
+    parts = []
+    if unknown:
+        parts.append(f"{found.code} has no code {_codes(unknown)}")
+    if missing:
         total = found.total
-        detail = []
-        if unknown:
-            detail.append(f"{_codes(unknown)} {'is' if len(unknown) == 1 else 'are'} not a code")
-        if missing:
-            detail.append(f"{_codes(missing)} {'is' if len(missing) == 1 else 'are'} not mapped")
-        about_total = (
-            f"; its total is coded {_codes([total])}" if total is not None and total in missing
-            else ""
-        )  # fmt: skip
-        problems.append(
-            Mismatch(
-                "codes",
-                f"mapping.{key}: {' and '.join(detail)} of {found.code} (its codes: "
-                f"{_codes(list(found.codes))}){about_total}",
-            )
+        named = [f"{_codes([c])}, its total," if c == total else _codes([c]) for c in missing]
+        parts.append(f"{', '.join(named)} {'is' if len(missing) == 1 else 'are'} not mapped")
+    return [
+        Mismatch(
+            "codes",
+            f"mapping.{key}: {'; '.join(parts)} (its codes: {_codes(list(found.codes))})",
         )
-    return problems
+    ]
 
 
 def _measures_by_value_variable(mapping: MeasureMapping, codes: list[str]) -> dict[str, set[str]]:
