@@ -418,8 +418,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
         rows = temp.name("rows_region")
         first = ", ".join(f"nullif(py_strip({_cell(positions, c)}), '')" for c in region_columns)
         conn.execute(
-            f"CREATE TEMP TABLE {rows} AS SELECT *, coalesce({first}, '') AS c_region "
-            f"FROM {levels}"
+            f"CREATE TEMP TABLE {rows} AS SELECT *, coalesce({first}, '') AS c_region FROM {levels}"
         )
         region_cell = "c_region"
     else:

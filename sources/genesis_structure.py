@@ -164,7 +164,9 @@ def structure_of(table: str, metadata: dict, flat: list[dict[str, str]]) -> Tabl
         for key, code in row.items():
             if key[:1].isdigit() and key.endswith("_variable_code") and code:
                 slot = key.split("_", 1)[0]
-                entry = variables.setdefault(code, (row.get(f"{slot}_variable_label", ""), {}, set()))
+                entry = variables.setdefault(
+                    code, (row.get(f"{slot}_variable_label", ""), {}, set())
+                )
                 attribute = (row.get(f"{slot}_variable_attribute_code") or "").strip()
                 entry[1].setdefault(attribute, row.get(f"{slot}_variable_attribute_label", ""))
                 entry[2].add(number)
@@ -252,8 +254,7 @@ def starting_yaml(
         unit = catalogue.measures[measure].unit
         if value.unit != unit:
             irregular.append(
-                f"value variable {value.code} is stated in {units}, measure {measure} in "
-                f"{unit}"
+                f"value variable {value.code} is stated in {units}, measure {measure} in {unit}"
             )
         mapped[value.code] = measure
     if not mapped:
@@ -371,9 +372,7 @@ def starting_yaml(
             lines.append(f"    {_q(column)}: {shown}{why}")
     if len(measures) > 1:
         lines.append("  lookups:")
-        lines.append(
-            f"    measure: {{column: value_variable_code, values: {_flow(mapped)}}}"
-        )
+        lines.append(f"    measure: {{column: value_variable_code, values: {_flow(mapped)}}}")
         lines.append("  values:")
         lines.append('    value: "{measure}"')
     else:
@@ -493,8 +492,11 @@ def check_mapping(
         if found is None:
             continue
         addressed.add(found.code)
-        unknown = [k for k in kept if k not in found.codes and not (k == "" and found.lines
-                                                                     < structure.lines)]
+        unknown = [
+            k
+            for k in kept
+            if k not in found.codes and not (k == "" and found.lines < structure.lines)
+        ]
         if unknown:
             problems.append(
                 Mismatch(
@@ -556,9 +558,11 @@ def check_mapping(
                         f"{', '.join(value.units)}; measure {measure_id} is in {measure.unit}",
                     )
                 )
-    if "value_variable_code" not in mapping.filters and not any(
-        lk.column == "value_variable_code" for lk in mapping.lookups.values()
-    ) and len(structure.values) > 1:
+    if (
+        "value_variable_code" not in mapping.filters
+        and not any(lk.column == "value_variable_code" for lk in mapping.lookups.values())
+        and len(structure.values) > 1
+    ):
         problems.append(
             Mismatch(
                 "value_variable",

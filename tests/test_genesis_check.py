@@ -52,7 +52,8 @@ BEFORE_ISSUE_12 = {
     "mapping": {
         "region": {"column": "variable:KREISE", "by": "key"},
         "school_year": {"column": "time", "format": "start_year"},
-        "sex": {"column": "variable:GES", "values": {"GESM": "male", "GESW": "female", "": "total"}},
+        "sex": {"column": "variable:GES",
+                "values": {"GESM": "male", "GESW": "female", "": "total"}},
         "nationality": {"column": "variable:NAT",
                         "values": {"NATA": "foreign", "NATD": "german", "": "total"}},
         "combine_rows": True,
@@ -78,7 +79,10 @@ def students_table() -> tuple[Interaction, ...]:
     table in the catalogue, its metadata (sex and nationality nested under the semester, the
     subject group under the Kreis) and its flat file."""
     lines = [FLAT_HEADER]
-    for kreis, name in (("05113", "Essen, kreisfreie Stadt"), ("05911", "Bochum, kreisfreie Stadt")):
+    for kreis, name in (
+        ("05113", "Essen, kreisfreie Stadt"),
+        ("05911", "Bochum, kreisfreie Stadt"),
+    ):
         for sex in ("GESM", "GESW", "INSGESAMT"):
             for nationality in ("NATA", "NATD", "INSGESAMT"):
                 for group in ("HS-FG2-01", "HS-FG2-02", "INSGESAMT"):

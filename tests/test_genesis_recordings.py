@@ -10,10 +10,10 @@ through the warehouse functions, as the Dagster assets call them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import zipfile
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,15 +72,16 @@ class Loaded:
     server: GenesisReplayServer
 
 
-def cli_yaml(name: str, server: GenesisReplayServer, monkeypatch, capsys) -> tuple[str, str]:
+def cli_yaml(name: str, server: GenesisReplayServer) -> tuple[str, str]:
+    """`bildungsmonitor genesis-metadata NAME --yaml` against the replay: (stdout, stderr)."""
     from pipelines.cli import main
 
-    code = main(["genesis-metadata", name, "--yaml", "--base-url", server.base_url,
-                 "--poll-interval", "0.001"])  # fmt: skip
-    out, err = capsys.readouterr()
-    assert code == 0, out + err
-    text = out[out.index("# Starting registry entry") :]
-    return text, err
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["genesis-metadata", name, "--yaml", "--base-url", server.base_url,
+                     "--poll-interval", "0.001"])  # fmt: skip
+    assert code == 0, out.getvalue() + err.getvalue()
+    return out.getvalue(), err.getvalue()
 
 
 def replayed(name: str) -> tuple[Interaction, ...]:
@@ -169,7 +170,6 @@ def loaded(warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Loa
     monkeypatch.setenv("REGIONALSTATISTIK_USERNAME", USER)
     monkeypatch.setenv("REGIONALSTATISTIK_PASSWORD", SECRET)
     monkeypatch.setenv("BILDUNGSMONITOR_REGISTRY_DIR", str(registry))
-    capture = _Capture()
     results: dict[str, Loaded] = {}
     sources: dict[str, Source] = {}
     try:
@@ -177,7 +177,7 @@ def loaded(warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Loa
             server = GenesisReplayServer(replayed(name), username=USER, password=SECRET).start()
             try:
                 if name in REGULAR:
-                    text, notes = capture.run(lambda: cli_yaml(name, server, None, capture))
+                    text, notes = cli_yaml(name, server)
                     assert "not regular" not in notes, notes
                 else:
                     text = sustainability_entry(server)
@@ -209,20 +209,6 @@ def loaded(warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Loa
     return results
 
 
-class _Capture:
-    """capsys for a module-scoped fixture: stdout/stderr of one call."""
-
-    def run(self, call):
-        import contextlib
-
-        self._out, self._err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(self._out), contextlib.redirect_stderr(self._err):
-            return call()
-
-    def readouterr(self) -> tuple[str, str]:
-        return self._out.getvalue(), self._err.getvalue()
-
-
 def expected_cells(loaded: Loaded) -> dict[tuple, tuple[float | None, str, str]]:
     """(measure, region, school year, sex, nationality) -> (value, status, raw) for every
     line of the recording the entry keeps, read here from the flat file itself."""
@@ -232,21 +218,20 @@ def expected_cells(loaded: Loaded) -> dict[tuple, tuple[float | None, str, str]]
         variables = {row[f"{n}_variable_code"]: row[f"{n}_variable_attribute_code"]
                      for n in range(1, 10) if row.get(f"{n}_variable_code")}  # fmt: skip
 
-        def cell(column: str) -> str:
+        def cell(column: str, row: dict = row, variables: dict = variables) -> str:
             if column.startswith("variable:"):
                 return variables.get(column.split(":", 1)[1], "")
             return row[column]
 
         if any(cell(c) not in kept for c, kept in mapping.filters.items()):
             continue
-        region = next(
-            (cell(c) for c in mapping.region_columns if cell(c)), ""
-        )
+        region = next((cell(c) for c in mapping.region_columns if cell(c)), "")
         year = school_year_label(start_year(row["time"], mapping.year_format))
         sex = mapping.sex.constant or mapping.sex.values[cell(mapping.sex.column)]
-        nationality = mapping.nationality.constant or mapping.nationality.values[
-            cell(mapping.nationality.column)
-        ]
+        nationality = (
+            mapping.nationality.constant
+            or mapping.nationality.values[cell(mapping.nationality.column)]
+        )
         measure = mapping.values[0].measure
         for name, lookup in mapping.lookups.items():
             measure = measure.replace("{" + name + "}", lookup.values[cell(lookup.column)])
@@ -296,7 +281,7 @@ def test_every_cell_as_the_recording_says(loaded: dict[str, Loaded], name: str) 
         assert status == want_status, (key, raw, want_raw)
         assert value == pytest.approx(want_value) if want_value is not None else value is None
     # a symbol never becomes a number, except '-' (exactly nothing)
-    for key, (value, status, raw) in records.items():
+    for value, status, raw in records.values():
         if raw in (".", "...", "/", "x"):
             assert value is None and status == SYMBOLS[raw][1]
     # what is quarantined is so for a region the reference does not know today
@@ -316,14 +301,18 @@ def test_an_error_answer_names_the_table_and_keeps_what_was_loaded(
     loaded: dict[str, Loaded], warehouse, tmp_path: Path, name: str, status: int, said: str
 ) -> None:
     paths, conn = warehouse
+    source_id = "genesis_" + name.replace("-", "_")
     before = conn.execute(
         "SELECT source_id, count(*), sum(value) FROM staging.records GROUP BY 1 ORDER BY 1"
     ).fetchall()
     with GenesisReplayServer(name, username=USER, password=SECRET) as server:
-        text = loaded["11111-02-01-4"].yaml_text.replace(
-            loaded["11111-02-01-4"].server.base_url, server.base_url
-        ).replace("11111-02-01-4", name).replace("genesis_11111_02_01_4", "genesis_error")
-        path = tmp_path / "genesis_error.yaml"
+        text = (
+            loaded["11111-02-01-4"]
+            .yaml_text.replace(loaded["11111-02-01-4"].server.base_url, server.base_url)
+            .replace("11111-02-01-4", name)
+            .replace("genesis_11111_02_01_4", source_id)
+        )
+        path = tmp_path / f"{source_id}.yaml"
         path.write_text(text, encoding="utf-8")
         source = load_source(path)
         api = source.api.model_copy(update={"timeout_seconds": 5, "attempts": 1})
@@ -334,13 +323,16 @@ def test_an_error_answer_names_the_table_and_keeps_what_was_loaded(
     assert summary.error.startswith(f"{name}: GENESIS status {status} (")
     assert said in summary.error
     logged = conn.execute(
-        "SELECT action, detail FROM meta.delivery_log WHERE source_id = 'genesis_error'"
+        "SELECT action, detail FROM meta.delivery_log WHERE source_id = ?", [source_id]
     ).fetchall()
     assert logged == [("fetch_failed", summary.error)]
     assert conn.execute(
-        "SELECT count(*) FROM meta.deliveries WHERE source_id = 'genesis_error'"
+        "SELECT count(*) FROM meta.deliveries WHERE source_id = ?", [source_id]
     ).fetchone() == (0,)
     # every other table's staged values as they were
-    assert conn.execute(
-        "SELECT source_id, count(*), sum(value) FROM staging.records GROUP BY 1 ORDER BY 1"
-    ).fetchall() == before
+    assert (
+        conn.execute(
+            "SELECT source_id, count(*), sum(value) FROM staging.records GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        == before
+    )
