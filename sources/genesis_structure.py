@@ -16,6 +16,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from schemas.catalogue import Catalogue
 from schemas.tables import school_year_label
@@ -25,7 +26,8 @@ from sources.symbols import SYMBOL_STATUS
 
 # region keys as GENESIS writes them: Deutschland, Land, Regierungsbezirk, Kreis, Gemeinde
 _REGION_KEY = re.compile(r"DG|\d{2}|\d{3}|\d{5}|\d{8,9}|\d{12}")
-LEVELS = {2: "Länder", 3: "Regierungsbezirke", 5: "Kreise", 8: "Gemeinden", 9: "Gemeinden"}
+LEVELS = {2: "Länder", 3: "Regierungsbezirke", 5: "Kreise", 8: "Gemeinden",
+          9: "Gemeindeverbände", 12: "Gemeinden"}  # fmt: skip
 SEX_CODES = {"GESM": "male", "GESW": "female"}
 NATIONALITY_CODES = {"NATA": "foreign", "NATD": "german"}
 TOTAL_CODES = ("", "INSGESAMT")
@@ -55,13 +57,15 @@ TIME_RULES = {
     "QUARTG": ("quarter",),
     "MONAT": ("month",),
 }
+# the GENESIS services by their base path (as their hosts name them; a replay keeps the path)
 SERVICES = {
-    "regionalstatistik.de": "Statistische Ämter des Bundes und der Länder – Regionalstatistik "
+    "/genesisws/rest": "Statistische Ämter des Bundes und der Länder – Regionalstatistik "
     "(GENESIS-Online)",
-    "destatis.de": "Statistisches Bundesamt (Destatis) – GENESIS-Online",
-    "landesdatenbank.nrw.de": "IT.NRW – Landesdatenbank NRW (GENESIS-Online)",
-    "bildungsmonitoring.de": "Statistische Ämter des Bundes und der Länder – "
-    "Bildungsmonitoring.de (GENESIS-Online)",
+    "/genesisWS/rest": "Statistisches Bundesamt (Destatis) – GENESIS-Online",
+    "/ldbnrwws/rest": "IT.NRW – Landesdatenbank NRW (GENESIS-Online)",
+    "/bildungws/rest": "Statistische Ämter des Bundes und der Länder – Bildungsmonitoring.de "
+    "(GENESIS-Online)",
+    "/api/rest": "Statistische Ämter des Bundes und der Länder – Zensusdatenbank (GENESIS-Online)",
 }
 
 
@@ -86,7 +90,7 @@ class Variable:
 
     def levels(self) -> str:
         counts = Counter(
-            "Deutschland" if c == "DG" else LEVELS.get(len(c), f"{len(c)}-digit keys")
+            "Deutschland" if c == "DG" else LEVELS.get(len(c), f"keys of {len(c)} digits")
             for c in self.codes
         )
         return ", ".join(f"{level} ({n})" for level, n in counts.items())
@@ -235,10 +239,9 @@ def starting_yaml(
     notes: list[str] = []
     table = structure.table
     source_id = source_id or source_id_for(table)
-    host = re.sub(r"^www\.|^www-genesis\.", "", (base_url.split("/")[2] if "//" in base_url
-                                                  else base_url))  # fmt: skip
-    partner = next((name for domain, name in SERVICES.items() if host.endswith(domain)),
-                   f"GENESIS-Online ({host})")  # fmt: skip
+    path = urlsplit(base_url).path
+    partner = next((name for marker, name in SERVICES.items() if path.startswith(marker)),
+                   f"GENESIS-Online ({urlsplit(base_url).hostname})")  # fmt: skip
 
     # value variables -> measures, with their units
     mapped: dict[str, str] = {}
@@ -294,7 +297,7 @@ def starting_yaml(
     for variable in structure.variables:
         if variable.role in ("sex", "nationality"):
             words = SEX_CODES if variable.role == "sex" else NATIONALITY_CODES
-            values = {c: words[c] for c in variable.codes if c in words}
+            values = {c: word for c, word in words.items() if c in variable.codes}
             if variable.total is not None:
                 values[variable.total] = "total"
             unknown = [c for c in variable.codes if c not in values]
