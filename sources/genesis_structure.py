@@ -447,7 +447,7 @@ def check_mapping(
         probably means (so that its codes are compared too), after saying so."""
         if not column.startswith("variable:"):
             return None
-        code = column.split(":", 1)[1]
+        code = column.split(":")[1]  # variable:SCHART or its labels, variable:SCHART:label
         found = structure.variable(code)
         if found is None:
             close = difflib.get_close_matches(code, known, n=1, cutoff=0.3)
@@ -465,8 +465,9 @@ def check_mapping(
     # regions
     for column in mapping.region_columns or (mapping.region_column,):
         variable(column, "region.column")
-    mapped_regions = {c.split(":", 1)[1] for c in mapping.region_columns}
-    for region in structure.regions:
+    columns = mapping.region_columns or (mapping.region_column,)
+    mapped_regions = {c.split(":")[1] for c in columns if c.startswith("variable:")}
+    for region in structure.regions if len(mapped_regions) == len(columns) else []:
         if region.code not in mapped_regions and f"variable:{region.code}" not in mapping.filters:
             problems.append(
                 Mismatch(
@@ -487,8 +488,20 @@ def check_mapping(
         problems += _code_mismatches(f"{name}.values", found, set(dimension.values))
     for name, lookup in mapping.lookups.items():
         found = variable(lookup.column, f"lookups.{name}.column")
-        if found is not None:
-            addressed.add(found.code)
+        if found is None:
+            continue
+        addressed.add(found.code)
+        if lookup.column.endswith(":label"):  # labels: each of the table's must be mapped
+            missing = [t for t in found.codes.values() if t not in lookup.values]
+            if missing:
+                problems.append(
+                    Mismatch(
+                        "codes",
+                        f"mapping.lookups.{name}.values: {', '.join(missing)} (labels of "
+                        f"{found.code}) {'is' if len(missing) == 1 else 'are'} not mapped",
+                    )
+                )
+        else:
             problems += _code_mismatches(f"lookups.{name}.values", found, set(lookup.values))
     for column, kept in mapping.filters.items():
         found = variable(column, f"filters.{column}")
@@ -561,9 +574,24 @@ def check_mapping(
                         f"{', '.join(value.units)}; measure {measure_id} is in {measure.unit}",
                     )
                 )
+    # value variables by their label: each label the lookup maps must be the table's
+    labels = {v.label for v in structure.values}
+    for name, lookup in mapping.lookups.items():
+        if lookup.column == "value_variable_label":
+            missing = [t for t in labels if t not in lookup.values]
+            if missing:
+                problems.append(
+                    Mismatch(
+                        "value_variable",
+                        f"mapping.lookups.{name}.values: the value variable"
+                        f"{'s' * (len(missing) > 1)} {', '.join(sorted(missing))} "
+                        f"{'is' if len(missing) == 1 else 'are'} not mapped",
+                    )
+                )
+    chosen_by = ("value_variable_code", "value_variable_label", "value_unit")
     if (
-        "value_variable_code" not in mapping.filters
-        and not any(lk.column == "value_variable_code" for lk in mapping.lookups.values())
+        not any(c in mapping.filters for c in chosen_by)
+        and not any(lk.column in chosen_by for lk in mapping.lookups.values())
         and len(structure.values) > 1
     ):
         problems.append(

@@ -14,6 +14,7 @@ import contextlib
 import csv
 import io
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,11 @@ import yaml
 from schemas.catalogue import load_catalogue
 from schemas.tables import school_year_label
 from sources.clients.genesis import GenesisCredentials
+from sources.delivery import read_payload, records_relation
 from sources.fetch import genesis_calls
 from sources.periods import start_year
 from sources.registry import Source, load_source
-from tests.genesis_replay import GenesisReplayServer, Interaction, load_cassette
+from tests.genesis_replay import GenesisReplayServer, Interaction, load_cassette, recorded_zip
 from warehouse.build import (
     build_measure_revisions,
     load_catalogue_tables,
@@ -49,9 +51,9 @@ SYMBOLS = {"-": (0.0, "ok"), ".": (None, "suppressed"), "...": (None, "not_avail
 FLAGS = {"e": "estimated", "()": "unreliable", "p": "provisional"}
 
 # 91111-0001: one value variable (INDIKA) in the unit of each of its indicators, so it has no
-# starting entry; this one takes the education indicators (with every symbol of the table but
-# x, which stands only in indicators outside the catalogue)
+# starting entry; this one takes the education indicators (with . and ...) and one with x
 SUSTAINABILITY = {
+    "NE2-16-03-B": ("partner_countries_cpi_improved", "total"),
     "NE2-04-01-A-1": ("early_leavers_18_24_share", "total"),
     "NE2-04-01-A-2": ("early_leavers_18_24_share", "female"),
     "NE2-04-01-A-3": ("early_leavers_18_24_share", "male"),
@@ -336,3 +338,61 @@ def test_an_error_answer_names_the_table_and_keeps_what_was_loaded(
         ).fetchall()
         == before
     )
+
+
+def test_every_symbol_and_quality_flag_of_the_recordings_is_a_status(
+    loaded: dict[str, Loaded],
+) -> None:
+    """Across the tables: each official symbol and each quality flag (value_q) as its status;
+    no symbol staged as a number ('-' is exactly nothing: 0)."""
+    conn = loaded["91111-0001"].conn
+    symbols = conn.execute(
+        "SELECT raw_value, list_distinct(list(status)), list_distinct(list(value)) "
+        "FROM staging.records WHERE raw_value IN ('-', '.', '...', '/', 'x') GROUP BY 1"
+    ).fetchall()
+    assert sorted(symbols) == [
+        ("-", ["ok"], [0.0]),
+        (".", ["suppressed"], []),
+        ("...", ["not_available"], []),
+        ("/", ["unreliable"], []),
+        ("x", ["not_applicable"], []),
+    ]
+    # the quality flags (quality=on): e estimated, () unreliable, as the recording has them
+    for name in ("1000A-2022", "12211-Z-11"):
+        table = loaded[name]
+        want = Counter(status for _, status, _ in expected_cells(table).values())
+        got = Counter(
+            dict(
+                conn.execute(
+                    "SELECT status, count(*) FROM staging.records WHERE source_id = ? GROUP BY 1",
+                    [table.source.id],
+                ).fetchall()
+            )
+        )
+        assert got["estimated"] == want["estimated"] > 0, name
+        flagged = conn.execute(
+            "SELECT DISTINCT status FROM staging.records WHERE source_id = ? "
+            "AND (raw_value LIKE '% e' OR raw_value LIKE '(%)')",
+            [table.source.id],
+        ).fetchall()
+        assert flagged == [("estimated",)], name
+    # the () flags of 12211-Z-11 stand on the lines of the kinds of living arrangement, which
+    # the entry leaves out (it keeps the total): the families' lines read with the same entry
+    table = loaded["12211-Z-11"]
+    mapping = table.source.measures.model_copy(
+        update={"filters": {"variable:LBFORM01": ("FAMILIEN",)}}
+    )
+    families = table.source.model_copy(update={"measures": mapping})
+    with duckdb.connect() as scratch:
+        raw = read_payload(families, recorded_zip("12211-Z-11"), "12211-Z-11.zip", scratch)
+        cells = scratch.execute(
+            f"SELECT raw_value, value, status FROM {records_relation(scratch, raw, families)} "
+            "WHERE raw_value LIKE '(%)' ORDER BY source_line"
+        ).fetchall()
+    parenthesised = [
+        r
+        for r in table.flat
+        if (r["value_q"], r["2_variable_attribute_code"]) == ("()", "FAMILIEN")
+    ]
+    assert cells == [(f"({r['value']})", float(r["value"]), "unreliable") for r in parenthesised]
+    assert len(cells) == 14
