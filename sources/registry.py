@@ -349,7 +349,8 @@ class FormatSpec(YamlModel):
 
 
 def _columns(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
+    """One value or a list of them."""
+    return value if isinstance(value, list) else [value]
 
 
 class RegionSpec(YamlModel):

@@ -178,7 +178,7 @@ def test_full_source_keeps_every_setting(tmp_path: Path) -> None:
     assert m.values[2] == ValueColumn(
         column="ohne HSA deutsch", measure="leavers_without_hsa", nationality="german"
     )
-    assert m.filters == {"Art": "1"}  # values are compared as text
+    assert m.filters == {"Art": ("1",)}  # values are compared as text
     assert source.measure_ids() == {"leavers_total", "leavers_without_hsa"}
 
 
@@ -679,7 +679,7 @@ def test_numbers_where_text_is_expected_are_taken_as_written(tmp_path: Path) -> 
     )
     source = load_source(write(tmp_path, text.replace("02: mänlich", "02: male")))
     assert source.measures is not None
-    assert source.measures.filters == {"Schulart": "007", "Stand": "1.50"}
+    assert source.measures.filters == {"Schulart": ("007",), "Stand": ("1.50",)}
     assert source.measures.sex.values == {"insgesamt": "total", "01": "female", "02": "male"}
 
 
