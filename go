@@ -46,6 +46,9 @@ case "$command" in
     "$UV" run --frozen --no-sync ruff check .
     "$UV" run --frozen --no-sync ruff format --check .
     "$UV" run --frozen --no-sync lint-imports   # the layering contract (pyproject.toml)
+    # the whole suite runs on every core (pytest-xdist), a module's tests in one worker (they
+    # share module fixtures); with arguments, exactly what was asked for
+    [ $# -eq 0 ] && set -- -n auto --maxprocesses 4 --dist loadfile
     exec "$UV" run --frozen --no-sync pytest "$@" ;;
   ui)   exec "$UV" run --frozen --no-sync bildungsmonitor ui "$@" ;;
   bench) exec "$UV" run --frozen --no-sync python -m benchmarks "$@" ;;

@@ -4,10 +4,15 @@ The session runs `bildungsmonitor run` twice on the bundled demo data in a tempo
 directory (a real DuckDB file, a real Dagster instance under <data>/dagster_home): the first run
 parses everything, the second finds every payload unchanged. Tests that only read share these
 runs; tests that change inputs copy the data directory first.
+
+Under pytest-xdist (`./go test` runs the suite on every core) the workers share one demo: the
+first worker that needs it runs it under a file lock in the run's common temp folder, the others
+wait for it and read the same directory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from filelock import FileLock
 
 from sources.registry import load_registry
 from warehouse.db import DataPaths, init_schema
@@ -72,14 +78,31 @@ class DemoRuns:
         return self.data_dir / "warehouse" / "work.duckdb"
 
 
-@pytest.fixture(scope="session")
-def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> DemoRuns:
-    data_dir = tmp_path_factory.mktemp("demo") / "data"
+def _run_demo(data_dir: Path) -> DemoRuns:
     first = run_cli(data_dir)
     assert first.returncode == 0, first.output
     second = run_cli(data_dir)
     assert second.returncode == 0, second.output
     return DemoRuns(data_dir, first, second)
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoRuns:
+    if worker_id == "master":  # one process: no one to share with
+        return _run_demo(tmp_path_factory.mktemp("demo") / "data")
+    shared = tmp_path_factory.getbasetemp().parent / "demo"
+    outputs = shared / "outputs.json"
+    shared.mkdir(exist_ok=True)
+    with FileLock(str(shared) + ".lock"):
+        if not outputs.exists():
+            runs = _run_demo(shared / "data")
+            outputs.write_text(
+                json.dumps([runs.first.returncode, runs.first.output,
+                            runs.second.returncode, runs.second.output]),
+                encoding="utf-8",
+            )  # fmt: skip
+    code_1, output_1, code_2, output_2 = json.loads(outputs.read_text(encoding="utf-8"))
+    return DemoRuns(shared / "data", CliRun(code_1, output_1), CliRun(code_2, output_2))
 
 
 @pytest.fixture(scope="session")
