@@ -188,6 +188,7 @@ def test_report_doc_commentary_workflow_runs(demo_runs, tmp_path: Path, capsys) 
     assert (out / "index.html").stat().st_mtime_ns == before  # the previous report stays
 
 
+@pytest.mark.slow  # a loopback replay server
 def test_sources_doc_genesis_example_runs(tmp_path: Path, monkeypatch, capsys) -> None:
     """docs/sources.md, "A new table": the starting YAML of 12411-01-01-4 as the doc prints it,
     and its --check, against a loopback replay of the real recording."""

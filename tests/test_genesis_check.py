@@ -20,6 +20,8 @@ from pipelines.cli import main
 from sources.registry import REGISTRIES
 from tests.genesis_replay import GenesisReplayServer, Interaction, load_cassette, make_zip
 
+pytestmark = pytest.mark.slow  # loopback replay servers
+
 USER, SECRET = "bm-user-7f3a", "bm-secret-91c2"
 BASE = "/genesisws/rest/2020/"
 TABLE = "21311-01-01-4-B"

@@ -40,6 +40,8 @@ from warehouse.db import DataPaths, init_schema
 from warehouse.ingest import ingest_api_source
 from warehouse.staging import stage_source
 
+pytestmark = pytest.mark.slow  # loopback replay servers
+
 USER, SECRET = "bm-user-7f3a", "bm-secret-91c2"
 REGULAR = [
     "1000A-2022", "11111-02-01-4", "12211-Z-11", "12411-01-01-4", "12531-0043",
