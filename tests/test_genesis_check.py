@@ -226,3 +226,72 @@ def test_value_variables_and_units_against_a_real_recording(credentials: Path, c
         "count",
         "2 mismatches between insolvenzen.yaml and the live table 52411-02-01-4",
     ]
+
+
+def test_a_table_that_is_not_regular_is_said_to_be(credentials: Path, capsys) -> None:
+    """91111-0001 states 143 indicators in one value variable, each in its own unit: the
+    starting YAML says what keeps it from loading, on stderr and in its NOTE lines."""
+    with GenesisReplayServer("91111-0001", username=USER, password=SECRET) as server:
+        code = main(["genesis-metadata", "91111-0001", "--yaml", "--base-url", server.base_url])
+    out, err = capsys.readouterr()
+    note = (
+        "no value variable of the table has a measure in schemas/measures.yaml: INDIKA "
+        "(Indikatoren [jew. ME])"
+    )
+    assert code == 0
+    assert f"not regular: {note} — edit the entry before using it" in err.splitlines()
+    assert f"# NOTE: {note}" in out.splitlines()
+    assert "    value: TODO" in out.splitlines()
+    assert 'partner: "Statistisches Bundesamt (Destatis) – GENESIS-Online"' in out.splitlines()
+
+
+def test_a_table_the_service_does_not_know(credentials: Path, capsys) -> None:
+    answers = (
+        _answer(0, "metadata/table", {"name": "99999-01-01-4"},
+                _status(104, "Es gibt keine Objekte zum angegebenen Selektionskriterium"),
+                "application/json"),
+        _answer(1, "catalogue/tables", {"selection": "99999-01-01-4*"},
+                _status(104, "Es gibt keine Objekte zum angegebenen Selektionskriterium"),
+                "application/json"),
+    )  # fmt: skip
+    with GenesisReplayServer(answers, username=USER, password=SECRET) as server:
+        entry = {**BEFORE_ISSUE_12, "api": {**BEFORE_ISSUE_12["api"], "base_url": server.base_url,
+                                            "table": "99999-01-01-4"}}  # fmt: skip
+        (credentials / "regionalstatistik_21311_01_01_4.yaml").write_text(
+            yaml.safe_dump(entry, allow_unicode=True), encoding="utf-8"
+        )
+        code, lines = check(credentials, "regionalstatistik_21311_01_01_4", capsys)
+    assert code == 1
+    assert lines == [
+        "regionalstatistik_21311_01_01_4.yaml: table: the service has no table 99999-01-01-4 "
+        "(99999-01-01-4: GENESIS status 104 (Information): Es gibt keine Objekte zum "
+        "angegebenen Selektionskriterium — no objects for this selection (is the table in this "
+        "database, are the parameters right?) [POST metadata/table])"
+    ]
+
+
+def test_genesis_metadata_without_a_table(credentials: Path, capsys) -> None:
+    assert main(["genesis-metadata"]) == 2
+    assert capsys.readouterr().out == (
+        "name a table (genesis-metadata TABLE), --source ID or --check ID\n"
+    )
+
+
+def test_the_starting_yaml_of_the_students_table_is_the_production_mapping(
+    credentials: Path, capsys
+) -> None:
+    from sources.registry import load_registry, load_source
+
+    with GenesisReplayServer(students_table(), username=USER, password=SECRET) as server:
+        assert main(["genesis-metadata", TABLE, "--yaml", "--base-url", server.base_url]) == 0
+    (credentials / "genesis_21311_01_01_4_b.yaml").write_text(capsys.readouterr().out)
+    started = load_source(credentials / "genesis_21311_01_01_4_b.yaml").measures
+    production = load_registry(REGISTRIES / "production")["regionalstatistik_21311_01_01_4"]
+    written = production.measures
+    assert started.region_columns == written.region_columns == ("variable:KREISE",)
+    assert (started.year_column, started.year_format) == ("time", "semester")
+    assert (written.year_column, written.year_format) == ("time", "semester")
+    assert started.sex == written.sex and started.nationality == written.nationality
+    assert started.filters == {"variable:HS-FG2": ("INSGESAMT",)}
+    assert written.filters["variable:HS-FG2"] == ("INSGESAMT",)
+    assert started.values == written.values and not started.combine_rows
