@@ -51,6 +51,10 @@ REGULAR = [
 SYMBOLS = {"-": (0.0, "ok"), ".": (None, "suppressed"), "...": (None, "not_available"),
            "/": (None, "unreliable"), "x": (None, "not_applicable")}  # fmt: skip
 FLAGS = {"e": "estimated", "()": "unreliable", "p": "provisional"}
+# AI-N-01-2-5 (13,566 Gemeinden) is read and mapped here, not validated and loaded: its
+# validation alone would cost a fifth of this module's budget, and tests/test_api_sources.py
+# loads it through the whole pipeline
+MAPPED_ONLY = {"AI-N-01-2-5"}
 
 # 91111-0001: one value variable (INDIKA) in the unit of each of its indicators, so it has no
 # starting entry; this one takes the education indicators (with . and ...) and one with x
@@ -63,6 +67,18 @@ SUSTAINABILITY = {
     "NE2-04-01-B-2": ("tertiary_30_34_share", "female"),
     "NE2-04-01-B-3": ("tertiary_30_34_share", "male"),
 }
+
+
+def mapped(conn: duckdb.DuckDBPyConnection, source: Source, fetch) -> str:
+    """The fetched table read and mapped as staging reads and maps it, without the
+    validation (its records in a table `mapped_<id>`)."""
+    file_name, data, _ = fetch(None)
+    raw = read_payload(source, data, file_name, conn)
+    conn.execute(
+        f"CREATE TABLE mapped_{source.id} AS SELECT measure, region_code, school_year, sex, "
+        f"nationality, value, status, raw_value, problem FROM {records_relation(conn, raw, source)}"
+    )
+    return "mapped"
 
 
 @dataclass
@@ -197,14 +213,17 @@ def loaded(warehouse, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Loa
                 updated, fetch = genesis_calls(
                     source, GenesisCredentials(USER, SECRET), lambda message: None
                 )
-                summary = ingest_api_source(conn, source, paths, "run-recordings", fetch, updated)
-                assert summary.error is None, summary.error
-                result = stage_source(conn, source, paths, "run-recordings", registry=sources)
+                if name in MAPPED_ONLY:
+                    state = mapped(conn, source, fetch)
+                else:
+                    summary = ingest_api_source(conn, source, paths, "run", fetch, updated)
+                    assert summary.error is None, summary.error
+                    result = stage_source(conn, source, paths, "run", registry=sources)
+                    state = result.deliveries[0].state
                 fields = {k: v for k, v in source.api.parameters.items()}
                 results[name] = Loaded(
-                    name, source, text, recorded_flat(name, fields), conn,
-                    result.deliveries[0].state, server,
-                )  # fmt: skip
+                    name, source, text, recorded_flat(name, fields), conn, state, server
+                )
             finally:
                 server.stop()
         build_measure_revisions(conn)
@@ -259,6 +278,15 @@ def expected_cells(loaded: Loaded) -> dict[tuple, tuple[float | None, str, str]]
 
 def staged(loaded: Loaded) -> tuple[dict[tuple, tuple], dict[tuple, str]]:
     key = "measure, region_code, school_year, sex, nationality"
+    if loaded.state == "mapped":
+        rows = loaded.conn.execute(
+            f"SELECT {key}, value, status, raw_value FROM mapped_{loaded.source.id} "
+            "WHERE problem IS NULL"
+        ).fetchall()
+        problems = loaded.conn.execute(
+            f"SELECT {key}, problem FROM mapped_{loaded.source.id} WHERE problem IS NOT NULL"
+        ).fetchall()
+        return {r[:5]: r[5:] for r in rows}, {r[:5]: r[5] for r in problems}
     rows = loaded.conn.execute(
         f"SELECT {key}, value, status, raw_value FROM staging.records WHERE source_id = ?",
         [loaded.source.id],
@@ -274,7 +302,7 @@ def staged(loaded: Loaded) -> tuple[dict[tuple, tuple], dict[tuple, str]]:
 @pytest.mark.parametrize("name", [*REGULAR, "91111-0001"])
 def test_every_cell_as_the_recording_says(loaded: dict[str, Loaded], name: str) -> None:
     table = loaded[name]
-    assert table.state in ("loaded", "loaded_with_quarantine"), table.state
+    assert table.state in ("loaded", "loaded_with_quarantine", "mapped"), table.state
     expected = expected_cells(table)
     records, quarantined = staged(table)
     assert expected, name
@@ -288,6 +316,9 @@ def test_every_cell_as_the_recording_says(loaded: dict[str, Loaded], name: str) 
     for value, status, raw in records.values():
         if raw in (".", "...", "/", "x"):
             assert value is None and status == SYMBOLS[raw][1]
+    if table.state == "mapped":  # read and mapped: every cell readable
+        assert not quarantined, list(quarantined.items())[:3]
+        return
     # what is quarantined is so for a region the reference does not know today
     known = {c for (c,) in table.conn.execute("SELECT region_code FROM core.regions").fetchall()}
     for key, reason in quarantined.items():
