@@ -155,6 +155,14 @@ def structure_of(table: str, metadata: dict, flat: list[dict[str, str]]) -> Tabl
     times: dict[str, None] = {}
     time_codes: Counter = Counter()
     symbols: Counter = Counter()
+    slots = sorted(
+        {k.split("_", 1)[0] for row in flat[:1] for k in row if k[:1].isdigit()}, key=int
+    )
+    keys = [
+        (f"{n}_variable_code", f"{n}_variable_label", f"{n}_variable_attribute_code",
+         f"{n}_variable_attribute_label")
+        for n in slots
+    ]  # fmt: skip
     for number, row in enumerate(flat):
         label, units = values.setdefault(
             row.get("value_variable_code", ""), (row.get("value_variable_label", ""), Counter())
@@ -165,14 +173,15 @@ def structure_of(table: str, metadata: dict, flat: list[dict[str, str]]) -> Tabl
         cell = (row.get("value") or "").strip()
         if cell in SYMBOL_STATUS and cell:
             symbols[cell] += 1
-        for key, code in row.items():
-            if key[:1].isdigit() and key.endswith("_variable_code") and code:
-                slot = key.split("_", 1)[0]
-                entry = variables.setdefault(
-                    code, (row.get(f"{slot}_variable_label", ""), {}, set())
-                )
-                attribute = (row.get(f"{slot}_variable_attribute_code") or "").strip()
-                entry[1].setdefault(attribute, row.get(f"{slot}_variable_attribute_label", ""))
+        for code_key, label_key, attribute_key, attribute_label_key in keys:
+            code = row.get(code_key)
+            if code:
+                entry = variables.get(code)
+                if entry is None:
+                    entry = variables[code] = (row.get(label_key, ""), {}, set())
+                attribute = (row.get(attribute_key) or "").strip()
+                if attribute not in entry[1]:
+                    entry[1][attribute] = row.get(attribute_label_key, "")
                 entry[2].add(number)
     listed = []
     for code, (label, codes, lines) in variables.items():
