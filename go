@@ -47,8 +47,9 @@ case "$command" in
     "$UV" run --frozen --no-sync ruff format --check .
     "$UV" run --frozen --no-sync lint-imports   # the layering contract (pyproject.toml)
     # the whole suite runs on every core (pytest-xdist), a module's tests in one worker (they
-    # share module fixtures); with arguments, exactly what was asked for
-    [ $# -eq 0 ] && set -- -n auto --maxprocesses 4 --dist loadfile
+    # share module fixtures), the longest modules first (tests/conftest.py); with arguments,
+    # exactly what was asked for
+    [ $# -eq 0 ] && set -- -n auto --maxprocesses 4 --dist loadfile --no-loadscope-reorder
     exec "$UV" run --frozen --no-sync pytest "$@" ;;
   ui)   exec "$UV" run --frozen --no-sync bildungsmonitor ui "$@" ;;
   bench) exec "$UV" run --frozen --no-sync python -m benchmarks "$@" ;;

@@ -298,6 +298,7 @@ class Pages:
             "trend_table": table,
             "ranking": ranking,
             "municipalities": municipalities,
+            "with_value": sum(1 for m in municipalities if m["rank"] != ""),
             "kreise": kreise,
             "map": dot_map,
             "subgroups": self.subgroups(indicator_id, years, unit_title),

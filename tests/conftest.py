@@ -32,7 +32,27 @@ from warehouse.ingest import ingest_source
 from warehouse.staging import StagingResult, stage_source
 
 REPO = Path(__file__).resolve().parents[1]
+# The longest modules (each several pipeline runs), longest first: under pytest-xdist the workers
+# take modules in collection order, so these start at once instead of ending the run one by one.
+LONGEST_FIRST = (
+    "test_workflows.py",
+    "test_unattended.py",
+    "test_corpus.py",
+    "test_daemon_recovery.py",
+    "test_one_run_at_a_time.py",
+    "test_held_back.py",
+    "test_production.py",
+    "test_api_sources.py",
+    "test_benchmarks.py",
+    "test_report.py",
+    "test_history.py",
+)
 RUN_ID = re.compile(r"^Run ([0-9a-f-]{36}) ", re.MULTILINE)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: others keep order
 
 
 @dataclass(frozen=True)

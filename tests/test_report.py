@@ -228,6 +228,26 @@ def test_the_reports_numbers_are_those_of_the_trend_mart(
     value, status = trends("dropout_rate", "05562032")["2023/24"]
     assert _cells(profile, "data-indicator", "dropout_rate") == {"2023/24": shown(value, status)}
     assert checked > 100
+    # the heading counts only municipalities with a value in that year
+    for indicator in ("gymnasium_share", "dropout_rate", "betreuungsquote_u3"):
+        n, year = published.execute(
+            "SELECT count(value), max(school_year) FROM marts.indicator_values v "
+            "WHERE indicator_id = ? AND region_level = 'gemeinde' AND in_ruhr AND sex = 'total' "
+            "AND nationality = 'total' AND start_year = (SELECT max(start_year) FROM "
+            "marts.indicator_values WHERE indicator_id = v.indicator_id AND region_code = 'RVR')",
+            [indicator],
+        ).fetchone()
+        html = (site / "indikatoren" / f"{indicator}.html").read_text(encoding="utf-8")
+        if n == 53:
+            assert f"Die 53 Gemeinden im Schuljahr {year}</h2>" in html, indicator
+        else:
+            assert f"Die Gemeinden im Schuljahr {year}</h2>" in html, indicator
+            missing = "eine Gemeinde" if n == 52 else f"{53 - n} Gemeinden"
+            assert (
+                f"Für {n} der 53 Gemeinden liegt ein Wert vor; für {missing} fehlt er in diesem "
+                "Schuljahr." in html
+            ), indicator
+            assert "Die 53 Gemeinden" not in html, indicator
 
 
 @pytest.mark.slow
