@@ -242,8 +242,8 @@ def starting_yaml(
     source_id: str | None = None,
 ) -> tuple[str, list[str]]:
     """A registry entry for the table, and what keeps it from loading unchanged (empty for a
-    regular table): a value variable without a catalogue measure, a unit the measure does not
-    have, a time no rule reads, a subgroup the starting entry cannot place."""
+    regular table): no value variable with a catalogue measure, a unit the measure does not
+    have, a time no rule reads, no region variable, sex or nationality codes it cannot read."""
     irregular: list[str] = []
     notes: list[str] = []
     table = structure.table
@@ -326,7 +326,7 @@ def starting_yaml(
                 filters[f"variable:{variable.code}"] = [""]
             else:
                 summed.append(variable.code)
-    if len(mapped) < len(structure.values) or filters.get("time"):
+    if mapped and len(mapped) < len(structure.values):  # the value variables with a measure
         filters = {"value_variable_code": sorted(mapped), **filters}
     measures = sorted(set(mapped.values()))
 
