@@ -264,7 +264,9 @@ def mapped_columns(raw: RawTable, source: Source) -> tuple[list[str], list[str]]
 def _region_columns(mapping: MeasureMapping, positions: dict[str, int]) -> list[str]:
     """The region columns the delivery has (of several, a flat file may lack some levels);
     the first one, to be named as missing, if it has none."""
-    columns = mapping.region_columns or (mapping.region_column,)
+    columns = mapping.region_columns
+    if not columns or columns[0] != mapping.region_column:  # a copy given another column
+        columns = (mapping.region_column,)
     return [c for c in columns if c in positions] or [columns[0]]
 
 

@@ -472,9 +472,9 @@ def check_mapping(
         return found
 
     # regions
-    for column in mapping.region_columns or (mapping.region_column,):
-        variable(column, "region.column")
     columns = mapping.region_columns or (mapping.region_column,)
+    for column in columns:
+        variable(column, "region.column")
     mapped_regions = {c.split(":")[1] for c in columns if c.startswith("variable:")}
     for region in structure.regions if len(mapped_regions) == len(columns) else []:
         if region.code not in mapped_regions and f"variable:{region.code}" not in mapping.filters:
