@@ -284,6 +284,8 @@ def starting_yaml(
         )
     filters: dict[str, list[str]] = {}
     time_note = f"{structure.time_code}: {_span(structure.times)}"
+    if rule == "start_year":  # a calendar year: which school year it stands for is a choice
+        time_note += "; read as the school year it begins (end_year: the one it ends)"
     if rule is not None:
         by_year: dict[int, list[str]] = {}
         for cell in sorted(structure.times):
