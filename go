@@ -25,7 +25,7 @@ else
 fi
 "$UV" sync --frozen --quiet --python python3
 # the project's own modules too (they are not installed: an editable install)
-"$UV" run --frozen --no-sync python -m compileall -q -j 0 pipelines sources expectations warehouse schemas benchmarks >/dev/null
+"$UV" run --frozen --no-sync python -m compileall -q -j 0 pipelines sources expectations warehouse schemas benchmarks portal >/dev/null
 
 command=${1:-run}
 [ $# -gt 0 ] && shift

@@ -88,8 +88,11 @@ def partner_letter(
     received_at: dt.datetime,
     last_good_file: str | None,
     report_de: str,
+    portal_url: str | None = None,
 ) -> str:
-    """The mail to the partner: what happened, what we use meanwhile, the screener's report."""
+    """The mail to the partner: what happened, what we use meanwhile, the screener's report;
+    with the partner portal's address (operations.yaml `alerts.portal_url`), where to follow
+    the delivery and check and send the corrected file."""
     meanwhile = (
         f"Bis eine berichtigte Datei eingeht, verwenden wir weiterhin Ihre letzte gültige "
         f"Lieferung „{last_good_file}“."
@@ -108,13 +111,34 @@ def partner_letter(
             "",
             report_de,
             "",
-            "Bitte senden Sie uns eine berichtigte Datei. Vor dem Senden können Sie sie selbst "
-            "prüfen:",
-            "",
-            f"    bildungsmonitor screen DATEI --source {source.id} --language de",
-            "",
+            *(_portal_lines(portal_url) if portal_url else _screen_lines(source)),
             "Mit freundlichen Grüßen",
             "die Geschäftsstelle des Bildungsmonitors",
             "",
         ]
     )
+
+
+def portal_deliveries_url(portal_url: str) -> str:
+    """The portal's page that lists a partner's deliveries (portal/app.py)."""
+    return portal_url.rstrip("/") + "/lieferungen"
+
+
+def _portal_lines(portal_url: str) -> list[str]:
+    return [
+        "Den Stand Ihrer Lieferungen sehen Sie im Lieferportal:",
+        "",
+        f"    {portal_deliveries_url(portal_url)}",
+        "",
+        "Dort können Sie auch die berichtigte Datei prüfen und liefern.",
+        "",
+    ]
+
+
+def _screen_lines(source: Source) -> list[str]:
+    return [
+        "Bitte senden Sie uns eine berichtigte Datei. Vor dem Senden können Sie sie selbst prüfen:",
+        "",
+        f"    bildungsmonitor screen DATEI --source {source.id} --language de",
+        "",
+    ]

@@ -15,7 +15,7 @@ import duckdb
 
 from alerts.channels import append_log, post_webhook, send_mail
 from alerts.messages import Alert, RunReport, partner_letter, partner_subject
-from expectations.screening import school_directory, screen
+from expectations.screening import screen_delivery
 from schemas.operations import OperationsConfig
 from sources.archive import RawArchive
 from sources.registry import Source
@@ -51,17 +51,8 @@ def partner_letters(
         source = registry.get(rejected.source_id)
         if not to or source is None:
             continue
-        schools = (
-            school_directory(published, registry)
-            if source.measures and source.measures.region_by == "school_number"
-            else None
-        )
-        report = screen(
-            archive.read(rejected.delivery_id),
-            rejected.file_name,
-            source,
-            schools=schools,
-            published=published,
+        report = screen_delivery(
+            archive.read(rejected.delivery_id), rejected.file_name, source, registry, published
         )
         body = partner_letter(
             source,
@@ -69,6 +60,7 @@ def partner_letters(
             rejected.received_at,
             rejected.last_good_file,
             report.render("de"),
+            email.portal_url,
         )
         letters.append(Letter(to, partner_subject(rejected.file_name), body, source.id))
     return letters

@@ -691,3 +691,19 @@ def school_directory(published: Path | None, registry: dict[str, Source]) -> dic
     with duckdb.connect() as conn:
         rows = reference_rows(conn, read_payload(directory, path, path.name, conn), directory)
         return dict(conn.execute(f"SELECT school_number, region_code FROM {rows}").fetchall())
+
+
+def screen_delivery(
+    data: bytes,
+    file_name: str,
+    source: Source,
+    registry: dict[str, Source],
+    published: Path | None,
+    schools: Mapping[str, str] | None = None,
+) -> Report:
+    """`screen` as `bildungsmonitor screen`, the partner portal and the partners' letters run
+    it: with the school directory when the source places its lines by Schulnummer (`schools`
+    given: that directory, read once by the caller), and the publication's history."""
+    if schools is None and source.measures and source.measures.region_by == "school_number":
+        schools = school_directory(published, registry)
+    return screen(data, file_name, source, schools=schools, published=published)

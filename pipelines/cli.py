@@ -25,6 +25,9 @@
     bildungsmonitor genesis-metadata TABLE --yaml  a starting registry YAML for a table
     bildungsmonitor genesis-metadata --check ID    the source's YAML against the live table;
                                              exit 1 with every mismatch listed
+    bildungsmonitor portal [--host H] [--port 8040]  the partner portal (docs/portal.md)
+    bildungsmonitor portal add-partner ID    issue an access token (only its hash is stored)
+    bildungsmonitor portal revoke ID [--token TOKEN_ID]   revoke a partner's token(s)
 
 A mistake in the source registry or the catalogue YAML is printed as one line per mistake
 (file, line, key, what was expected) and the command exits with code 2.
@@ -411,7 +414,7 @@ def cmd_genesis_metadata(args: argparse.Namespace) -> int:
 def cmd_screen(args: argparse.Namespace) -> int:
     """Check a delivery before sending it: nothing is loaded. Exit 0 pass, 1 warnings, 2 fail."""
     select_registry(args)
-    from expectations.screening import school_directory, screen
+    from expectations.screening import screen_delivery
     from sources.registry import load_registry
 
     sources = load_registry(selected_registry(args))
@@ -424,12 +427,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         print(f"{args.file}: no such file / Datei nicht gefunden")
         return 2
     published = _paths(args).published_db
-    schools = (
-        school_directory(published, sources)
-        if source.measures and source.measures.region_by == "school_number"
-        else None
-    )
-    report = screen(path.read_bytes(), path.name, source, schools=schools, published=published)
+    report = screen_delivery(path.read_bytes(), path.name, source, sources, published)
     print(report.to_json() if args.json else report.render(args.language))
     return report.exit_code
 
@@ -479,6 +477,36 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"(secondary), {s.derived} (gaps and percentages that would give them away)"
         )
     return 0
+
+
+def cmd_portal(args: argparse.Namespace) -> int:
+    """The partner portal, or (add-partner, revoke) its access tokens."""
+    select_registry(args)
+    from portal.partners import partners_file
+    from portal.serve import PortalConfig, add_partner, revoke, serve
+    from sources.registry import load_registry
+
+    config = PortalConfig(
+        _paths(args),
+        load_registry(selected_registry(args)),
+        Path(args.partners) if args.partners else partners_file(),
+    )
+    if args.portal_command == "add-partner":
+        code, text = add_partner(config, args.partner)
+    elif args.portal_command == "revoke":
+        code, text = revoke(config, args.partner, args.token)
+    else:
+        serve(
+            config,
+            args.host,
+            args.port,
+            max_upload=args.max_upload_mb * 1024 * 1024,
+            secure_cookies=not args.insecure_cookies,
+            forwarded_allow_ips=args.forwarded_allow_ips,
+        )
+        return 0
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -589,6 +617,38 @@ def main(argv: list[str] | None = None) -> int:
         "--poll-interval", type=float, default=10.0, help="seconds between polls of a job"
     )
     metadata.set_defaults(func=cmd_genesis_metadata)
+    portal_common = argparse.ArgumentParser(add_help=False, parents=[common])
+    portal_common.add_argument(
+        "--partners", help="partners YAML (default portal/partners.yaml or "
+        "$BILDUNGSMONITOR_PORTAL_PARTNERS)"
+    )  # fmt: skip
+    portal = sub.add_parser(
+        "portal", parents=[portal_common], help="the partner portal: upload, screen, deliver"
+    )
+    portal.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    portal.add_argument("--port", type=int, default=8040)
+    portal.add_argument("--max-upload-mb", type=int, default=100, help="upload limit (MB)")
+    portal.add_argument(
+        "--insecure-cookies",
+        action="store_true",
+        help="send the session cookie over plain HTTP too (only for a test on one machine)",
+    )
+    portal.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="the reverse proxy's address, whose X-Forwarded-For is trusted",
+    )
+    portal.set_defaults(func=cmd_portal, portal_command=None)
+    portal_sub = portal.add_subparsers(dest="portal_command")
+    add = portal_sub.add_parser(
+        "add-partner", parents=[portal_common], help="issue an access token for a partner"
+    )
+    add.add_argument("partner", help="the partner's id in the partners YAML")
+    revoke = portal_sub.add_parser(
+        "revoke", parents=[portal_common], help="revoke a partner's access tokens"
+    )
+    revoke.add_argument("partner", help="the partner's id")
+    revoke.add_argument("--token", help="only this token id (default: all of the partner's)")
     args = parser.parse_args(argv)
     try:
         return args.func(args)

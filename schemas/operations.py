@@ -17,6 +17,7 @@ that hold them (docs/operations.md, "Alerts" and "Where secrets live").
         to: [datenteam@example.org]
         partners:                      # source id -> who gets the screener report of a rejection
           kita_betreuung: [jugendamt-statistik@example.org]
+        portal_url: https://lieferung.example.org   # optional: the letters link to the portal
       webhook:
         url: https://chat.example.org/hooks/bildungsmonitor
         token_env: BM_WEBHOOK_TOKEN    # optional: sent as "Authorization: Bearer …"
@@ -90,6 +91,8 @@ class EmailSettings(YamlModel):
     sender: Address
     to: list[Address] = Field(min_length=1)
     partners: dict[str, list[Address]] = Field(default_factory=dict)
+    # the partner portal's public address (https://…): the partners' letters link to it
+    portal_url: Url | None = None
     timeout_seconds: float = Field(30, gt=0)
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from sources.registry import Source
 
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial")
+# the delivery note beside an inbox file: who delivered it, when (warehouse/inbox_delivery.py)
+NOTE_SUFFIX = ".delivery.json"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class Payload:
     origin: str  # "demo:<relative path>" / "location:<path>" / "inbox:<name>"
     path: Path  # where it was found
     data: bytes
+    # who delivered it and when (UTC, ISO), if its inbox file came with a delivery note
+    # (warehouse/inbox_delivery.py: the partner portal writes one)
+    delivered_by: str | None = None
+    delivered_at: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -120,6 +126,7 @@ class RawArchive:
                 "first_origin": payload.origin,
                 "received_at": received_at.isoformat(),
                 "run_id": run_id,
+                **self._deliverer(payload),
             }
             sidecar_path.write_text(
                 json.dumps(sidecar, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -133,11 +140,18 @@ class RawArchive:
                 "size_bytes": len(payload.data),
                 "received_at": received_at.isoformat(),
                 "run_id": run_id,
+                **self._deliverer(payload),
             }
             self.root.mkdir(parents=True, exist_ok=True)
             with self.manifest.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line, ensure_ascii=False) + "\n")
         return Archived(sha, target.relative_to(self.data_dir).as_posix(), newly)
+
+    @staticmethod
+    def _deliverer(payload: Payload) -> dict[str, str]:
+        if payload.delivered_by is None:
+            return {}
+        return {"delivered_by": payload.delivered_by, "delivered_at": payload.delivered_at or ""}
 
     def _in_manifest(self, source_id: str, sha256: str) -> bool:
         if not self.manifest.exists():
@@ -191,6 +205,9 @@ def move_out_of_inbox(
         counter += 1
         target = target_dir / f"{stamp}-{counter}_{path.name}"
     shutil.move(str(path), target)
+    note = path.with_name(f".{path.name}{NOTE_SUFFIX}")
+    if note.is_file() and not note.is_symlink():  # who delivered it goes along with it
+        os.replace(note, target.with_name(target.name + NOTE_SUFFIX))
     if message and verdict == "rejected":
         target.with_name(target.name + ".error.txt").write_text(
             error_text(path.name, message, message_de), encoding="utf-8"

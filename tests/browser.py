@@ -66,7 +66,9 @@ class Browser:
     """One headless Chromium for many pages, driven over --remote-debugging-pipe (no port):
     every request, failed load and console error of a page is recorded."""
 
-    def __init__(self, width: int = 1400, height: int = 1000) -> None:
+    def __init__(self, width: int = 1400, height: int = 1000, loopback: bool = False) -> None:
+        # loopback: pages of a server on 127.0.0.1 load; every other host still resolves nowhere
+        offline = OFFLINE + (", EXCLUDE 127.0.0.1" if loopback else "")
         self._profile = tempfile.TemporaryDirectory()
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
@@ -76,7 +78,7 @@ class Browser:
         for fd in (to_chrome_r, from_chrome_w):
             os.close(fd)
         self._process = subprocess.Popen(
-            [chromium(), *FLAGS, OFFLINE, f"--user-data-dir={self._profile.name}",
+            [chromium(), *FLAGS, offline, f"--user-data-dir={self._profile.name}",
              f"--window-size={width},{height}", "--remote-debugging-pipe", "about:blank"],
             pass_fds=(3, 4),
             preexec_fn=lambda: (os.dup2(high[0], 3), os.dup2(high[1], 4)),
@@ -152,7 +154,7 @@ class Browser:
         self._events.clear()
         self.send("Page.navigate", session=True, url=url)
         deadline = time.monotonic() + timeout
-        while not self.evaluate(f"document.URL === {json.dumps(url)} && ({ready})"):
+        while not self._settled(f"document.URL === {json.dumps(url)} && ({ready})"):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url}: not ready ({ready}) after {timeout} s")
             time.sleep(0.02)
@@ -180,3 +182,27 @@ class Browser:
         shot = self.send("Page.captureScreenshot", session=True, format="png",
                          captureBeyondViewport=True)  # fmt: skip
         path.write_bytes(base64.b64decode(shot["data"]))
+
+    def wait_for(self, expression: str, timeout: float = 30) -> None:
+        """Wait until the JavaScript expression is true (after a click that loads a page)."""
+        deadline = time.monotonic() + timeout
+        while not self._settled(f"document.readyState === 'complete' && ({expression})"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not true after {timeout} s: {expression}")
+            time.sleep(0.05)
+
+    def _settled(self, expression: str):
+        """The expression's value; False while the page is being replaced by the next one."""
+        try:
+            return self.evaluate(expression)
+        except RuntimeError as exc:
+            if "navigated or closed" in str(exc) or "context was destroyed" in str(exc):
+                return False
+            raise
+
+    def set_files(self, selector: str, *files: Path) -> None:
+        """Choose files in an <input type=file>, as a person does in the file dialog."""
+        root = self.send("DOM.getDocument", session=True)["root"]["nodeId"]
+        node = self.send("DOM.querySelector", session=True, nodeId=root, selector=selector)
+        self.send("DOM.setFileInputFiles", session=True, nodeId=node["nodeId"],
+                  files=[str(f) for f in files])  # fmt: skip

@@ -1,7 +1,7 @@
 """The layering of the code is a contract (pyproject.toml, [tool.importlinter]): pipelines wire
-into Dagster, alerts tell people what a run found, warehouse owns the persisted tables,
-expectations check, sources read, schemas name things — each floor imports only the floors below
-it, and only pipelines know Dagster.
+into Dagster, alerts tell people what a run found, the portal serves the partners, warehouse
+owns the persisted tables, expectations check, sources read, schemas name things — each floor
+imports only the floors below it, and only pipelines know Dagster.
 benchmarks/ sits on top: it measures the pipeline from outside and nothing imports it.
 `./go test` runs `lint-imports` before the tests; this test keeps the contract in force when
 pytest runs alone."""
@@ -24,7 +24,7 @@ def test_the_layers_are_declared_in_order() -> None:
     assert layers["layers"] == [
         "benchmarks",
         "pipelines",
-        "report | alerts | exports",
+        "report | alerts | exports | portal",
         "warehouse",
         "expectations",
         "sources",

@@ -22,6 +22,7 @@ from sources.archive import Payload, RawArchive, collect_payloads, move_out_of_i
 from sources.registry import GenesisApi, Source
 from warehouse.db import DataPaths, utc_now
 from warehouse.inbox import read_regular_file, scan_inbox
+from warehouse.inbox_delivery import read_note
 
 
 @dataclass
@@ -81,8 +82,20 @@ def inbox_payloads(
     payloads = []
     for path in listing.files:
         data = read_regular_file(path)
-        if data is not None:  # replaced by a link or a fifo since it was listed: skip it
-            payloads.append(Payload(source.id, path.name, f"inbox:{path.name}", path, data))
+        if data is None:  # replaced by a link or a fifo since it was listed: skip it
+            continue
+        note = read_note(path)  # who delivered it, if it came through the portal
+        payloads.append(
+            Payload(
+                source.id,
+                path.name,
+                f"inbox:{path.name}",
+                path,
+                data,
+                delivered_by=note.delivered_by if note else None,
+                delivered_at=note.delivered_at.isoformat() if note else None,
+            )
+        )
     return payloads
 
 
@@ -146,7 +159,12 @@ def _ingest_payload(
         ],
     )
     summary.new.append(payload.file_name)
-    log("archived", f"{len(payload.data)} bytes -> {archived.relative_path}")
+    delivered = (
+        f"; delivered by {payload.delivered_by} at {payload.delivered_at} UTC (portal)"
+        if payload.delivered_by
+        else ""
+    )
+    log("archived", f"{len(payload.data)} bytes -> {archived.relative_path}{delivered}")
 
 
 ACCEPTED = ("loaded", "loaded_with_quarantine")
