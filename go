@@ -17,7 +17,7 @@ if command -v uv >/dev/null 2>&1; then
   UV=uv
 else
   if [ ! -x .tools/bin/uv ]; then
-    echo "installing uv $UV_VERSION into .tools/ ..."
+    echo "installing uv $UV_VERSION into .tools/ ..." >&2
     python3 -m venv .tools
     .tools/bin/pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
   fi

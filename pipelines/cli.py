@@ -22,6 +22,9 @@
                            [--out DIR]       indicators and measures from the publication
     bildungsmonitor docs                     regenerate the generated sections of docs/
     bildungsmonitor genesis-metadata --source ID   a GENESIS table's variables and codes
+    bildungsmonitor genesis-metadata TABLE --yaml  a starting registry YAML for a table
+    bildungsmonitor genesis-metadata --check ID    the source's YAML against the live table;
+                                             exit 1 with every mismatch listed
     bildungsmonitor portal [--host H] [--port 8040]  the partner portal (docs/portal.md)
     bildungsmonitor portal add-partner ID    issue an access token (only its hash is stored)
     bildungsmonitor portal revoke ID [--token TOKEN_ID]   revoke a partner's token(s)
@@ -301,37 +304,110 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_genesis_metadata(args: argparse.Namespace) -> int:
-    """What the GENESIS service says about a source's table: its whole nested structure, each
+    """What the GENESIS service says about a table: its whole nested structure, each
     variable's role, codes, labels and units (from the table's flat file), and the change
-    stamp — to write or check a mapping."""
+    stamp — to write or check a mapping. `--yaml` prints a starting registry entry for the
+    table, `--check SOURCE` lists every mismatch between a registry entry and the live table
+    (exit 1 if there is any)."""
     select_registry(args)
-    from sources.clients.genesis import GenesisCredentials
-    from sources.clients.http import FetchError
+    from schemas.catalogue import load_catalogue
+    from sources.clients.genesis import GenesisClient, GenesisCredentials, GenesisSettings
+    from sources.clients.http import FetchError, RetryPolicy
     from sources.fetch import describe_genesis_table, flat_rows, genesis_client, missing_variable
+    from sources.genesis_structure import check_mapping, starting_yaml, structure_of
     from sources.registry import GenesisApi, load_registry
 
-    sources = load_registry(selected_registry(args))
-    source = sources.get(args.source)
-    if source is None or not isinstance(source.api, GenesisApi):
-        genesis = sorted(s.id for s in sources.values() if isinstance(s.api, GenesisApi))
-        print(f"{args.source!r} is not a genesis_api source here; these are: {', '.join(genesis)}")
+    source = None
+    wanted = args.check or args.source
+    if wanted:
+        sources = load_registry(selected_registry(args))
+        source = sources.get(wanted)
+        if source is None or not isinstance(source.api, GenesisApi):
+            genesis = sorted(s.id for s in sources.values() if isinstance(s.api, GenesisApi))
+            print(f"{wanted!r} is not a genesis_api source here; these are: {', '.join(genesis)}")
+            return 2
+        api = source.api
+        table, base_url = api.table, api.base_url
+        username_env, password_env = api.username_env, api.password_env
+        parameters = dict(api.parameters)
+    elif args.table:
+        table, base_url = args.table, args.base_url
+        username_env, password_env = args.username_env, args.password_env or None
+        parameters = {"area": "all"}
+    else:
+        print("name a table (genesis-metadata TABLE), --source ID or --check ID")
         return 2
-    api = source.api
+    found_as = None
+
+    def progress(message: str) -> None:  # stdout is the answer (a YAML file with --yaml)
+        print(message, file=sys.stderr)
+
     try:
-        username = os.environ.get(api.username_env)
+        username = os.environ.get(username_env)
         if not username:
-            raise missing_variable(api.table, api.username_env, source.id)
-        password = os.environ.get(api.password_env, "") if api.password_env else ""
-        with genesis_client(source, GenesisCredentials(username, password), print) as client:
-            metadata = client.table_metadata(api.table, area=api.parameters.get("area", "all"))
+            raise missing_variable(table, username_env, source.id if source else "genesis-metadata")
+        credentials = GenesisCredentials(
+            username, os.environ.get(password_env, "") if password_env else ""
+        )
+        if source is not None:
+            client = genesis_client(source, credentials, progress)
+        else:
+            settings = GenesisSettings(
+                base_url, poll_interval_seconds=args.poll_interval, retry=RetryPolicy(attempts=3)
+            )
+            client = GenesisClient(settings, credentials, progress)
+        with client:
+            area = parameters.get("area", "all")
+            try:
+                metadata = client.table_metadata(table, area=area)
+            except FetchError as exc:
+                # a name the service does not know: is there a table of a name like it?
+                if args.check is None or exc.kind == "credentials":
+                    raise
+                like = [code for code, _ in client.find_tables(f"{table}*", area=area)]
+                found_as = next((code for code in like if code != table), None)
+                if found_as is None:
+                    print(f"{source.path.name}: table: the service has no table {table} ({exc})")
+                    return 1
+                metadata = client.table_metadata(found_as, area=area)
             # the roles, codes and units are the flat file's to say: fetch it as a night would
-            table = client.fetch_table(api.table, api.parameters, ask_updated=False)
+            fetched = client.fetch_table(found_as or table, parameters, ask_updated=False)
     except FetchError as exc:
         print(exc)
         return 1
-    print(
-        describe_genesis_table(metadata, flat_rows(table.csv() if table.is_zip else table.payload))
-    )
+    rows = flat_rows(fetched.csv() if fetched.is_zip else fetched.payload)
+    structure = structure_of(found_as or table, metadata, rows)
+    if args.yaml:
+        text, irregular = starting_yaml(
+            structure,
+            load_catalogue(),
+            base_url=base_url,
+            username_env=username_env,
+            password_env=password_env,
+            source_id=args.id,
+        )
+        print(text, end="")
+        for note in irregular:
+            print(f"not regular: {note} — edit the entry before using it", file=sys.stderr)
+        return 0
+    if args.check:
+        assert source is not None
+        mismatches = check_mapping(source, structure, load_catalogue(), found_as=found_as)
+        for mismatch in mismatches:
+            print(f"{source.path.name}: {mismatch}")
+        if mismatches:
+            print(
+                f"{len(mismatches)} mismatch{'es' * (len(mismatches) > 1)} between "
+                f"{source.path.name} and the live table {found_as or table}"
+            )
+            return 1
+        print(
+            f"{source.path.name} matches the live table {table} ({structure.lines:,} lines: "
+            f"{len(structure.variables)} variables, {len(structure.values)} value "
+            f"variable{'s' * (len(structure.values) > 1)}, time {structure.time_code})"
+        )
+        return 0
+    print(describe_genesis_table(metadata, rows))
     return 0
 
 
@@ -521,7 +597,25 @@ def main(argv: list[str] | None = None) -> int:
     metadata = sub.add_parser(
         "genesis-metadata", parents=[common], help="show a genesis_api table's variables and codes"
     )
-    metadata.add_argument("--source", required=True, help="id of a genesis_api source")
+    metadata.add_argument("table", nargs="?", help="a table code, e.g. 12411-01-01-4")
+    metadata.add_argument("--source", help="id of a genesis_api source: its table")
+    metadata.add_argument(
+        "--check", metavar="SOURCE", help="compare the source's YAML with the live table"
+    )
+    metadata.add_argument(
+        "--yaml", action="store_true", help="print a starting registry YAML for the table"
+    )
+    metadata.add_argument("--id", help="the source id of the starting YAML")
+    metadata.add_argument(
+        "--base-url",
+        default="https://www.regionalstatistik.de/genesisws/rest/2020",
+        help="the GENESIS service of TABLE (default: Regionalstatistik)",
+    )
+    metadata.add_argument("--username-env", default="REGIONALSTATISTIK_USERNAME")
+    metadata.add_argument("--password-env", default="REGIONALSTATISTIK_PASSWORD")
+    metadata.add_argument(
+        "--poll-interval", type=float, default=10.0, help="seconds between polls of a job"
+    )
     metadata.set_defaults(func=cmd_genesis_metadata)
     portal_common = argparse.ArgumentParser(add_help=False, parents=[common])
     portal_common.add_argument(

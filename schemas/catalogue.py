@@ -33,7 +33,9 @@ from schemas.yamlmodel import (
 )
 
 SCHEMAS_DIR = Path(__file__).resolve().parent
-UNITS = ("count", "percent", "hours")
+# thousand, eur_thousand, eur_million: official tables state some figures in units of 1.000
+# (GENESIS `1000`, `Tsd. EUR`, `Mill. EUR`); a measure keeps the unit its source states
+UNITS = ("count", "percent", "hours", "thousand", "eur_thousand", "eur_million")
 DIRECTIONS = ("up", "down")
 
 
@@ -59,7 +61,7 @@ def _school_year(value: str) -> str:
 
 Identifier = Annotated[Text, AfterValidator(_identifier)]
 SchoolYear = Annotated[Text, AfterValidator(_school_year)]
-Unit = Literal["count", "percent", "hours"]
+Unit = Literal[UNITS]  # type: ignore[valid-type]
 Sex = Literal["total", "female", "male"]
 Nationality = Literal["total", "german", "foreign"]
 
@@ -81,6 +83,9 @@ class MeasureSpec(YamlModel):
     label: Text
     unit: Unit
     description: Text
+    # the GENESIS value variables (value_variable_code) that state this measure: a starting
+    # registry YAML (`genesis-metadata --yaml`) maps them to it
+    genesis: list[Text] = Field(default_factory=list)
 
 
 class MeasuresFile(YamlModel):
@@ -168,6 +173,7 @@ class Measure(_Frozen):
     label: str
     unit: str
     description: str
+    genesis: tuple[str, ...] = ()
     family: str | None = None
     school_form: str | None = None
 
@@ -298,7 +304,11 @@ def _measures(path: Path) -> tuple[dict[str, Measure], list[Problem]]:
             )
             continue
         measures[measure_id] = Measure(
-            id=measure_id, label=entry.label, unit=entry.unit, description=entry.description
+            id=measure_id,
+            label=entry.label,
+            unit=entry.unit,
+            description=entry.description,
+            genesis=tuple(entry.genesis),
         )
     return measures, problems
 

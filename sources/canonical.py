@@ -249,7 +249,7 @@ def mapped_columns(raw: RawTable, source: Source) -> tuple[list[str], list[str]]
     mapping = source.measures
     assert mapping is not None, f"{source.id} is not a measure source"
     positions = _column_positions(raw, mapping)
-    required = _required(mapping)
+    required = _required(mapping, positions)
     _require_columns(raw, positions, required)
     if source.kind in ("genesis_ffcsv", "genesis_api"):
         return list(dict.fromkeys(required)), []  # a fixed format: its other columns are known
@@ -261,9 +261,18 @@ def mapped_columns(raw: RawTable, source: Source) -> tuple[list[str], list[str]]
     return list(dict.fromkeys(required)), unused
 
 
-def _required(mapping: MeasureMapping) -> list[str]:
+def _region_columns(mapping: MeasureMapping, positions: dict[str, int]) -> list[str]:
+    """The region columns the delivery has (of several, a flat file may lack some levels);
+    the first one, to be named as missing, if it has none."""
+    columns = mapping.region_columns
+    if not columns or columns[0] != mapping.region_column:  # a copy given another column
+        columns = (mapping.region_column,)
+    return [c for c in columns if c in positions] or [columns[0]]
+
+
+def _required(mapping: MeasureMapping, positions: dict[str, int]) -> list[str]:
     dims = [mapping.sex, mapping.nationality]
-    required = [mapping.region_column, mapping.year_column]
+    required = [*_region_columns(mapping, positions), mapping.year_column]
     required += [d.column for d in dims if d.column]
     required += [lk.column for lk in mapping.lookups.values()]
     required += list(mapping.filters)
@@ -348,7 +357,7 @@ def to_records(
     mapping = source.measures
     assert mapping is not None, f"{source.id} is not a measure source"
     positions = _column_positions(raw, mapping)
-    _require_columns(raw, positions, _required(mapping))
+    _require_columns(raw, positions, _required(mapping, positions))
     conn = conn if conn is not None else (raw.conn or duckdb.connect())
     ensure_macros(conn)
     relation = raw.table_in(conn)
@@ -401,10 +410,21 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     if mapping.filters:
         rows = temp.name("rows")
         where = " AND ".join(
-            f"py_strip({_cell(positions, c)}) = {_lit(v)}" for c, v in mapping.filters.items()
+            f"py_strip({_cell(positions, c)}) IN ({', '.join(_lit(v) for v in values)})"
+            for c, values in mapping.filters.items()
         )
         conn.execute(f"CREATE TEMP TABLE {rows} AS SELECT * FROM {relation} WHERE {where}")
-    region_cell = _cell(positions, mapping.region_column)
+    region_columns = _region_columns(mapping, positions)
+    if len(region_columns) > 1:  # one variable per level: the line's first non-empty one
+        levels = rows
+        rows = temp.name("rows_region")
+        first = ", ".join(f"nullif(py_strip({_cell(positions, c)}), '')" for c in region_columns)
+        conn.execute(
+            f"CREATE TEMP TABLE {rows} AS SELECT *, coalesce({first}, '') AS c_region FROM {levels}"
+        )
+        region_cell = "c_region"
+    else:
+        region_cell = _cell(positions, region_columns[0])
     year_cell = _cell(positions, mapping.year_column)
     joins: list[str] = []
     fields: dict[str, str] = {}

@@ -113,7 +113,7 @@ class ValueColumn(_Frozen):
 
 
 class MeasureMapping(_Frozen):
-    region_column: str
+    region_column: str  # the first of region_columns (named in messages)
     region_by: str
     region_scope: str | None
     year_column: str
@@ -124,7 +124,10 @@ class MeasureMapping(_Frozen):
     values: tuple[ValueColumn, ...]
     lookups: dict[str, Lookup]
     labels: tuple[str, ...] = ()  # GENESIS tables: names for the row-label columns
-    filters: dict[str, str] = {}  # keep rows where column == value
+    filters: dict[str, tuple[str, ...]] = {}  # keep rows where column is one of the values
+    # a GENESIS flat file keys each level by its own variable (DINSG, DLAND, REGBEZ, KREISE):
+    # a line's region is the first of these columns that is not empty
+    region_columns: tuple[str, ...] = ()
     count_rows_as: str | None = None  # school-grain sources: measure = rows per region
     absent_means_zero: bool = False  # school-grain: a covered region without rows has 0
     # flat files list leaves only: lines that differ only in dimensions the mapping ignores
@@ -347,8 +350,15 @@ class FormatSpec(YamlModel):
     symbols: dict[Text, Literal[DECLARABLE_STATUSES]] = Field(default_factory=dict)  # type: ignore[valid-type]
 
 
+def _columns(value: Any) -> Any:
+    """One value or a list of them."""
+    return value if isinstance(value, list) else [value]
+
+
 class RegionSpec(YamlModel):
-    column: Text
+    # one column, or several (GENESIS: one variable per level, e.g. [variable:DLAND,
+    # variable:KREISE]): a line's region is the first that is not empty
+    column: Annotated[list[Text], BeforeValidator(_columns), Field(min_length=1)]
     by: Literal[REGION_BY] = "key"  # type: ignore[valid-type]
     scope: RegionCode | None = None
 
@@ -408,7 +418,10 @@ class MeasureMappingSpec(YamlModel):
     lookups: dict[Text, LookupSpec] = Field(default_factory=dict)
     values: dict[Text, Annotated[ValueSpec, BeforeValidator(_value_spec)]]
     labels: list[Text] = Field(default_factory=list)
-    filters: dict[Text, Text] = Field(default_factory=dict)
+    # keep the lines whose cell is the value, or one of a list of values
+    filters: dict[Text, Annotated[list[Text], BeforeValidator(_columns)]] = Field(
+        default_factory=dict
+    )
     count_rows_as: Text | None = None
     absent_means_zero: bool = False
     combine_rows: bool = False
@@ -717,7 +730,8 @@ def _dimension(spec: str | SexColumn | NationalityColumn) -> Dimension:
 
 def _measure_mapping(spec: MeasureMappingSpec) -> MeasureMapping:
     return MeasureMapping(
-        region_column=spec.region.column,
+        region_column=spec.region.column[0],
+        region_columns=tuple(spec.region.column),
         region_by=spec.region.by,
         region_scope=spec.region.scope,
         year_column=spec.school_year.column,
@@ -734,7 +748,7 @@ def _measure_mapping(spec: MeasureMappingSpec) -> MeasureMapping:
             for name, lk in spec.lookups.items()
         },
         labels=tuple(spec.labels),
-        filters=dict(spec.filters),
+        filters={column: tuple(values) for column, values in spec.filters.items()},
         count_rows_as=spec.count_rows_as,
         absent_means_zero=spec.absent_means_zero,
         combine_rows=spec.combine_rows,

@@ -440,7 +440,7 @@ def test_bad_measure_unit(schemas: Path) -> None:
     line = line_of(schemas / "measures.yaml", "unit: Köpfe")
     assert error_of(schemas) == (
         f"measures.yaml, line {line}, key 'measures.leavers_total.unit': 'Köpfe' is not one of "
-        "count, percent, hours"
+        "count, percent, hours, thousand, eur_thousand, eur_million"
     )
 
 

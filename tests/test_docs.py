@@ -186,3 +186,27 @@ def test_report_doc_commentary_workflow_runs(demo_runs, tmp_path: Path, capsys) 
     (expected,) = blocks("report.md", "text")
     assert capsys.readouterr().err == expected
     assert (out / "index.html").stat().st_mtime_ns == before  # the previous report stays
+
+
+@pytest.mark.slow  # a loopback replay server
+def test_sources_doc_genesis_example_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    """docs/sources.md, "A new table": the starting YAML of 12411-01-01-4 as the doc prints it,
+    and its --check, against a loopback replay of the real recording."""
+    from pipelines.cli import main
+    from tests.genesis_replay import GenesisReplayServer
+
+    printed = next(b for b in blocks("sources.md", "yaml") if "genesis_12411_01_01_4" in b)
+    checked = next(b for b in blocks("sources.md", "console") if "matches the live table" in b)
+    live = "https://www.regionalstatistik.de/genesisws/rest/2020"
+    monkeypatch.setenv("REGIONALSTATISTIK_USERNAME", "bm-user")
+    monkeypatch.setenv("REGIONALSTATISTIK_PASSWORD", "bm-secret")
+    monkeypatch.setenv("BILDUNGSMONITOR_REGISTRY_DIR", str(tmp_path))
+    with GenesisReplayServer("12411-01-01-4", username="bm-user", password="bm-secret") as server:
+        assert main(["genesis-metadata", "12411-01-01-4", "--yaml", "--base-url",
+                     server.base_url]) == 0  # fmt: skip
+        out = capsys.readouterr().out
+        assert out.replace(server.base_url, live) == printed
+        (tmp_path / "genesis_12411_01_01_4.yaml").write_text(out, encoding="utf-8")
+        code = main(["genesis-metadata", "--check", "genesis_12411_01_01_4",
+                     "--registry", str(tmp_path)])  # fmt: skip
+    assert (code, capsys.readouterr().out) == (0, checked)

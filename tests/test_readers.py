@@ -838,3 +838,35 @@ def test_py_strip_knows_every_character_python_strips() -> None:
     ensure_macros(conn)
     for text in ("  a b ", "\u3000x\xa0", "\u200bzero\u200b", "", "\t\n"):
         assert conn.execute("SELECT py_strip(?)", [text]).fetchone()[0] == text.strip()
+
+
+def test_ffcsv_quality_flags_are_read_with_their_value() -> None:
+    """`quality=on`: the flag of `value_q` is written into the value as the printed table
+    writes it, so that value and flag are one cell; an unknown flag makes it unreadable."""
+    from sources.symbols import CellError, parse_cell
+
+    header = (
+        "statistics_code;time_code;time;1_variable_code;1_variable_attribute_code;"
+        "value;value_unit;value_variable_code;value_q"
+    )
+    lines = [header] + [
+        f"12211;JAHR;2019;KREISE;05113;{value};1000;LBFMZ01;{flag}"
+        for value, flag in (("166", "e"), ("14", "()"), ("-", ""), ("/", ""), ("7", "z"))
+    ]
+    with duckdb.connect() as conn:
+        table = read_ffcsv(("\n".join(lines) + "\n").encode(), "q.csv", conn=conn)
+        at = table.columns.index("value")
+        cells = [
+            c
+            for (c,) in conn.execute(f"SELECT c{at} FROM {table.relation} ORDER BY line").fetchall()
+        ]
+    assert cells == ["166 e", "(14)", "-", "/", "7 z"]
+    assert [parse_cell(c) for c in cells[:4]] == [
+        (166.0, "estimated"), (14.0, "unreliable"), (0.0, "ok"), (None, "unreliable")
+    ]  # fmt: skip
+    with pytest.raises(CellError) as unknown:
+        parse_cell(cells[4])
+    assert str(unknown.value) == (
+        "'7 z' is not a number or a statistical symbol (expected e.g. 1234,5, '-', '.', 'x', "
+        "'/', '...')"
+    )

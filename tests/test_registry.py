@@ -178,7 +178,7 @@ def test_full_source_keeps_every_setting(tmp_path: Path) -> None:
     assert m.values[2] == ValueColumn(
         column="ohne HSA deutsch", measure="leavers_without_hsa", nationality="german"
     )
-    assert m.filters == {"Art": "1"}  # values are compared as text
+    assert m.filters == {"Art": ("1",)}  # values are compared as text
     assert source.measure_ids() == {"leavers_total", "leavers_without_hsa"}
 
 
@@ -679,7 +679,7 @@ def test_numbers_where_text_is_expected_are_taken_as_written(tmp_path: Path) -> 
     )
     source = load_source(write(tmp_path, text.replace("02: mänlich", "02: male")))
     assert source.measures is not None
-    assert source.measures.filters == {"Schulart": "007", "Stand": "1.50"}
+    assert source.measures.filters == {"Schulart": ("007",), "Stand": ("1.50",)}
     assert source.measures.sex.values == {"insgesamt": "total", "01": "female", "02": "male"}
 
 
@@ -1006,3 +1006,31 @@ def test_a_source_declares_its_own_codes(tmp_path: Path) -> None:
         "key 'format.symbols[\"-1\"]': 'missing' is not one of suppressed, not_available, "
         "not_applicable, unreliable"
     )
+
+
+def test_region_over_several_level_variables_and_filters_with_lists(tmp_path: Path) -> None:
+    """A GENESIS flat file keys each level by its own variable; a filter may keep several
+    values. Both take one value as well."""
+    path = write(tmp_path, spec(mapping=mapping(
+        region={"column": ["variable:DLAND", "variable:KREISE"], "by": "key"},
+        filters={"variable:IND006": ["NE2-04-01-A-1", "NE2-04-01-A-2"], "Art": 1},
+    )))  # fmt: skip
+    m = load_source(path).measures
+    assert (m.region_column, m.region_columns) == (
+        "variable:DLAND", ("variable:DLAND", "variable:KREISE")
+    )  # fmt: skip
+    assert m.filters == {"variable:IND006": ("NE2-04-01-A-1", "NE2-04-01-A-2"), "Art": ("1",)}
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"region": {"column": [], "by": "key"}},
+         "key 'mapping.region.column': expected at least 1 entry, got none"),
+        ({"filters": {"value_variable_code": {"a": "b"}}},
+         "key 'mapping.filters.value_variable_code': expected text, got a mapping"),
+    ],
+)  # fmt: skip
+def test_region_columns_and_filters_said_plainly(tmp_path: Path, changes: dict, said: str) -> None:
+    message = error_of(write(tmp_path, spec(mapping=mapping(**changes))))
+    assert message.startswith("test_source.yaml, line ") and message.endswith(said), message

@@ -50,7 +50,7 @@ _SERIES_BREAK = (
 _MEASURE_VALUE = (
     Column("measure", "VARCHAR", "measure id (schemas/measures.yaml)"),
     Column("measure_label", "VARCHAR", "measure label"),
-    Column("unit", "VARCHAR", "count | percent | hours"),
+    Column("unit", "VARCHAR", "count | percent | hours | thousand | eur_thousand | eur_million"),
     *_REGION,
     *_TIME_SUBGROUP,
     Column("value", "DOUBLE", "the figure as delivered; NULL when the status is a symbol"),

@@ -285,6 +285,23 @@ class GenesisClient:
         fetch = _Fetch.start(name, self.settings.time_budget_seconds)
         return self._metadata(fetch, name, area)
 
+    def find_tables(self, selection: str, *, area: str = "all") -> list[tuple[str, str]]:
+        """(code, title) of the tables whose code fits `selection` (`*` is a wildcard), from
+        catalogue/tables; none if the service knows none."""
+        fetch = _Fetch.start(selection, self.settings.time_budget_seconds)
+        form = {"selection": selection, "area": area, "pagelength": "100",
+                "language": self.settings.language}  # fmt: skip
+        label = "POST catalogue/tables"
+        status = self._json(fetch, self._post(fetch, "catalogue/tables", form), label)
+        if status.code not in SUCCESS_CODES:
+            return []
+        listed = status.answer.get("List")
+        return [
+            (str(entry.get("Code")), " ".join(str(entry.get("Content") or "").split()))
+            for entry in (listed if isinstance(listed, list) else [])
+            if isinstance(entry, dict) and entry.get("Code")
+        ]
+
     def fetch_table(
         self,
         name: str,

@@ -146,7 +146,27 @@ def read_ffcsv(
         )
     table.file_name = file_name
     table.metadata.update(metadata)
-    return _with_variable_columns(table)
+    return _with_variable_columns(_with_quality(table))
+
+
+def _with_quality(table: RawTable) -> RawTable:
+    """A table fetched with `quality=on` states each value's quality in a column `value_q`
+    (`e` estimated, `()` limited informative value, `p` provisional, `r` revised): it is
+    written into the value as the printed table writes it — `166 e`, `(12)` — so that the
+    value and its flag are read as one cell (sources/symbols.py), never one without the
+    other. An unknown flag makes the cell unreadable, and its record is quarantined."""
+    if "value_q" not in table.columns:
+        return table
+    conn, relation = table.conn, table.relation
+    assert conn is not None and relation is not None
+    value = f"c{table.columns.index('value')}"
+    flag = f"c{table.columns.index('value_q')}"
+    conn.execute(
+        f"UPDATE {relation} SET {value} = CASE WHEN trim({flag}) = '()' "
+        f"THEN '(' || trim({value}) || ')' ELSE trim({value}) || ' ' || trim({flag}) END "
+        f"WHERE coalesce(trim({flag}), '') <> ''"
+    )
+    return table
 
 
 def _with_variable_columns(table: RawTable) -> RawTable:
