@@ -43,6 +43,8 @@ LONGEST_FIRST = (
     "test_held_back.py",
     "test_production.py",
     "test_api_sources.py",
+    "test_genesis_recordings.py",
+    "test_portal.py",
     "test_benchmarks.py",
     "test_report.py",
     "test_history.py",
