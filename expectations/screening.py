@@ -534,7 +534,9 @@ def _where(
     if wide:
         return None, None  # the reason names the line's values itself
     if key and mapping is not None:
-        return getattr(mapping, key), None
+        # the key cell as delivered: the region cell, or the school year as read
+        found = row.get("region_label") if key == "region_column" else row.get("school_year")
+        return getattr(mapping, key), _text(found)
     column = row.get("source_column")
     at = row.get("problem_column")
     problem = row.get("problem")
