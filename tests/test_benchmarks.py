@@ -198,7 +198,8 @@ def test_registry_is_the_demo_entry_pointed_at_the_bigger_file(tmp_path: Path) -
         assert source.location_paths() == [dataset.files[source_id]]
         assert source.coverage == "DG"
         demo = DEMO[source_id]
-        changed = {"location", "coverage", "path"}
+        assert source.territory == "today"  # every year keyed by today's Gemeinden
+        changed = {"location", "coverage", "path", "territory"}
         for name in type(source).model_fields:
             if name not in changed:
                 assert getattr(source, name) == getattr(demo, name), name

@@ -511,6 +511,22 @@ def test_budget_runs_out_while_polling(serve: Callable[..., GenesisReplayServer]
     assert 5 < len(server.calls("catalogue/results")) < 406
 
 
+def test_budget_running_out_during_a_poll_still_names_the_job(
+    serve: Callable[..., GenesisReplayServer],
+) -> None:
+    server = serve("12531-0043")
+    server.response_delay = 0.3  # every answer: the budget ends while a poll waits for one
+    client = client_for(server, Progress(), poll_interval_seconds=0.0, time_budget_seconds=1.0)
+    with pytest.raises(GenesisError) as caught:
+        client.fetch_table("12531-0043", {"compress": "true"}, ask_updated=False)
+    message = str(caught.value)
+    assert caught.value.kind == "budget"
+    assert message.startswith("12531-0043: time budget of 1 s exhausted after ")
+    assert "POST catalogue/results (poll " in message  # where it ran out
+    assert f"; job {JOB} not ready after " in message
+    assert message.endswith(f"fetch it later with data/resultfile name={JOB}")
+
+
 def test_budget_stops_retries(serve: Callable[..., GenesisReplayServer]) -> None:
     server = serve("11111-02-01-4")
     server.faults.append(Fault.http_error(503, path="data/tablefile", times=10))

@@ -622,22 +622,32 @@ class GenesisClient:
         started = time.monotonic()
         reported_at: float | None = None
         polls = 0
+
+        def not_ready(polls: int) -> str:
+            return (
+                f"job {job} not ready after {polls} polls "
+                f"({format_seconds(time.monotonic() - started)}); it may still finish: "
+                f"fetch it later with data/resultfile name={job}"
+            )
+
         while True:
             if fetch.deadline.expired:
                 raise self._error(
-                    fetch,
-                    fetch.deadline.exhausted_message(
-                        f"job {job} not ready after {polls} polls "
-                        f"({format_seconds(time.monotonic() - started)}); it may still finish: "
-                        f"fetch it later with data/resultfile name={job}"
-                    ),
-                    kind="budget",
+                    fetch, fetch.deadline.exhausted_message(not_ready(polls)), kind="budget"
                 )
             polls += 1
             label = f"POST catalogue/results (poll {polls} of job {job})"
-            status = self._json(
-                fetch, self._post(fetch, "catalogue/results", form, label=label), label
-            )
+            try:
+                status = self._json(
+                    fetch, self._post(fetch, "catalogue/results", form, label=label), label
+                )
+            except FetchError as exc:
+                if exc.kind != "budget":
+                    raise
+                # the budget ran out during a poll: the job's name is still what the user needs
+                raise self._error(
+                    fetch, f"{exc.detail}; {not_ready(polls - 1)}", kind="budget"
+                ) from exc
             listed = status.answer.get("List") or []
             codes = {item.get("Code") for item in listed if isinstance(item, dict)}
             elapsed = time.monotonic() - started
