@@ -39,7 +39,6 @@ from benchmarks.compare import (
 )
 from benchmarks.dataset import (
     LEAVERS,
-    REGIONS_CSV,
     REPO,
     SOURCE_IDS,
     TABLE_TYPES,
@@ -50,6 +49,7 @@ from benchmarks.dataset import (
 )
 from benchmarks.measure import Measured, clean_environment, run_measured
 from schemas.catalogue import load_catalogue
+from schemas.regions import load_regions
 from schemas.tables import school_year_of_date
 from sources.demo.generate import school_year
 
@@ -148,6 +148,17 @@ def write_catalogue(directory: Path) -> dict[str, Path]:
     return {"indicator_terms": terms, "indicator_gaps": gaps}
 
 
+def write_regions(run_dir: Path) -> Path:
+    """Today's regions as the pipeline reads them (schemas/regions.csv with the changes of
+    schemas/territory.yaml): the reference's region reference, in regions.csv's columns."""
+    path = run_dir / "regions_today.csv"
+    table = load_regions()
+    for flag in ("in_ruhr", "is_current"):
+        table[flag] = table[flag].map({True: "true", False: "false"})
+    table.drop(columns=["valid_from", "valid_until"]).to_csv(path, index=False)
+    return path
+
+
 def reference_command(dataset: Dataset, run_dir: Path) -> tuple[list[str], Path, Path]:
     database, summary = run_dir / "reference.duckdb", run_dir / "reference.json"
     files = dataset.files
@@ -156,7 +167,7 @@ def reference_command(dataset: Dataset, run_dir: Path) -> tuple[list[str], Path,
         "kita": files["kita_betreuung"],
         "population": files["bevoelkerung_kinder"],
         "schools": files["regionalstatistik_21111_01_03_4"],
-        "regions": REGIONS_CSV,
+        "regions": write_regions(run_dir),
         **write_catalogue(run_dir),
         "latest_start_year": school_year_of_date(dt.date.today()),
     }

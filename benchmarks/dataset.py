@@ -38,7 +38,6 @@ one. The writers stream one school year at a time (memory does not grow with the
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
@@ -51,6 +50,7 @@ from typing import IO
 
 import numpy as np
 
+from schemas.regions import load_regions
 from sources.demo.generate import (
     AGE_GROUPS,
     FFCSV_HEADER,
@@ -62,7 +62,7 @@ from sources.demo.generate import (
 )
 from sources.registry import REGISTRIES, SOURCES_DIR
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: today's territory (Hanau 06415000, not 06435014)
 SEED = 20261128
 REPO = SOURCES_DIR.parent
 REGIONS_CSV = REPO / "schemas" / "regions.csv"
@@ -217,25 +217,17 @@ class Shape:
 
 
 def load_gemeinden(regions: Sequence[str] = ()) -> list[Gemeinde]:
-    """The current Gemeinden of schemas/regions.csv, sorted by key; `regions` keeps those whose
-    key starts with one of the prefixes (RVR: the Ruhr's 53)."""
-    with REGIONS_CSV.open(encoding="utf-8", newline="") as handle:
-        rows = [
-            r
-            for r in csv.DictReader(handle)
-            if r["level"] == "gemeinde" and r["is_current"] == "true"
-        ]
+    """Today's Gemeinden (schemas/regions.csv with the changes of schemas/territory.yaml, as the
+    pipeline reads them), sorted by key; `regions` keeps those whose key starts with one of the
+    prefixes (RVR: the Ruhr's 53)."""
+    table = load_regions()
+    today = table[(table.level == "gemeinde") & table.is_current]
     gemeinden = sorted(
         (
             Gemeinde(
-                r["region_code"],
-                r["name"],
-                r["official_name"],
-                r["kreis_code"],
-                r["land_code"],
-                r["in_ruhr"] == "true",
+                r.region_code, r.name, r.official_name, r.kreis_code, r.land_code, bool(r.in_ruhr)
             )
-            for r in rows
+            for r in today.itertuples()
         ),
         key=lambda g: g.code,
     )

@@ -10,7 +10,7 @@
 --
 -- Placeholders, replaced by benchmarks/reference.py with SQL literals:
 --   ${leavers} ${kita} ${population} ${schools}   the delivery files
---   ${regions}                                    schemas/regions.csv
+--   ${regions}                                    today's regions (regions.csv + territory.yaml)
 --   ${indicator_terms} ${indicator_gaps}          the catalogue (schemas/indicators.yaml) as CSV
 --   ${latest_start_year}                          the current school year's start year
 --
