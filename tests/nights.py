@@ -91,6 +91,28 @@ def instance_of(data_dir: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(data_dir / "dagster_home")))
 
 
+def unsuccessful_runs(data_dir: Path) -> str:
+    """Each run that did not succeed: its status, tags and the errors its events recorded."""
+    lines: list[str] = []
+    failing = (
+        dg.DagsterEventType.STEP_FAILURE,
+        dg.DagsterEventType.RUN_FAILURE,
+        dg.DagsterEventType.RUN_CANCELED,
+        dg.DagsterEventType.ENGINE_EVENT,
+    )
+    with instance_of(data_dir) as instance:
+        for run in instance.get_runs():
+            if run.status.value == "SUCCESS":
+                continue
+            lines.append(f"run {run.run_id} {run.status.value} tags={dict(run.tags)}")
+            for entry in instance.all_logs(run.run_id, of_type=set(failing)):
+                event = entry.dagster_event
+                error = getattr(event.event_specific_data, "error", None) if event else None
+                text = error.to_string() if error else entry.user_message
+                lines.append(f"  {entry.step_key or '-'}: {text[-1500:]}")
+    return "\n".join(lines)
+
+
 def started_steps(data_dir: Path, run_id: str) -> list[str]:
     with instance_of(data_dir) as instance:
         records = instance.get_records_for_run(

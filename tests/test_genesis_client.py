@@ -508,7 +508,8 @@ def test_budget_runs_out_while_polling(serve: Callable[..., GenesisReplayServer]
     assert f"job {JOB} not ready after " in message
     assert f"fetch it later with data/resultfile name={JOB}" in message
     assert not server.calls("data/resultfile")
-    assert 5 < len(server.calls("catalogue/results")) < 406
+    # it polled (how often depends on the machine's load: 2 polls were seen in CI)
+    assert 1 <= len(server.calls("catalogue/results")) < 406
 
 
 def test_budget_running_out_during_a_poll_still_names_the_job(

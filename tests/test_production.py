@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from tests.conftest import REPO, DemoRuns, copy_data_dir
-from tests.nights import KITA, instance_of, wait_for
+from tests.nights import KITA, instance_of, unsuccessful_runs, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_the_daemon_started_as_the_unit_file_runs_the_sensor_and_the_schedule(
 
     with instance_of(data) as instance:
         runs = {r.run_id: r for r in instance.get_runs()}
-    assert all(r.status.value == "SUCCESS" for r in runs.values()), log.read_text()
+    assert all(r.status.value == "SUCCESS" for r in runs.values()), unsuccessful_runs(data)
     with duckdb.connect(str(data / "published" / "bildungsmonitor.duckdb"), read_only=True) as c:
         (picked_up,) = c.execute(
             "SELECT run_id FROM meta.delivery_log WHERE file_name = 'kita_2026.csv' "
