@@ -836,7 +836,9 @@ def test_py_strip_knows_every_character_python_strips() -> None:
     assert "".join(chr(c) for c in range(0x110000) if chr(c).isspace()) == PY_WHITESPACE
     conn = duckdb.connect()
     ensure_macros(conn)
-    for text in ("  a b ", "\u3000x\xa0", "\u200bzero\u200b", "", "\t\n"):
+    cases = ("  a b ", "\u3000x\xa0", "\u200bzero\u200b", "", "\t\n", " ", "x", " \u0301",
+             "e\u0301 ", "\U0001f600 ", " \U0001f1e9\U0001f1ea", "\u2028a\u2029")  # fmt: skip
+    for text in cases:
         assert conn.execute("SELECT py_strip(?)", [text]).fetchone()[0] == text.strip()
 
 

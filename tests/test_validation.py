@@ -284,3 +284,46 @@ def test_the_screener_needs_no_great_expectations() -> None:
 def test_every_real_suite_loads_with_its_rules() -> None:
     for suite in SUITES:
         assert load_suite(suite).expectations
+
+
+def test_great_expectations_gets_the_value_sets_cut_to_the_projection() -> None:
+    """GX reads a value set of 10,800 Gemeinden dozens of times per validation: it is given
+    the members its projection holds, which is the same test row by row; a set that another
+    kind of expectation also uses is left whole."""
+    suite = load_suite("canonical_records")
+    frame = pd.DataFrame(
+        {"region_code": ["05513000", "05999999", None], "measure": ["leavers_total"] * 3}
+    )
+    parameters = {
+        "known_region_codes": ["05111000", "05513000", "05913000"],
+        "covered_region_codes": ["05111000"],
+        "known_measures": ["leavers_total", "pupils_total"],
+        "latest_start_year": 2026,
+    }
+    cut = gx_check.projected_parameters(suite, parameters, frame)
+    assert cut == {
+        "known_region_codes": ["05513000"],
+        "covered_region_codes": [gx_check.NO_VALUE],
+        "known_measures": ["leavers_total"],
+        "latest_start_year": 2026,
+    }
+    shared = Suite(
+        "shared",
+        "records",
+        "",
+        (
+            *suite.expectations,
+            Expectation(
+                "shared",
+                "all_keys",
+                "expect_column_distinct_values_to_equal_set",
+                {"column": "region_code", "value_set": {"$PARAMETER": "known_region_codes"}},
+                {"description": "every key"},
+                "warning",
+                len(suite.expectations),
+            ),
+        ),
+        {},
+    )
+    kept = gx_check.projected_parameters(shared, parameters, frame)
+    assert kept["known_region_codes"] == parameters["known_region_codes"]

@@ -61,7 +61,7 @@ MODELS: dict[str, Model] = {
         Model(
             "marts.indicator_trends",
             "indicators",
-            ("marts.indicator_values", "core.catalogue"),
+            ("marts.indicator_values", "marts.indicators"),
             "indicators/indicator_trends.sql",
         ),
         Model("marts.regions", "marts", ("core.regions",), "marts/regions.sql"),

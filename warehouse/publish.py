@@ -31,8 +31,9 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build import build_sql_table
 from warehouse.contract import comment_statements
-from warehouse.db import DataPaths, run_sql_file, utc_now
+from warehouse.db import DataPaths, utc_now
 from warehouse.fingerprints import recorded
 from warehouse.history import adopt_next_history, next_indicator_history
 from warehouse.publications import keep_copy, prune
@@ -48,7 +49,6 @@ PUBLISHED_TABLES: dict[str, str] = {
     "marts.measure_history": "marts.measure_history",
     # what each publication said (warehouse/history.py); marts.indicator_values is its open rows
     "marts.indicator_history": "marts.indicator_values",
-    "marts.indicator_trends": "marts.indicator_trends",
     "marts.schools": "marts.schools",
     "quality.check_results": "quality.check_results",
     "quality.quarantine": "quality.quarantine",
@@ -61,11 +61,12 @@ PUBLISHED_TABLES: dict[str, str] = {
 
 
 # views of the publication over its tables (marts.measure_values: the current rows of
-# marts.measure_history, not written twice)
+# marts.measure_history, not written twice; marts.indicator_trends: computed when read)
 PUBLISHED_VIEWS: tuple[str, ...] = (
     "quality/source_health.sql",
     "marts/measure_values.sql",
     "marts/indicator_values_published.sql",
+    "indicators/indicator_trends.sql",
 )
 # what every run adds to (its checks, deliveries and log): refreshed in every publication; the
 # other tables are copied from the previous publication when nothing they are built from changed
@@ -81,6 +82,7 @@ RUN_TABLES = (
 PUBLISHED_MODELS = (
     *(t for t in PUBLISHED_TABLES.values() if t.startswith("marts.")),
     "marts.measure_values",
+    "marts.indicator_trends",
     "core.catalogue",
 )
 
@@ -171,7 +173,8 @@ def publish(
         conn.execute("USE publication")
         try:
             for view in PUBLISHED_VIEWS:
-                run_sql_file(conn, view)
+                # (a copied publication may hold it as a table: written before it was a view)
+                build_sql_table(conn, view)
         finally:
             conn.execute(f'USE "{home}"')
         # every table and column says what it holds (a replaced table lost its comments)
