@@ -34,7 +34,7 @@ from schemas.catalogue import load_catalogue
 from schemas.regions import regions_relation
 from schemas.tables import FINDING_COLUMNS, NUMERIC_STATUSES
 from sources.registry import Source
-from sources.scratch import temp_name
+from sources.scratch import drop, temp_name
 
 QUALITY_YAML = Path(__file__).resolve().parent / "quality.yaml"
 CHECKS = (
@@ -361,14 +361,21 @@ def completeness(
     if not _enabled(config, "completeness"):
         return _findings(conn, "completeness", source, None, *args)
     regions = regions_relation(conn)
-    records = (
-        f"(SELECT * FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
-        "AND school_year IS NOT NULL)"
+    # the delivered keys, read once: every question below is about them (at national scale
+    # a million keys of five million records, which each level's question read again)
+    records = temp_name("delivered_keys")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {records} AS SELECT DISTINCT school_year, measure, "
+        f"region_code FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
+        "AND school_year IS NOT NULL"
     )
-    present = (
-        f"(SELECT DISTINCT region_code FROM {records} UNION SELECT e.other FROM {records} r "
-        f"JOIN {_equivalents(regions)} e ON e.code = r.region_code)"
+    regions_present = temp_name("regions_present")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {regions_present} AS SELECT DISTINCT region_code FROM "
+        f"{records} UNION SELECT e.other FROM {records} r JOIN {_equivalents(regions)} e "
+        "ON e.code = r.region_code"
     )
+    present = f"(SELECT region_code FROM {regions_present})"
     # the level the source covers: the finest one of which it delivers at least half the
     # regions (Regionalstatistik's Kreis table also lists a few cities under Gemeinde keys)
     finest = config["completeness"].get("level")
@@ -382,6 +389,7 @@ def completeness(
             if covered and hit >= covered / 2:
                 claimed.append(level)
         if not claimed:
+            drop(conn, records, regions_present)
             return _findings(conn, "completeness", source, None, *args)
         finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
     coverage = source.coverage or "DG"
@@ -410,15 +418,18 @@ def completeness(
             row_number() OVER (ORDER BY school_year, measure, region_code) AS ord
         FROM missing
     """
-    return _findings(
-        conn,
-        "completeness",
-        source,
-        select,
-        "missing region-years",
-        "fehlende Gebiete/Jahre",
-        config["examples"],
-    )
+    try:
+        return _findings(
+            conn,
+            "completeness",
+            source,
+            select,
+            "missing region-years",
+            "fehlende Gebiete/Jahre",
+            config["examples"],
+        )
+    finally:
+        drop(conn, records, regions_present)
 
 
 # --- levels and subgroups ---------------------------------------------------------------------

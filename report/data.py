@@ -72,7 +72,9 @@ def read(conn: duckdb.DuckDBPyConnection) -> ReportData:
             FROM marts.indicator_trends t
             JOIN marts.indicator_values v USING (indicator_id, region_code, school_year, sex,
                                                  nationality)
+            -- both sides filtered: neither is read whole (at national scale: 3.4 million rows)
             WHERE (t.in_ruhr OR t.region_code IN ('{RUHR_CODE}', '{NRW_CODE}'))
+              AND (v.in_ruhr OR v.region_code IN ('{RUHR_CODE}', '{NRW_CODE}'))
             ORDER BY t.indicator_id, t.region_code, t.start_year, t.sex, t.nationality""",
     )
     regions = _frame(

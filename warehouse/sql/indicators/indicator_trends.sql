@@ -13,13 +13,14 @@ WITH v AS (
         lag(v.school_year) OVER series AS previous_year,
         lag(v.value) OVER series AS previous_year_value,
         max(v.value) FILTER (WHERE v.school_year = i.baseline) OVER (
-            PARTITION BY v.indicator_id, v.region_code, v.sex, v.nationality
+            PARTITION BY v.indicator_id, v.region_code, v.in_ruhr, v.sex, v.nationality
         ) AS baseline_value,
         i.baseline, i.direction, i.target_value, i.target_year
     FROM marts.indicator_values v
     JOIN marts.indicators i ON i.indicator_id = v.indicator_id
-    WINDOW series AS (PARTITION BY v.indicator_id, v.region_code, v.sex, v.nationality
-                      ORDER BY v.start_year)
+    -- (in_ruhr goes with the region: named here, a filter on it reaches the scan too)
+    WINDOW series AS (PARTITION BY v.indicator_id, v.region_code, v.in_ruhr, v.sex,
+                      v.nationality ORDER BY v.start_year)
 ),
 -- the previous school year only if it is the year just before
 p AS (
