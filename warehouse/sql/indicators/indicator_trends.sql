@@ -12,7 +12,8 @@ WITH v AS (
         lag(v.start_year) OVER series AS previous_start_year,
         lag(v.school_year) OVER series AS previous_year,
         lag(v.value) OVER series AS previous_year_value,
-        max(v.value) FILTER (WHERE v.school_year = i.baseline) OVER (
+        -- (CASE, not FILTER: a window aggregate's FILTER is newer than some analysts' clients)
+        max(CASE WHEN v.school_year = i.baseline THEN v.value END) OVER (
             PARTITION BY v.indicator_id, v.region_code, v.in_ruhr, v.sex, v.nationality
         ) AS baseline_value,
         i.baseline, i.direction, i.target_value, i.target_year
