@@ -116,6 +116,8 @@ def _decisive_rows(conn: duckdb.DuckDBPyConnection, evaluation: Evaluation) -> s
         f"SELECT row_id FROM (SELECT row_id, row_number() OVER (PARTITION BY position "
         f"ORDER BY row_id) AS n FROM {evaluation.unexpected}) WHERE n <= {FAILING}"
     )
+    # the extremes of every range and pair check in one pass over the relation
+    extremes: list[str] = []
     for r in evaluation.rules:
         e = r.expectation
         if r.kind == "aggregate":
@@ -126,11 +128,11 @@ def _decisive_rows(conn: duckdb.DuckDBPyConnection, evaluation: Evaluation) -> s
         columns = [quote(c) for c in e.columns()]
         if e.type == "expect_column_values_to_be_between":
             column = columns[0]
-            parts.append(f"SELECT arg_min({ROW_ID}, {column}) FROM {relation} WHERE {passing}")
-            parts.append(f"SELECT arg_max({ROW_ID}, {column}) FROM {relation} WHERE {passing}")
+            extremes.append(f"arg_min({ROW_ID}, {column}) FILTER (WHERE {passing})")
+            extremes.append(f"arg_max({ROW_ID}, {column}) FILTER (WHERE {passing})")
         elif e.type == "expect_column_pair_values_a_to_be_greater_than_b":
             a, b = columns
-            parts.append(f"SELECT arg_min({ROW_ID}, {a} - {b}) FROM {relation} WHERE {passing}")
+            extremes.append(f"arg_min({ROW_ID}, {a} - {b}) FILTER (WHERE {passing})")
         elif r.kind == "unique":
             # the evaluation flagged every row of a repeated key: a row it did not flag is
             # unique; the repeated keys come from the flagged rows (no pass over the relation)
@@ -151,6 +153,8 @@ def _decisive_rows(conn: duckdb.DuckDBPyConnection, evaluation: Evaluation) -> s
                 f"SELECT min({ROW_ID}) FROM {relation} WHERE ({r.domain}) GROUP BY "
                 f"{', '.join(columns)} LIMIT {DISTINCT}"
             )
+    if extremes:
+        parts.append(f"SELECT unnest([{', '.join(extremes)}]) FROM {relation}")
     return " UNION ".join(f"({p})" for p in parts)
 
 
