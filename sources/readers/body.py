@@ -89,7 +89,7 @@ def _create(conn: duckdb.DuckDBPyConnection, width: int) -> str:
     return name
 
 
-def _split_sql(name: str, width: int, delimiter: str) -> str:
+def _split_sql(name: str, width: int, delimiter: str, piece: str) -> str:
     """INSERT the lines of the temporary table `piece` (line, l) into `name`, split on
     `delimiter`."""
     limit = csv.field_size_limit()
@@ -105,7 +105,7 @@ def _split_sql(name: str, width: int, delimiter: str) -> str:
                 list_max(list_transform(cells, lambda x: length(x))) > {limit}
             ELSE FALSE END AS too_long
             {", " + cells if cells else ""}
-        FROM (SELECT line, l, string_split(l, '{sep}') AS cells FROM piece)
+        FROM (SELECT line, l, string_split(l, '{sep}') AS cells FROM {piece})
         -- a line of delimiters and whitespace only is no row
         WHERE py_strip(replace(l, '{sep}', '')) <> ''
     """
@@ -150,19 +150,20 @@ def _insert_block(
     text = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]
     )
-    register(conn, "block_text", pa.table({"b": text}))
+    piece, block_text = temp_name("lines"), temp_name("block_text")
+    register(conn, block_text, pa.table({"b": text}))
     try:
         conn.execute(
-            "CREATE OR REPLACE TEMP TABLE piece AS SELECT UNNEST(l) AS l, "
+            f"CREATE OR REPLACE TEMP TABLE {piece} AS SELECT UNNEST(l) AS l, "
             f"UNNEST(range({start}, {start} + len(l)))::INTEGER AS line "
-            "FROM (SELECT string_split(decode(b), chr(10)) AS l FROM block_text)"
+            f"FROM (SELECT string_split(decode(b), chr(10)) AS l FROM {block_text})"
         )
     finally:
-        conn.unregister("block_text")
+        conn.unregister(block_text)
     try:
-        conn.execute(_split_sql(name, width, delimiter))
+        conn.execute(_split_sql(name, width, delimiter, piece))
     finally:
-        conn.execute("DROP TABLE IF EXISTS piece")
+        conn.execute(f"DROP TABLE IF EXISTS {piece}")
 
 
 @dataclass
