@@ -375,50 +375,49 @@ def completeness(
         f"{records} UNION SELECT e.other FROM {records} r JOIN {_equivalents(regions)} e "
         "ON e.code = r.region_code"
     )
-    present = f"(SELECT region_code FROM {regions_present})"
-    # the level the source covers: the finest one of which it delivers at least half the
-    # regions (Regionalstatistik's Kreis table also lists a few cities under Gemeinde keys)
-    finest = config["completeness"].get("level")
-    if finest is None:
-        claimed = []
-        for level in LEVEL_RANK:
-            covered, hit = conn.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE region_code IN {present}) "
-                f"FROM {_covered(regions, source.coverage, level)}"
-            ).fetchone()
-            if covered and hit >= covered / 2:
-                claimed.append(level)
-        if not claimed:
-            drop(conn, records, regions_present)
-            return _findings(conn, "completeness", source, None, *args)
-        finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
-    coverage = source.coverage or "DG"
-    select = f"""
-        WITH groups AS (SELECT DISTINCT school_year, measure FROM {records}),
-        delivered AS (
-            SELECT school_year, measure, region_code FROM {records}
-            UNION SELECT r.school_year, r.measure, e.other FROM {records} r
-            JOIN {_equivalents(regions)} e ON e.code = r.region_code
-        ),
-        missing AS (
-            SELECT g.school_year, g.measure, x.region_code
-            FROM groups g CROSS JOIN {_covered(regions, source.coverage, finest)} x
-            EXCEPT SELECT school_year, measure, region_code FROM delivered
-        )
-        SELECT NULL AS run_id, {literal(source.id)} AS source_id, NULL AS delivery_id,
-            'completeness' AS check_name, measure, region_code, school_year,
-            NULL AS sex, NULL AS nationality, NULL AS value, NULL AS reference,
-            NULL AS tolerance, NULL AS source_line,
-            measure || ' ' || school_year || ': ' || region_code || ' is missing ('
-                || {literal(finest)} || ' level of coverage ' || {literal(coverage)} || ')'
-                AS message,
-            measure || ' ' || school_year || ': ' || region_code || ' fehlt (Ebene '
-                || {literal(finest)} || ' im Abdeckungsgebiet ' || {literal(coverage)} || ')'
-                AS message_de,
-            row_number() OVER (ORDER BY school_year, measure, region_code) AS ord
-        FROM missing
-    """
     try:
+        present = f"(SELECT region_code FROM {regions_present})"
+        # the level the source covers: the finest one of which it delivers at least half the
+        # regions (Regionalstatistik's Kreis table also lists a few cities under Gemeinde keys)
+        finest = config["completeness"].get("level")
+        if finest is None:
+            claimed = []
+            for level in LEVEL_RANK:
+                covered, hit = conn.execute(
+                    f"SELECT count(*), count(*) FILTER (WHERE region_code IN {present}) "
+                    f"FROM {_covered(regions, source.coverage, level)}"
+                ).fetchone()
+                if covered and hit >= covered / 2:
+                    claimed.append(level)
+            if not claimed:
+                return _findings(conn, "completeness", source, None, *args)
+            finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
+        coverage = source.coverage or "DG"
+        select = f"""
+            WITH groups AS (SELECT DISTINCT school_year, measure FROM {records}),
+            delivered AS (
+                SELECT school_year, measure, region_code FROM {records}
+                UNION SELECT r.school_year, r.measure, e.other FROM {records} r
+                JOIN {_equivalents(regions)} e ON e.code = r.region_code
+            ),
+            missing AS (
+                SELECT g.school_year, g.measure, x.region_code
+                FROM groups g CROSS JOIN {_covered(regions, source.coverage, finest)} x
+                EXCEPT SELECT school_year, measure, region_code FROM delivered
+            )
+            SELECT NULL AS run_id, {literal(source.id)} AS source_id, NULL AS delivery_id,
+                'completeness' AS check_name, measure, region_code, school_year,
+                NULL AS sex, NULL AS nationality, NULL AS value, NULL AS reference,
+                NULL AS tolerance, NULL AS source_line,
+                measure || ' ' || school_year || ': ' || region_code || ' is missing ('
+                    || {literal(finest)} || ' level of coverage ' || {literal(coverage)} || ')'
+                    AS message,
+                measure || ' ' || school_year || ': ' || region_code || ' fehlt (Ebene '
+                    || {literal(finest)} || ' im Abdeckungsgebiet ' || {literal(coverage)} || ')'
+                    AS message_de,
+                row_number() OVER (ORDER BY school_year, measure, region_code) AS ord
+            FROM missing
+        """
         return _findings(
             conn,
             "completeness",
