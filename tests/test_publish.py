@@ -16,9 +16,10 @@ from warehouse.db import DataPaths, init_schema
 from warehouse.publish import PUBLISHED_MODELS, PUBLISHED_TABLES, publish
 
 
-def fill(conn: duckdb.DuckDBPyConnection, table: str, rows: int) -> None:
-    """`table` with the contract's columns and `rows` rows: keys and values 0, 1, 2 …"""
-    columns = MART_COLUMNS[table]
+def fill(conn: duckdb.DuckDBPyConnection, table: str, rows: int, published: str = "") -> None:
+    """`table` with the contract's columns (those of the table `published` from it) and `rows`
+    rows: keys and values 0, 1, 2 …"""
+    columns = MART_COLUMNS[published or table]
     cells = {
         "BOOLEAN": "true",
         "TIMESTAMP": "TIMESTAMP '2026-01-01 01:00:00'",
@@ -34,17 +35,13 @@ def working_warehouse(paths: DataPaths, rows: int) -> duckdb.DuckDBPyConnection:
     paths.work_db.parent.mkdir(parents=True, exist_ok=True)
     conn = duckdb.connect(str(paths.work_db))
     init_schema(conn)
-    conn.execute(
-        "CREATE TABLE core.sources (source_id VARCHAR, title VARCHAR, partner VARCHAR, "
-        "kind VARCHAR, synthetic BOOLEAN)"
-    )  # the views of the publication read it
-    for working in PUBLISHED_TABLES.values():
+    for published, working in PUBLISHED_TABLES.items():
         if not conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema || '.' || "
             "table_name = ?",
             [working],
         ).fetchone()[0]:
-            fill(conn, working, rows)
+            fill(conn, working, rows, published)
     conn.execute("DELETE FROM meta.deliveries")
     return conn
 

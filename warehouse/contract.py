@@ -75,6 +75,34 @@ _MEASURE_VALUE = (
     Column("synthetic", "BOOLEAN", "true for the synthetic demo deliveries"),
 )
 
+# marts.measure_history: a current value's columns and its statement's validity
+_MEASURE_HISTORY = (
+    *_MEASURE_VALUE,
+    Column("revision", "BIGINT", "this statement's place among the cell's statements (1 = first)"),
+    Column(
+        "event",
+        "VARCHAR",
+        "received (the delivery arrived) | revert (its bytes were sent again after a later "
+        "delivery had replaced it: its values became current again)",
+    ),
+    Column("valid_from", "TIMESTAMP", "when the pipeline received the statement (UTC)"),
+    Column(
+        "valid_to",
+        "TIMESTAMP",
+        "when the same source stated the cell again (UTC); NULL while this is its word",
+    ),
+    Column(
+        "is_current",
+        "BOOLEAN",
+        "the published value now (precedence of sources: marts.measure_values' row)",
+    ),
+)
+
+# the names marts.measure_history joins in the publication instead of storing them per statement
+_NAMES_JOINED_IN_PUBLICATION = (
+    "measure_label", "unit", "region_name", "region_level", "in_ruhr", "source_title",
+)  # fmt: skip
+
 MART_COLUMNS: dict[str, tuple[Column, ...]] = {
     "marts.regions": (
         Column(
@@ -182,30 +210,21 @@ MART_COLUMNS: dict[str, tuple[Column, ...]] = {
             "those sources as 'title (partner)', '; '-joined: where the figures come from",
         ),
     ),
-    "marts.measure_history": (
-        *_MEASURE_VALUE,
-        Column(
-            "revision", "BIGINT", "this statement's place among the cell's statements (1 = first)"
-        ),
-        Column(
-            "event",
-            "VARCHAR",
-            "received (the delivery arrived) | revert (its bytes were sent again after a later "
-            "delivery had replaced it: its values became current again)",
-        ),
-        Column("valid_from", "TIMESTAMP", "when the pipeline received the statement (UTC)"),
-        Column(
-            "valid_to",
-            "TIMESTAMP",
-            "when the same source stated the cell again (UTC); NULL while this is its word",
-        ),
-        Column(
-            "is_current",
-            "BOOLEAN",
-            "the published value now (precedence of sources: marts.measure_values' row)",
-        ),
-    ),
+    "marts.measure_history": _MEASURE_HISTORY,
     "marts.measure_values": _MEASURE_VALUE,
+    # the stored form of marts.measure_history: names stored once, in marts.measures,
+    # marts.regions and meta.sources, not once per statement
+    "marts.measure_statements": tuple(
+        c for c in _MEASURE_HISTORY if c.name not in _NAMES_JOINED_IN_PUBLICATION
+    ),
+    "marts.measures": (
+        Column("measure", "VARCHAR", "measure id"),
+        Column("label", "VARCHAR", "label"),
+        Column("unit", "VARCHAR", _MEASURE_VALUE[2].description),
+        Column("description", "VARCHAR", "what is counted"),
+        Column("family", "VARCHAR", "the measure's family (leavers, day care, population …)"),
+        Column("school_form", "VARCHAR", "the school form a pupils' measure counts; NULL else"),
+    ),
     "marts.indicator_values": (
         Column("indicator_id", "VARCHAR", "indicator id"),
         Column("indicator_name", "VARCHAR", "indicator name"),
@@ -386,6 +405,11 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "sources its figures come from.",
     "marts.measure_history": "Every value any source ever delivered, per measure × region × "
     "school year × sex × nationality, with its delivery and when it was valid (from / to).",
+    "marts.measure_statements": "marts.measure_history as stored: one row per statement "
+    "with its keys, figure and delivery; the names of its measure, region and source are in "
+    "marts.measures, marts.regions and meta.sources (marts.measure_history joins them).",
+    "marts.measures": "The measures (schemas/measures.yaml): what each counts, its unit and "
+    "family.",
     "marts.measure_values": "Measure × region × school year × sex × nationality: the counts "
     "as delivered (current revision), with status, source, delivery, file and line.",
     "marts.indicator_values": "Indicator × region × school year × sex × nationality: value = "
