@@ -12,10 +12,8 @@ cells are read back from the published file (marts.measure_values, quality.quara
 from __future__ import annotations
 
 import contextlib
-import csv
 import graphlib
 import io
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,14 @@ from sources.delivery import read_payload, records_relation
 from sources.fetch import genesis_calls
 from sources.periods import start_year
 from sources.registry import Source, load_source
-from tests.genesis_replay import GenesisReplayServer, Interaction, load_cassette, recorded_zip
+from tests.genesis_replay import (
+    SYMBOLS,
+    GenesisReplayServer,
+    Interaction,
+    flat_rows,
+    load_cassette,
+    recorded_zip,
+)
 from warehouse.build import (
     build_measure_revisions,
     build_sql_table,
@@ -55,9 +60,6 @@ REGULAR = [
     "1000A-2022", "11111-02-01-4", "12211-Z-11", "12411-01-01-4", "12531-0043",
     "13111-01-03-4", "52411-02-01-4", "71311-0001", "AI-N-01-2-5",
 ]  # fmt: skip
-# the symbols of the statistical offices as the recordings write them (Zeichenerklärung)
-SYMBOLS = {"-": (0.0, "ok"), ".": (None, "suppressed"), "...": (None, "not_available"),
-           "/": (None, "unreliable"), "x": (None, "not_applicable")}  # fmt: skip
 FLAGS = {"e": "estimated", "()": "unreliable", "p": "provisional"}
 # AI-N-01-2-5 (13,566 Gemeinden) is read and mapped here, not validated and loaded: its
 # validation alone would cost a fifth of this module's budget, and tests/test_api_sources.py
@@ -173,9 +175,7 @@ def recorded_flat(name: str, fields: dict[str, str]) -> list[dict[str, str]]:
         )
         if not same:
             continue
-        archive = zipfile.ZipFile(io.BytesIO(body))
-        text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
-        return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+        return flat_rows(body)
     raise AssertionError(f"{name}: no flat file for {fields}")
 
 
