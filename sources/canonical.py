@@ -659,6 +659,9 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
         per_cell = temp.name("cell_values")
         conn.execute(f"CREATE TEMP TABLE {per_cell} AS {cell_values}")
         numeric = ", ".join(_lit(s) for s in NUMERIC_STATUSES)
+        # a cell that is a figure; '/' (unreliable, no figure) is a symbol like '.': the sum
+        # is that symbol, not the other columns alone
+        figure = f"status IN ({numeric}) AND value IS NOT NULL"
         listed = ", ".join(str(k) for k in sorted(merging))
         line_fields = [
             n
@@ -670,12 +673,12 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
             f"""CREATE TEMP TABLE {merged} AS
             SELECT line, {carried}, min(k) AS k, any_value(measure) AS measure,
                 any_value(sex) AS sex, any_value(nationality) AS nationality,
-                CASE WHEN bool_or(status IS NULL) OR NOT bool_and(status IN ({numeric}))
+                CASE WHEN bool_or(status IS NULL) OR NOT bool_and({figure})
                      THEN NULL ELSE sum(value) END AS value,
                 CASE WHEN bool_or(status IS NULL) THEN NULL
-                     WHEN bool_and(status IN ({numeric}))
+                     WHEN bool_and({figure})
                      THEN coalesce(arg_min(status, k) FILTER (WHERE status <> 'ok'), 'ok')
-                     ELSE arg_min(status, k) FILTER (WHERE status NOT IN ({numeric}))
+                     ELSE arg_min(status, k) FILTER (WHERE NOT ({figure}))
                 END AS status,
                 {_in_column_order("raw_value", " + ")} AS raw_value,
                 {_in_column_order("source_column", " + ")} AS source_column,

@@ -7,8 +7,8 @@
     aggregate_school_grain  school lines -> one record per municipality and school year
 
 All three work in SQL on temporary tables of canonical records (FRAME_COLUMNS) and return a
-new temporary table. A sum never silently leaves a part out: a symbol ('.', 'x') in any part
-makes the sum that symbol, a flag such as provisional carries over to the sum.
+new temporary table. A sum never silently leaves a part out: a symbol ('.', 'x', '/') in any
+part makes the sum that symbol, a flag such as provisional carries over to the sum.
 """
 
 from __future__ import annotations
@@ -36,8 +36,10 @@ def _sum_records(relation: str, key: list[str], what: str, order: str = "row_ord
     """SQL: the records of `relation` added up per `key` (value, source_line, status,
     raw_value, source_column; groups in key order)."""
     keys = ", ".join(key)
-    symbol = f"CASE WHEN status NOT IN ({_NUMERIC}) THEN status END"
-    flag = f"CASE WHEN status IN ({_FLAGS}) THEN status END"
+    # a part without a value is a symbol, also '/' (unreliable, no figure): else the sum would
+    # leave it out, and parts that are all '/' would add up to a 0
+    symbol = f"CASE WHEN value IS NULL OR status NOT IN ({_NUMERIC}) THEN status END"
+    flag = f"CASE WHEN value IS NOT NULL AND status IN ({_FLAGS}) THEN status END"
     return f"""
         SELECT {keys},
             CASE WHEN first_symbol IS NOT NULL THEN NULL ELSE total END AS value,

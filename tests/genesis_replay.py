@@ -32,6 +32,7 @@ faults, request log and token check).
 from __future__ import annotations
 
 import abc
+import csv
 import functools
 import io
 import json
@@ -127,6 +128,19 @@ def recorded_zip(name: str, path: str = "data/tablefile") -> bytes:
         if interaction.path == path and interaction.body.startswith(b"PK\x03\x04"):
             return interaction.body
     raise AssertionError(f"no zip answer to {path} in recording {name}")
+
+
+def flat_rows(body: bytes) -> list[dict[str, str]]:
+    """The lines of a recorded flat file: a zip holding one ffcsv (UTF-8 with BOM, ';')."""
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+# the symbols of the statistical offices as the recordings write them (Zeichenerklärung):
+# the value and status a cell holding one has
+SYMBOLS = {"-": (0.0, "ok"), ".": (None, "suppressed"), "...": (None, "not_available"),
+           "/": (None, "unreliable"), "x": (None, "not_applicable")}  # fmt: skip
 
 
 def fields_match(recorded: dict[str, str], sent: dict[str, str]) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import duckdb
@@ -18,7 +18,14 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, CliRun
-from tests.genesis_replay import Fault, GenesisReplayServer, PagedJsonServer, recorded_zip
+from tests.genesis_replay import (
+    SYMBOLS,
+    Fault,
+    GenesisReplayServer,
+    PagedJsonServer,
+    flat_rows,
+    recorded_zip,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -203,6 +210,53 @@ def test_genesis_tables_load_with_their_values(first) -> None:
         assert share["05113000"] == 66.1  # Essen
         assert share["12065136"] == 32.2  # Hennigsdorf
         assert len(share) > 10_000
+
+
+def test_every_published_settlement_share_as_the_recording_says(first) -> None:
+    """AI-N-01-2-5 (Regionalatlas, 13,566 Gemeinden) cell by cell: every line of AI0111 the
+    replay served is published with the recording's value or its symbol's status, or is
+    quarantined because the region reference does not know its key."""
+    data, _ = first
+    expected = {}
+    for number, line in enumerate(flat_rows(recorded_zip("AI-N-01-2-5")), start=2):
+        if line["value_variable_code"] != "AI0111":
+            continue
+        raw = line["value"].strip()
+        value, status = SYMBOLS.get(raw) or (float(raw.replace(",", ".")), "ok")
+        expected[line["1_variable_attribute_code"]] = (number, line["time"], value, status, raw)
+    assert len(expected) == 13_566
+    with published(data) as conn:
+        rows = conn.execute(
+            "SELECT region_code, measure, school_year, sex, nationality, value, status, "
+            "raw_value FROM marts.measure_values WHERE source_id = 'rs_siedlungsflaeche'"
+        ).fetchall()
+        quarantined = dict(conn.execute(
+            "SELECT region_code, string_agg(DISTINCT check_name || ': ' || reason, '; ') "
+            "FROM quality.quarantine WHERE source_id = 'rs_siedlungsflaeche' GROUP BY 1"
+        ).fetchall())  # fmt: skip
+        known = {c for (c,) in conn.execute("SELECT region_code FROM marts.regions").fetchall()}
+    cells = {r[0]: r[1:] for r in rows}
+    assert len(cells) == len(rows)
+    # nothing lost: each line published or quarantined, not both
+    assert set(cells) | set(quarantined) == set(expected)
+    assert not set(cells) & set(quarantined)
+    for region, cell in cells.items():
+        _, time, value, status, raw = expected[region]
+        assert time == "2023"
+        assert cell == ("settlement_area_share", "2023/24", "total", "total", value, status, raw)
+    # the one symbol of AI0111 is '-', exactly nothing: 0 (the official Zeichenerklärung)
+    symbols = Counter((raw, value, status) for _, _, _, _, value, status, raw in cells.values()
+                      if raw in SYMBOLS)  # fmt: skip
+    assert symbols == {("-", 0.0, "ok"): 2_523}
+    # quarantined: keys the region reference does not hold (gemeindefreie Gebiete such as
+    # 01053105 Sachsenwald), each with its line and reason
+    for region, reason in quarantined.items():
+        assert region not in known
+        assert reason == (
+            f"canonical_records_known_region_keys: line {expected[region][0]}: unknown region "
+            f"key '{region}' (expected an official key of schemas/regions.csv, e.g. 05513000)"
+        )
+    assert (len(cells), len(quarantined)) == (13_310, 256)
 
 
 def test_the_job_flow_completes_and_totals_are_derived(first, servers) -> None:

@@ -14,7 +14,13 @@ from schemas.regions import match_region_names
 from sources.canonical import FRAME_COLUMNS, RegionResolver
 from sources.readers.base import DeliveryFormatError, RawRow, RawTable
 from sources.registry import Source, load_registry, load_source
-from tests.records import aggregate_school_grain, record_types, to_records
+from tests.records import (
+    aggregate_school_grain,
+    combine_rows,
+    derive_totals,
+    record_types,
+    to_records,
+)
 
 KEYS = RegionResolver()
 KITA_U3 = "Kinder unter 3 Jahren in Tagesbetreuung"
@@ -703,6 +709,10 @@ def summed_source(tmp_path: Path) -> Source:
         ("5", ".", None, "suppressed"),
         (".", "5", None, "suppressed"),
         ("x", "5", None, "not_applicable"),
+        # '/' is unreliable without a figure: not 5 (the other column alone)
+        ("5", "/", None, "unreliable"),
+        ("/", "5", None, "unreliable"),
+        ("/", ".", None, "unreliable"),
         ("5", "", None, "not_available"),
         ("5 p", "3", 8.0, "provisional"),
         ("5", "3 p", 8.0, "provisional"),
@@ -738,6 +748,34 @@ def test_an_unreadable_part_makes_the_sum_a_problem(summed_source: Source) -> No
     record = rows_of(to_records(raw, summed_source, KEYS))[0]
     assert (record["value"], record["status"], record["raw_value"]) == (None, None, "5 + fünf")
     assert record["problem"].startswith("column 'B': 'fünf' is not a number")
+
+
+@pytest.mark.parametrize(
+    ("cells", "value", "status"),
+    [
+        (("5", "3"), 8.0, "ok"),
+        (("(5)", "3"), 8.0, "unreliable"),  # a flagged figure: the sum is flagged
+        (("5", "-"), 5.0, "ok"),
+        (("5", "."), None, "suppressed"),
+        # '/' has no figure: the sum is '/', not the others alone, and never a 0
+        (("5", "/"), None, "unreliable"),
+        (("/", "/"), None, "unreliable"),
+        (("/", "."), None, "unreliable"),  # the first symbol, in the order of the lines
+    ],
+)
+def test_a_part_without_a_figure_makes_lines_added_up_that_symbol(
+    cells: tuple[str, str], value: float | None, status: str
+) -> None:
+    """combine_rows (lines of ignored dimensions) and derive_totals (total over sex)."""
+    raw = kita_table(*[["01.03.2023", "05112000", "Duisburg", cell, "1"] for cell in cells])
+    frame = to_records(raw, registry("kita_betreuung"), KEYS)
+    parts = frame[frame["measure"] == "daycare_children_u3"].reset_index(drop=True)
+    combined = one(combine_rows(parts), measure="daycare_children_u3")
+    assert (combined["value"], combined["status"]) == (value, status)
+    assert combined["source_column"] == "sum of 2 lines"
+    total = one(derive_totals(parts.assign(sex=["male", "female"]), ("sex",)), sex="total")
+    assert (total["value"], total["status"]) == (value, status)
+    assert total["source_column"] == "sum of 2 sex subgroups"
 
 
 # --- school grain ----------------------------------------------------------------------------
@@ -833,12 +871,13 @@ def test_aggregate_of_no_records_is_empty() -> None:
     assert aggregate_school_grain(records, registry("lernfoerderung"), [A]).empty
 
 
-def test_a_suppressed_school_figure_is_not_silently_dropped() -> None:
+@pytest.mark.parametrize(("cell", "status"), [(".", "suppressed"), ("/", "unreliable")])
+def test_a_suppressed_school_figure_is_not_silently_dropped(cell: str, status: str) -> None:
     records = school_records(
-        [["100001", "2022/23", "S1", "10", "1"], ["100002", "2022/23", "S2", ".", "1"]]
+        [["100001", "2022/23", "S1", "10", "1"], ["100002", "2022/23", "S2", cell, "1"]]
     )
     result = aggregate_school_grain(records, registry("lernfoerderung"), [A])
-    assert by_key(result)[(A, "2022/23", "programme_pupils_reached")] == (None, "suppressed")
+    assert by_key(result)[(A, "2022/23", "programme_pupils_reached")] == (None, status)
 
 
 def test_a_held_back_school_value_makes_its_municipality_not_available() -> None:
