@@ -177,9 +177,9 @@ def _findings(
     table = temp_name(f"findings_{name}")
     columns = ", ".join(f"{c.name} {c.type}" for c in FINDING_COLUMNS)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns}, ord BIGINT)")
-    if select is not None:
-        conn.execute(f"INSERT INTO {table} BY NAME {select}")
-    count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    count = 0
+    if select is not None:  # an INSERT answers with the number of rows it inserted
+        count = conn.execute(f"INSERT INTO {table} BY NAME {select}").fetchone()[0]
     if name in CROSS_TITLES:  # the German forms, declined right ("keine fehlenden …")
         _, what_de, none_de = CROSS_TITLES[name]
     else:
@@ -325,42 +325,79 @@ def year_over_year(
 # --- completeness -------------------------------------------------------------------------------
 
 
-def _equivalents(regions: str) -> str:
-    """SQL (code, other): the same territory under two keys — a Kreis with one Gemeinde (a
-    kreisfreie Stadt) and a Land with one Kreis (Berlin, Hamburg)."""
-    return f"""(
-        WITH cur AS (SELECT * FROM {regions} WHERE is_current
-                     AND level IN ('bund', 'land', 'regierungsbezirk', 'kreis', 'gemeinde')),
-        kreisfrei AS (SELECT kreis_code, min(region_code) AS gemeinde FROM cur
-                      WHERE level = 'gemeinde' GROUP BY kreis_code HAVING count(*) = 1),
-        one_kreis AS (SELECT land_code, min(region_code) AS kreis FROM cur
+@dataclass
+class Places:
+    """The regions the checks of one delivery join, as temporary tables: `regions` (the
+    current regions of the five levels, with the columns of regions.csv) and `equivalents`
+    (code, other: the same territory under two keys — a Kreis with one Gemeinde, a
+    kreisfreie Stadt, and a Land with one Kreis, Berlin and Hamburg)."""
+
+    regions: str
+    equivalents: str
+
+    def drop(self, conn: duckdb.DuckDBPyConnection) -> None:
+        drop(conn, self.regions, self.equivalents)
+
+
+def places(conn: duckdb.DuckDBPyConnection, source: Source, new: str) -> Places:
+    """The Places of `new`: the regions of the Länder it has keys of and of its coverage's,
+    and every Land and the Bund (the Bund's parts). The checks never look further — a
+    Gemeinde's Kreis, a Kreis's Land, a kreisfreie Stadt's two keys share the Land's two
+    digits — so a Land's delivery does not join all of Germany's 11,000 Gemeinden."""
+    regions = regions_relation(conn)
+    table, equivalents = temp_name("places"), temp_name("equivalents")
+    levels = ", ".join(literal(level) for level in LEVEL_RANK)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {regions} "
+        f"WHERE is_current AND level IN ({levels}) AND (level IN ('bund', 'land') "
+        f"OR left(region_code, 2) IN (SELECT left(region_code, 2) FROM {new} "
+        f"UNION SELECT left(region_code, 2) FROM {regions} WHERE {_inside(source.coverage)}))"
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {equivalents} AS
+        WITH kreisfrei AS (SELECT kreis_code, min(region_code) AS gemeinde FROM {table}
+                           WHERE level = 'gemeinde' GROUP BY kreis_code HAVING count(*) = 1),
+        one_kreis AS (SELECT land_code, min(region_code) AS kreis FROM {table}
                       WHERE level = 'kreis' GROUP BY land_code HAVING count(*) = 1)
         SELECT gemeinde AS code, kreis_code AS other FROM kreisfrei
         UNION ALL SELECT kreis_code, gemeinde FROM kreisfrei
         UNION ALL SELECT kreis, land_code FROM one_kreis
-        UNION ALL SELECT land_code, kreis FROM one_kreis
-    )"""
+        UNION ALL SELECT land_code, kreis FROM one_kreis"""
+    )
+    return Places(table, equivalents)
+
+
+def _inside(coverage: str | None) -> str:
+    """SQL: a current region inside a coverage (RVR, a key prefix, DG)."""
+    if coverage == "RVR":
+        return "is_current AND in_ruhr"
+    if coverage not in (None, "DG"):
+        return f"is_current AND starts_with(region_code, {literal(coverage)})"
+    return "is_current"
 
 
 def _covered(regions: str, coverage: str | None, level: str) -> str:
-    """SQL: the current regions of `level` inside a coverage (RVR, a key prefix, DG)."""
-    where = f"is_current AND level = {literal(level)}"
-    if coverage == "RVR":
-        where += " AND in_ruhr"
-    elif coverage not in (None, "DG"):
-        where += f" AND starts_with(region_code, {literal(coverage)})"
-    return f"(SELECT region_code FROM {regions} WHERE {where})"
+    """SQL: the current regions of `level` inside a coverage."""
+    return (
+        f"(SELECT region_code FROM {regions} WHERE {_inside(coverage)} "
+        f"AND level = {literal(level)})"
+    )
 
 
 def completeness(
-    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    config: dict[str, Any],
+    located: Places | None = None,
 ) -> CrossCheck:
     """Every region of the source's finest level inside its coverage, for every school year
-    and measure the new records contain."""
+    and measure the new records contain (`located`: run_all's Places of `new`)."""
     args = ("gaps", "Lücken", config["examples"])
     if not _enabled(config, "completeness"):
         return _findings(conn, "completeness", source, None, *args)
-    regions = regions_relation(conn)
+    own = places(conn, source, new) if located is None else None
+    regions, equivalents = (located or own).regions, (located or own).equivalents
     # the delivered keys, read once: every question below is about them (at national scale
     # a million keys of five million records, which each level's question read again)
     records = temp_name("delivered_keys")
@@ -372,7 +409,7 @@ def completeness(
     regions_present = temp_name("regions_present")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {regions_present} AS SELECT DISTINCT region_code FROM "
-        f"{records} UNION SELECT e.other FROM {records} r JOIN {_equivalents(regions)} e "
+        f"{records} UNION SELECT e.other FROM {records} r JOIN {equivalents} e "
         "ON e.code = r.region_code"
     )
     try:
@@ -381,14 +418,16 @@ def completeness(
         # regions (Regionalstatistik's Kreis table also lists a few cities under Gemeinde keys)
         finest = config["completeness"].get("level")
         if finest is None:
-            claimed = []
-            for level in LEVEL_RANK:
-                covered, hit = conn.execute(
-                    f"SELECT count(*), count(*) FILTER (WHERE region_code IN {present}) "
-                    f"FROM {_covered(regions, source.coverage, level)}"
-                ).fetchone()
-                if covered and hit >= covered / 2:
-                    claimed.append(level)
+            levels = ", ".join(literal(level) for level in LEVEL_RANK)
+            claimed = [
+                level
+                for level, covered, hit in conn.execute(
+                    f"SELECT level, count(*), count(*) FILTER (WHERE region_code IN {present}) "
+                    f"FROM {regions} WHERE {_inside(source.coverage)} AND level IN ({levels}) "
+                    "GROUP BY level"
+                ).fetchall()
+                if hit >= covered / 2
+            ]
             if not claimed:
                 return _findings(conn, "completeness", source, None, *args)
             finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
@@ -398,7 +437,7 @@ def completeness(
             delivered AS (
                 SELECT school_year, measure, region_code FROM {records}
                 UNION SELECT r.school_year, r.measure, e.other FROM {records} r
-                JOIN {_equivalents(regions)} e ON e.code = r.region_code
+                JOIN {equivalents} e ON e.code = r.region_code
             ),
             missing AS (
                 SELECT g.school_year, g.measure, x.region_code
@@ -429,25 +468,29 @@ def completeness(
         )
     finally:
         drop(conn, records, regions_present)
+        if own is not None:
+            own.drop(conn)
 
 
 # --- levels and subgroups ---------------------------------------------------------------------
 
 
 def level_consistency(
-    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    config: dict[str, Any],
+    located: Places | None = None,
 ) -> CrossCheck:
-    """Parts delivered for all children of a region add up to the region's own figure."""
+    """Parts delivered for all children of a region add up to the region's own figure
+    (`located`: run_all's Places of `new`)."""
     if not _enabled(config, "level_consistency"):
         return _findings(conn, "level_consistency", source, None, "differences", "Abweichungen", 5)
-    regions = regions_relation(conn)
+    own = places(conn, source, new) if located is None else None
+    current, equivalents = (located or own).regions, (located or own).equivalents
     available = _columns(conn, new)
     delivery = _col(available, "delivery_id")
     line = _col(available, "source_line")
-    current = (
-        f"(SELECT * FROM {regions} WHERE is_current "
-        "AND level IN ('bund', 'land', 'regierungsbezirk', 'kreis', 'gemeinde'))"
-    )
     label = _label()
     signed = "(CASE WHEN diff >= 0 THEN '+' ELSE '-' END || " + _num("abs(diff)") + ")"
     select = f"""
@@ -460,7 +503,7 @@ def level_consistency(
         copies AS (
             SELECT r.measure, e.other AS region_code, r.school_year, r.start_year, r.sex,
                 r.nationality, r.value, r.source_line, r.delivery_id, 1 AS copy
-            FROM records r JOIN {_equivalents(regions)} e ON e.code = r.region_code
+            FROM records r JOIN {equivalents} e ON e.code = r.region_code
             QUALIFY row_number() OVER (PARTITION BY r.measure, e.other, r.school_year,
                 r.start_year, r.sex, r.nationality ORDER BY r.region_code) = 1
         ),
@@ -508,15 +551,19 @@ def level_consistency(
             row_number() OVER (ORDER BY {_ORDER}) AS ord
         FROM joined WHERE abs(total - delivered) > tol
     """
-    return _findings(
-        conn,
-        "level_consistency",
-        source,
-        select,
-        "totals that are not the sum of their parts",
-        "Summen, die nicht die Summe ihrer Teile sind",
-        config["examples"],
-    )
+    try:
+        return _findings(
+            conn,
+            "level_consistency",
+            source,
+            select,
+            "totals that are not the sum of their parts",
+            "Summen, die nicht die Summe ihrer Teile sind",
+            config["examples"],
+        )
+    finally:
+        if own is not None:
+            own.drop(conn)
 
 
 def subgroups(
@@ -608,10 +655,12 @@ def source_conflicts(
     new: str,
     others: str,
     config: dict[str, Any],
+    located: Places | None = None,
 ) -> CrossCheck:
     """Values of `new` that another source states differently for the same figure (a
     kreisfreie Stadt's Gemeinde and Kreis key are one figure), with both values and the one
-    that precedence makes current (docs/sources.md, "Precedence")."""
+    that precedence makes current (docs/sources.md, "Precedence"; `located`: run_all's
+    Places of `new`)."""
     args = ("figures another source states differently",
             "Werte, die eine andere Quelle anders angibt", config["examples"])  # fmt: skip
     if not _enabled(config, "source_conflicts"):
@@ -622,7 +671,8 @@ def source_conflicts(
     ).fetchone()[0]
     if not shared:  # no other source has any measure of this one: nothing to compare
         return _findings(conn, "source_conflicts", source, None, *args)
-    regions = regions_relation(conn)
+    own = places(conn, source, new) if located is None else None
+    equivalents = (located or own).equivalents
     available = _columns(conn, new)
     label = _label("n")
     mine = (
@@ -643,7 +693,7 @@ def source_conflicts(
             SELECT * FROM {others}
             UNION ALL
             SELECT o.* REPLACE (e.other AS region_code)
-            FROM {others} o JOIN {_equivalents(regions)} e ON e.code = o.region_code
+            FROM {others} o JOIN {equivalents} e ON e.code = o.region_code
         )
         SELECT {_finding_select(source, "source_conflicts", "n", available,
                                 reference="o.value")},
@@ -659,7 +709,11 @@ def source_conflicts(
         FROM {new} n JOIN other_values o
           {_SAME_KEY_OTHER_VALUE}
     """  # fmt: skip
-    return _findings(conn, "source_conflicts", source, select, *args)
+    try:
+        return _findings(conn, "source_conflicts", source, select, *args)
+    finally:
+        if own is not None:
+            own.drop(conn)
 
 
 def run_all(
@@ -674,11 +728,15 @@ def run_all(
     values, `history` and `previous` the source's current values before them, `others` the
     other sources' current values)."""
     config = settings(source)
-    return [
-        year_over_year(conn, source, new, history, config),
-        completeness(conn, source, new, config),
-        level_consistency(conn, source, new, config),
-        subgroups(conn, source, new, config),
-        revisions(conn, source, new, previous, config),
-        source_conflicts(conn, source, new, others, config),
-    ]
+    located = places(conn, source, new)  # once for the three checks that place regions
+    try:
+        return [
+            year_over_year(conn, source, new, history, config),
+            completeness(conn, source, new, config, located),
+            level_consistency(conn, source, new, config, located),
+            subgroups(conn, source, new, config),
+            revisions(conn, source, new, previous, config),
+            source_conflicts(conn, source, new, others, config, located),
+        ]
+    finally:
+        located.drop(conn)
