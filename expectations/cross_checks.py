@@ -31,7 +31,7 @@ import yaml
 from expectations.partner_words import CROSS_TITLES
 from expectations.rules import literal
 from schemas.catalogue import load_catalogue
-from schemas.regions import regions_relation
+from schemas.regions import in_force, regions_relation
 from schemas.tables import FINDING_COLUMNS, NUMERIC_STATUSES
 from sources.registry import Source
 from sources.scratch import drop, temp_name
@@ -327,10 +327,12 @@ def year_over_year(
 
 @dataclass
 class Places:
-    """The regions the checks of one delivery join, as temporary tables: `regions` (the
-    current regions of the five levels, with the columns of regions.csv) and `equivalents`
-    (code, other: the same territory under two keys — a Kreis with one Gemeinde, a
-    kreisfreie Stadt, and a Land with one Kreis, Berlin and Hamburg)."""
+    """The regions the checks of one delivery join, per school year of the delivery, as
+    temporary tables: `regions` (start_year, region_code, level, parent_code, kreis_code,
+    land_code, in_ruhr, whole_year: the keys of the five levels in force on some day of the
+    school year; whole_year: on all of them) and `equivalents` (start_year, code, other: the
+    same territory under two keys — a Kreis with one Gemeinde, a kreisfreie Stadt, and a
+    Land with one Kreis, Berlin and Hamburg)."""
 
     regions: str
     equivalents: str
@@ -340,47 +342,62 @@ class Places:
 
 
 def places(conn: duckdb.DuckDBPyConnection, source: Source, new: str) -> Places:
-    """The Places of `new`: the regions of the Länder it has keys of and of its coverage's,
-    and every Land and the Bund (the Bund's parts). The checks never look further — a
-    Gemeinde's Kreis, a Kreis's Land, a kreisfreie Stadt's two keys share the Land's two
-    digits — so a Land's delivery does not join all of Germany's 11,000 Gemeinden."""
+    """The Places of `new`, for each school year it has: the territory of that year
+    (schemas/territory.yaml), or today's for every year when the source recalculates its
+    series on today's territory (registry: `territory: today`). Only the regions of the
+    Länder `new` has keys of and of its coverage's, and every Land and the Bund (the Bund's
+    parts): the checks never look further — a Gemeinde's Kreis, a Kreis's Land, a kreisfreie
+    Stadt's two keys share the Land's two digits — so a Land's delivery does not join all of
+    Germany's 11,000 Gemeinden for each of its years."""
     regions = regions_relation(conn)
     table, equivalents = temp_name("places"), temp_name("equivalents")
     levels = ", ".join(literal(level) for level in LEVEL_RANK)
+    first, last = "make_date(y.start_year, 8, 1)", "make_date(y.start_year + 1, 7, 31)"
+    if source.territory == "today":
+        valid, whole_year = "r.is_current", "true"
+    else:
+        valid = in_force(first, last, "r")
+        whole_year = f"{in_force(first, first, 'r')} AND {in_force(last, last, 'r')}"
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {regions} "
-        f"WHERE is_current AND level IN ({levels}) AND (level IN ('bund', 'land') "
-        f"OR left(region_code, 2) IN (SELECT left(region_code, 2) FROM {new} "
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT y.start_year, r.region_code, r.level, "
+        f"r.parent_code, r.kreis_code, r.land_code, r.in_ruhr, {whole_year} AS whole_year "
+        f"FROM (SELECT DISTINCT start_year FROM {new} WHERE start_year IS NOT NULL) y "
+        f"JOIN {regions} r ON {valid} "
+        f"WHERE r.level IN ({levels}) AND (r.level IN ('bund', 'land') "
+        f"OR left(r.region_code, 2) IN (SELECT left(region_code, 2) FROM {new} "
         f"UNION SELECT left(region_code, 2) FROM {regions} WHERE {_inside(source.coverage)}))"
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {equivalents} AS
-        WITH kreisfrei AS (SELECT kreis_code, min(region_code) AS gemeinde FROM {table}
-                           WHERE level = 'gemeinde' GROUP BY kreis_code HAVING count(*) = 1),
-        one_kreis AS (SELECT land_code, min(region_code) AS kreis FROM {table}
-                      WHERE level = 'kreis' GROUP BY land_code HAVING count(*) = 1)
-        SELECT gemeinde AS code, kreis_code AS other FROM kreisfrei
-        UNION ALL SELECT kreis_code, gemeinde FROM kreisfrei
-        UNION ALL SELECT kreis, land_code FROM one_kreis
-        UNION ALL SELECT land_code, kreis FROM one_kreis"""
+        WITH kreisfrei AS (SELECT start_year, kreis_code, min(region_code) AS gemeinde
+                           FROM {table} WHERE level = 'gemeinde'
+                           GROUP BY start_year, kreis_code HAVING count(*) = 1),
+        one_kreis AS (SELECT start_year, land_code, min(region_code) AS kreis FROM {table}
+                      WHERE level = 'kreis' GROUP BY start_year, land_code HAVING count(*) = 1)
+        SELECT start_year, gemeinde AS code, kreis_code AS other FROM kreisfrei
+        UNION ALL SELECT start_year, kreis_code, gemeinde FROM kreisfrei
+        UNION ALL SELECT start_year, kreis, land_code FROM one_kreis
+        UNION ALL SELECT start_year, land_code, kreis FROM one_kreis"""
     )
     return Places(table, equivalents)
 
 
 def _inside(coverage: str | None) -> str:
-    """SQL: a current region inside a coverage (RVR, a key prefix, DG)."""
+    """SQL: a region inside a coverage (RVR, a key prefix, DG)."""
     if coverage == "RVR":
-        return "is_current AND in_ruhr"
+        return "in_ruhr"
     if coverage not in (None, "DG"):
-        return f"is_current AND starts_with(region_code, {literal(coverage)})"
-    return "is_current"
+        return f"starts_with(region_code, {literal(coverage)})"
+    return "true"
 
 
 def _covered(regions: str, coverage: str | None, level: str) -> str:
-    """SQL: the current regions of `level` inside a coverage."""
+    """SQL (start_year, region_code): the regions of `level` inside a coverage that are in
+    force all through each school year (`regions`: Places) — a key that begins or ends
+    within a school year is welcome in it, but not required."""
     return (
-        f"(SELECT region_code FROM {regions} WHERE {_inside(coverage)} "
-        f"AND level = {literal(level)})"
+        f"(SELECT start_year, region_code FROM {regions} WHERE whole_year "
+        f"AND {_inside(coverage)} AND level = {literal(level)})"
     )
 
 
@@ -402,15 +419,15 @@ def completeness(
     # a million keys of five million records, which each level's question read again)
     records = temp_name("delivered_keys")
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {records} AS SELECT DISTINCT school_year, measure, "
-        f"region_code FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
+        f"CREATE OR REPLACE TEMP TABLE {records} AS SELECT DISTINCT school_year, start_year, "
+        f"measure, region_code FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
         "AND school_year IS NOT NULL"
     )
     regions_present = temp_name("regions_present")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {regions_present} AS SELECT DISTINCT region_code FROM "
         f"{records} UNION SELECT e.other FROM {records} r JOIN {equivalents} e "
-        "ON e.code = r.region_code"
+        "ON e.code = r.region_code AND e.start_year = r.start_year"
     )
     try:
         present = f"(SELECT region_code FROM {regions_present})"
@@ -423,8 +440,8 @@ def completeness(
                 level
                 for level, covered, hit in conn.execute(
                     f"SELECT level, count(*), count(*) FILTER (WHERE region_code IN {present}) "
-                    f"FROM {regions} WHERE {_inside(source.coverage)} AND level IN ({levels}) "
-                    "GROUP BY level"
+                    f"FROM (SELECT DISTINCT level, region_code FROM {regions} WHERE whole_year "
+                    f"AND {_inside(source.coverage)} AND level IN ({levels})) GROUP BY level"
                 ).fetchall()
                 if hit >= covered / 2
             ]
@@ -433,15 +450,17 @@ def completeness(
             finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
         coverage = source.coverage or "DG"
         select = f"""
-            WITH groups AS (SELECT DISTINCT school_year, measure FROM {records}),
+            WITH groups AS (SELECT DISTINCT school_year, start_year, measure FROM {records}),
             delivered AS (
                 SELECT school_year, measure, region_code FROM {records}
                 UNION SELECT r.school_year, r.measure, e.other FROM {records} r
-                JOIN {equivalents} e ON e.code = r.region_code
+                JOIN {equivalents} e ON e.code = r.region_code AND e.start_year = r.start_year
             ),
+            -- each school year against the keys of its own territory
             missing AS (
                 SELECT g.school_year, g.measure, x.region_code
-                FROM groups g CROSS JOIN {_covered(regions, source.coverage, finest)} x
+                FROM groups g JOIN {_covered(regions, source.coverage, finest)} x
+                  ON x.start_year = g.start_year
                 EXCEPT SELECT school_year, measure, region_code FROM delivered
             )
             SELECT NULL AS run_id, {literal(source.id)} AS source_id, NULL AS delivery_id,
@@ -503,7 +522,8 @@ def level_consistency(
         copies AS (
             SELECT r.measure, e.other AS region_code, r.school_year, r.start_year, r.sex,
                 r.nationality, r.value, r.source_line, r.delivery_id, 1 AS copy
-            FROM records r JOIN {equivalents} e ON e.code = r.region_code
+            FROM records r JOIN {equivalents} e
+              ON e.code = r.region_code AND e.start_year = r.start_year
             QUALIFY row_number() OVER (PARTITION BY r.measure, e.other, r.school_year,
                 r.start_year, r.sex, r.nationality ORDER BY r.region_code) = 1
         ),
@@ -517,12 +537,14 @@ def level_consistency(
                 AND r.start_year = c.start_year AND r.sex = c.sex
                 AND r.nationality = c.nationality)
         ),
+        -- a part of its parent in the year's territory, and that year's number of parts
         placed AS (
             SELECT v.*, c.parent_code AS parent, c.level
-            FROM vals v JOIN {current} c ON c.region_code = v.region_code
+            FROM vals v JOIN {current} c
+              ON c.region_code = v.region_code AND c.start_year = v.start_year
         ),
-        needed AS (SELECT parent_code AS parent, level, count(*) AS needed FROM {current}
-                   GROUP BY ALL),
+        needed AS (SELECT start_year, parent_code AS parent, level, count(*) AS needed
+                   FROM {current} GROUP BY ALL),
         sums AS (
             SELECT measure, school_year, start_year, sex, nationality, parent, level,
                 sum(value) AS total, count(*) AS parts
@@ -533,7 +555,8 @@ def level_consistency(
                 s.parent AS region_code, d.value - s.total AS diff,
                 {_tolerance(source.rounding, "s.parts")} AS tol
             FROM sums s
-            JOIN needed n ON n.parent = s.parent AND n.level = s.level AND n.needed = s.parts
+            JOIN needed n ON n.start_year = s.start_year AND n.parent = s.parent
+             AND n.level = s.level AND n.needed = s.parts
             JOIN vals d ON d.measure = s.measure AND d.school_year = s.school_year
              AND d.sex = s.sex AND d.nationality = s.nationality AND d.region_code = s.parent
         )
@@ -693,7 +716,8 @@ def source_conflicts(
             SELECT * FROM {others}
             UNION ALL
             SELECT o.* REPLACE (e.other AS region_code)
-            FROM {others} o JOIN {equivalents} e ON e.code = o.region_code
+            FROM {others} o JOIN {equivalents} e
+              ON e.code = o.region_code AND e.start_year = o.start_year
         )
         SELECT {_finding_select(source, "source_conflicts", "n", available,
                                 reference="o.value")},
