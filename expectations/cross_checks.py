@@ -361,15 +361,16 @@ def places(conn: duckdb.DuckDBPyConnection, source: Source, new: str) -> Places:
     lands = ""
     if source.coverage not in (None, "DG"):  # all of Germany: every Land (no scan of `new`)
         lands = (
-            f"AND (r.level IN ('bund', 'land') "
-            f"OR left(r.region_code, 2) IN (SELECT left(region_code, 2) FROM {new} "
+            f"AND (level IN ('bund', 'land') "
+            f"OR left(region_code, 2) IN (SELECT DISTINCT left(region_code, 2) FROM {new} "
             f"UNION SELECT left(region_code, 2) FROM {regions} WHERE {_inside(source.coverage)}))"
         )
+    # the Länder first, then their keys of each year (not every key of Germany for each year)
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT y.start_year, r.region_code, r.level, "
         f"r.parent_code, r.kreis_code, r.land_code, r.in_ruhr, {whole_year} AS whole_year "
         f"FROM (SELECT DISTINCT start_year FROM {new} WHERE start_year IS NOT NULL) y "
-        f"JOIN {regions} r ON {valid} WHERE r.level IN ({levels}) {lands}"
+        f"JOIN (SELECT * FROM {regions} WHERE level IN ({levels}) {lands}) r ON {valid}"
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {equivalents} AS
