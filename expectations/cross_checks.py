@@ -31,7 +31,7 @@ import yaml
 from expectations.partner_words import CROSS_TITLES
 from expectations.rules import literal
 from schemas.catalogue import load_catalogue
-from schemas.regions import regions_relation
+from schemas.regions import in_force, regions_relation
 from schemas.tables import FINDING_COLUMNS, NUMERIC_STATUSES
 from sources.registry import Source
 from sources.scratch import drop, temp_name
@@ -177,9 +177,9 @@ def _findings(
     table = temp_name(f"findings_{name}")
     columns = ", ".join(f"{c.name} {c.type}" for c in FINDING_COLUMNS)
     conn.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns}, ord BIGINT)")
-    if select is not None:
-        conn.execute(f"INSERT INTO {table} BY NAME {select}")
-    count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    count = 0
+    if select is not None:  # an INSERT answers with the number of rows it inserted
+        count = conn.execute(f"INSERT INTO {table} BY NAME {select}").fetchone()[0]
     if name in CROSS_TITLES:  # the German forms, declined right ("keine fehlenden …")
         _, what_de, none_de = CROSS_TITLES[name]
     else:
@@ -325,55 +325,114 @@ def year_over_year(
 # --- completeness -------------------------------------------------------------------------------
 
 
-def _equivalents(regions: str) -> str:
-    """SQL (code, other): the same territory under two keys — a Kreis with one Gemeinde (a
-    kreisfreie Stadt) and a Land with one Kreis (Berlin, Hamburg)."""
-    return f"""(
-        WITH cur AS (SELECT * FROM {regions} WHERE is_current
-                     AND level IN ('bund', 'land', 'regierungsbezirk', 'kreis', 'gemeinde')),
-        kreisfrei AS (SELECT kreis_code, min(region_code) AS gemeinde FROM cur
-                      WHERE level = 'gemeinde' GROUP BY kreis_code HAVING count(*) = 1),
-        one_kreis AS (SELECT land_code, min(region_code) AS kreis FROM cur
-                      WHERE level = 'kreis' GROUP BY land_code HAVING count(*) = 1)
-        SELECT gemeinde AS code, kreis_code AS other FROM kreisfrei
-        UNION ALL SELECT kreis_code, gemeinde FROM kreisfrei
-        UNION ALL SELECT kreis, land_code FROM one_kreis
-        UNION ALL SELECT land_code, kreis FROM one_kreis
-    )"""
+@dataclass
+class Places:
+    """The regions the checks of one delivery join, per school year of the delivery, as
+    temporary tables: `regions` (start_year, region_code, level, parent_code, kreis_code,
+    land_code, in_ruhr, whole_year: the keys of the five levels in force on some day of the
+    school year; whole_year: on all of them) and `equivalents` (start_year, code, other: the
+    same territory under two keys — a Kreis with one Gemeinde, a kreisfreie Stadt, and a
+    Land with one Kreis, Berlin and Hamburg)."""
+
+    regions: str
+    equivalents: str
+
+    def drop(self, conn: duckdb.DuckDBPyConnection) -> None:
+        drop(conn, self.regions, self.equivalents)
+
+
+def places(conn: duckdb.DuckDBPyConnection, source: Source, new: str) -> Places:
+    """The Places of `new`, for each school year it has: the territory of that year
+    (schemas/territory.yaml), or today's for every year when the source recalculates its
+    series on today's territory (registry: `territory: today`). Only the regions of the
+    Länder `new` has keys of and of its coverage's, and every Land and the Bund (the Bund's
+    parts): the checks never look further — a Gemeinde's Kreis, a Kreis's Land, a kreisfreie
+    Stadt's two keys share the Land's two digits — so a Land's delivery does not join all of
+    Germany's 11,000 Gemeinden for each of its years."""
+    regions = regions_relation(conn)
+    table, equivalents = temp_name("places"), temp_name("equivalents")
+    levels = ", ".join(literal(level) for level in LEVEL_RANK)
+    first, last = "make_date(y.start_year, 8, 1)", "make_date(y.start_year + 1, 7, 31)"
+    if source.territory == "today":
+        valid, whole_year = "r.is_current", "true"
+    else:
+        valid = in_force(first, last, "r")
+        whole_year = f"{in_force(first, first, 'r')} AND {in_force(last, last, 'r')}"
+    lands = ""
+    if source.coverage not in (None, "DG"):  # all of Germany: every Land (no scan of `new`)
+        lands = (
+            f"AND (level IN ('bund', 'land') "
+            f"OR left(region_code, 2) IN (SELECT DISTINCT left(region_code, 2) FROM {new} "
+            f"UNION SELECT left(region_code, 2) FROM {regions} WHERE {_inside(source.coverage)}))"
+        )
+    # the Länder first, then their keys of each year (not every key of Germany for each year)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT y.start_year, r.region_code, r.level, "
+        f"r.parent_code, r.kreis_code, r.land_code, r.in_ruhr, {whole_year} AS whole_year "
+        f"FROM (SELECT DISTINCT start_year FROM {new} WHERE start_year IS NOT NULL) y "
+        f"JOIN (SELECT * FROM {regions} WHERE level IN ({levels}) {lands}) r ON {valid}"
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {equivalents} AS
+        WITH kreisfrei AS (SELECT start_year, kreis_code, min(region_code) AS gemeinde
+                           FROM {table} WHERE level = 'gemeinde'
+                           GROUP BY start_year, kreis_code HAVING count(*) = 1),
+        one_kreis AS (SELECT start_year, land_code, min(region_code) AS kreis FROM {table}
+                      WHERE level = 'kreis' GROUP BY start_year, land_code HAVING count(*) = 1)
+        SELECT start_year, gemeinde AS code, kreis_code AS other FROM kreisfrei
+        UNION ALL SELECT start_year, kreis_code, gemeinde FROM kreisfrei
+        UNION ALL SELECT start_year, kreis, land_code FROM one_kreis
+        UNION ALL SELECT start_year, land_code, kreis FROM one_kreis"""
+    )
+    return Places(table, equivalents)
+
+
+def _inside(coverage: str | None) -> str:
+    """SQL: a region inside a coverage (RVR, a key prefix, DG)."""
+    if coverage == "RVR":
+        return "in_ruhr"
+    if coverage not in (None, "DG"):
+        return f"starts_with(region_code, {literal(coverage)})"
+    return "true"
 
 
 def _covered(regions: str, coverage: str | None, level: str) -> str:
-    """SQL: the current regions of `level` inside a coverage (RVR, a key prefix, DG)."""
-    where = f"is_current AND level = {literal(level)}"
-    if coverage == "RVR":
-        where += " AND in_ruhr"
-    elif coverage not in (None, "DG"):
-        where += f" AND starts_with(region_code, {literal(coverage)})"
-    return f"(SELECT region_code FROM {regions} WHERE {where})"
+    """SQL (start_year, region_code): the regions of `level` inside a coverage that are in
+    force all through each school year (`regions`: Places) — a key that begins or ends
+    within a school year is welcome in it, but not required."""
+    return (
+        f"(SELECT start_year, region_code FROM {regions} WHERE whole_year "
+        f"AND {_inside(coverage)} AND level = {literal(level)})"
+    )
 
 
 def completeness(
-    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    config: dict[str, Any],
+    located: Places | None = None,
 ) -> CrossCheck:
     """Every region of the source's finest level inside its coverage, for every school year
-    and measure the new records contain."""
+    and measure the new records contain (`located`: run_all's Places of `new`)."""
     args = ("gaps", "Lücken", config["examples"])
     if not _enabled(config, "completeness"):
         return _findings(conn, "completeness", source, None, *args)
-    regions = regions_relation(conn)
+    own = places(conn, source, new) if located is None else None
+    regions, equivalents = (located or own).regions, (located or own).equivalents
     # the delivered keys, read once: every question below is about them (at national scale
     # a million keys of five million records, which each level's question read again)
     records = temp_name("delivered_keys")
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {records} AS SELECT DISTINCT school_year, measure, "
-        f"region_code FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
+        f"CREATE OR REPLACE TEMP TABLE {records} AS SELECT DISTINCT school_year, start_year, "
+        f"measure, region_code FROM {new} WHERE measure IS NOT NULL AND region_code IS NOT NULL "
         "AND school_year IS NOT NULL"
     )
     regions_present = temp_name("regions_present")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {regions_present} AS SELECT DISTINCT region_code FROM "
-        f"{records} UNION SELECT e.other FROM {records} r JOIN {_equivalents(regions)} e "
-        "ON e.code = r.region_code"
+        f"{records} UNION SELECT e.other FROM {records} r JOIN {equivalents} e "
+        "ON e.code = r.region_code AND e.start_year = r.start_year"
     )
     try:
         present = f"(SELECT region_code FROM {regions_present})"
@@ -381,28 +440,32 @@ def completeness(
         # regions (Regionalstatistik's Kreis table also lists a few cities under Gemeinde keys)
         finest = config["completeness"].get("level")
         if finest is None:
-            claimed = []
-            for level in LEVEL_RANK:
-                covered, hit = conn.execute(
-                    f"SELECT count(*), count(*) FILTER (WHERE region_code IN {present}) "
-                    f"FROM {_covered(regions, source.coverage, level)}"
-                ).fetchone()
-                if covered and hit >= covered / 2:
-                    claimed.append(level)
+            levels = ", ".join(literal(level) for level in LEVEL_RANK)
+            claimed = [
+                level
+                for level, covered, hit in conn.execute(
+                    f"SELECT level, count(*), count(*) FILTER (WHERE region_code IN {present}) "
+                    f"FROM (SELECT DISTINCT level, region_code FROM {regions} WHERE whole_year "
+                    f"AND {_inside(source.coverage)} AND level IN ({levels})) GROUP BY level"
+                ).fetchall()
+                if hit >= covered / 2
+            ]
             if not claimed:
                 return _findings(conn, "completeness", source, None, *args)
             finest = max(claimed, key=lambda lv: LEVEL_RANK[lv])
         coverage = source.coverage or "DG"
         select = f"""
-            WITH groups AS (SELECT DISTINCT school_year, measure FROM {records}),
+            WITH groups AS (SELECT DISTINCT school_year, start_year, measure FROM {records}),
             delivered AS (
                 SELECT school_year, measure, region_code FROM {records}
                 UNION SELECT r.school_year, r.measure, e.other FROM {records} r
-                JOIN {_equivalents(regions)} e ON e.code = r.region_code
+                JOIN {equivalents} e ON e.code = r.region_code AND e.start_year = r.start_year
             ),
+            -- each school year against the keys of its own territory
             missing AS (
                 SELECT g.school_year, g.measure, x.region_code
-                FROM groups g CROSS JOIN {_covered(regions, source.coverage, finest)} x
+                FROM groups g JOIN {_covered(regions, source.coverage, finest)} x
+                  ON x.start_year = g.start_year
                 EXCEPT SELECT school_year, measure, region_code FROM delivered
             )
             SELECT NULL AS run_id, {literal(source.id)} AS source_id, NULL AS delivery_id,
@@ -429,25 +492,29 @@ def completeness(
         )
     finally:
         drop(conn, records, regions_present)
+        if own is not None:
+            own.drop(conn)
 
 
 # --- levels and subgroups ---------------------------------------------------------------------
 
 
 def level_consistency(
-    conn: duckdb.DuckDBPyConnection, source: Source, new: str, config: dict[str, Any]
+    conn: duckdb.DuckDBPyConnection,
+    source: Source,
+    new: str,
+    config: dict[str, Any],
+    located: Places | None = None,
 ) -> CrossCheck:
-    """Parts delivered for all children of a region add up to the region's own figure."""
+    """Parts delivered for all children of a region add up to the region's own figure
+    (`located`: run_all's Places of `new`)."""
     if not _enabled(config, "level_consistency"):
         return _findings(conn, "level_consistency", source, None, "differences", "Abweichungen", 5)
-    regions = regions_relation(conn)
+    own = places(conn, source, new) if located is None else None
+    current, equivalents = (located or own).regions, (located or own).equivalents
     available = _columns(conn, new)
     delivery = _col(available, "delivery_id")
     line = _col(available, "source_line")
-    current = (
-        f"(SELECT * FROM {regions} WHERE is_current "
-        "AND level IN ('bund', 'land', 'regierungsbezirk', 'kreis', 'gemeinde'))"
-    )
     label = _label()
     signed = "(CASE WHEN diff >= 0 THEN '+' ELSE '-' END || " + _num("abs(diff)") + ")"
     select = f"""
@@ -460,7 +527,8 @@ def level_consistency(
         copies AS (
             SELECT r.measure, e.other AS region_code, r.school_year, r.start_year, r.sex,
                 r.nationality, r.value, r.source_line, r.delivery_id, 1 AS copy
-            FROM records r JOIN {_equivalents(regions)} e ON e.code = r.region_code
+            FROM records r JOIN {equivalents} e
+              ON e.code = r.region_code AND e.start_year = r.start_year
             QUALIFY row_number() OVER (PARTITION BY r.measure, e.other, r.school_year,
                 r.start_year, r.sex, r.nationality ORDER BY r.region_code) = 1
         ),
@@ -474,12 +542,14 @@ def level_consistency(
                 AND r.start_year = c.start_year AND r.sex = c.sex
                 AND r.nationality = c.nationality)
         ),
+        -- a part of its parent in the year's territory, and that year's number of parts
         placed AS (
             SELECT v.*, c.parent_code AS parent, c.level
-            FROM vals v JOIN {current} c ON c.region_code = v.region_code
+            FROM vals v JOIN {current} c
+              ON c.region_code = v.region_code AND c.start_year = v.start_year
         ),
-        needed AS (SELECT parent_code AS parent, level, count(*) AS needed FROM {current}
-                   GROUP BY ALL),
+        needed AS (SELECT start_year, parent_code AS parent, level, count(*) AS needed
+                   FROM {current} GROUP BY ALL),
         sums AS (
             SELECT measure, school_year, start_year, sex, nationality, parent, level,
                 sum(value) AS total, count(*) AS parts
@@ -490,7 +560,8 @@ def level_consistency(
                 s.parent AS region_code, d.value - s.total AS diff,
                 {_tolerance(source.rounding, "s.parts")} AS tol
             FROM sums s
-            JOIN needed n ON n.parent = s.parent AND n.level = s.level AND n.needed = s.parts
+            JOIN needed n ON n.start_year = s.start_year AND n.parent = s.parent
+             AND n.level = s.level AND n.needed = s.parts
             JOIN vals d ON d.measure = s.measure AND d.school_year = s.school_year
              AND d.sex = s.sex AND d.nationality = s.nationality AND d.region_code = s.parent
         )
@@ -508,15 +579,19 @@ def level_consistency(
             row_number() OVER (ORDER BY {_ORDER}) AS ord
         FROM joined WHERE abs(total - delivered) > tol
     """
-    return _findings(
-        conn,
-        "level_consistency",
-        source,
-        select,
-        "totals that are not the sum of their parts",
-        "Summen, die nicht die Summe ihrer Teile sind",
-        config["examples"],
-    )
+    try:
+        return _findings(
+            conn,
+            "level_consistency",
+            source,
+            select,
+            "totals that are not the sum of their parts",
+            "Summen, die nicht die Summe ihrer Teile sind",
+            config["examples"],
+        )
+    finally:
+        if own is not None:
+            own.drop(conn)
 
 
 def subgroups(
@@ -608,10 +683,12 @@ def source_conflicts(
     new: str,
     others: str,
     config: dict[str, Any],
+    located: Places | None = None,
 ) -> CrossCheck:
     """Values of `new` that another source states differently for the same figure (a
     kreisfreie Stadt's Gemeinde and Kreis key are one figure), with both values and the one
-    that precedence makes current (docs/sources.md, "Precedence")."""
+    that precedence makes current (docs/sources.md, "Precedence"; `located`: run_all's
+    Places of `new`)."""
     args = ("figures another source states differently",
             "Werte, die eine andere Quelle anders angibt", config["examples"])  # fmt: skip
     if not _enabled(config, "source_conflicts"):
@@ -622,7 +699,8 @@ def source_conflicts(
     ).fetchone()[0]
     if not shared:  # no other source has any measure of this one: nothing to compare
         return _findings(conn, "source_conflicts", source, None, *args)
-    regions = regions_relation(conn)
+    own = places(conn, source, new) if located is None else None
+    equivalents = (located or own).equivalents
     available = _columns(conn, new)
     label = _label("n")
     mine = (
@@ -643,7 +721,8 @@ def source_conflicts(
             SELECT * FROM {others}
             UNION ALL
             SELECT o.* REPLACE (e.other AS region_code)
-            FROM {others} o JOIN {_equivalents(regions)} e ON e.code = o.region_code
+            FROM {others} o JOIN {equivalents} e
+              ON e.code = o.region_code AND e.start_year = o.start_year
         )
         SELECT {_finding_select(source, "source_conflicts", "n", available,
                                 reference="o.value")},
@@ -659,7 +738,11 @@ def source_conflicts(
         FROM {new} n JOIN other_values o
           {_SAME_KEY_OTHER_VALUE}
     """  # fmt: skip
-    return _findings(conn, "source_conflicts", source, select, *args)
+    try:
+        return _findings(conn, "source_conflicts", source, select, *args)
+    finally:
+        if own is not None:
+            own.drop(conn)
 
 
 def run_all(
@@ -674,11 +757,15 @@ def run_all(
     values, `history` and `previous` the source's current values before them, `others` the
     other sources' current values)."""
     config = settings(source)
-    return [
-        year_over_year(conn, source, new, history, config),
-        completeness(conn, source, new, config),
-        level_consistency(conn, source, new, config),
-        subgroups(conn, source, new, config),
-        revisions(conn, source, new, previous, config),
-        source_conflicts(conn, source, new, others, config),
-    ]
+    located = places(conn, source, new)  # once for the three checks that place regions
+    try:
+        return [
+            year_over_year(conn, source, new, history, config),
+            completeness(conn, source, new, config, located),
+            level_consistency(conn, source, new, config, located),
+            subgroups(conn, source, new, config),
+            revisions(conn, source, new, previous, config),
+            source_conflicts(conn, source, new, others, config, located),
+        ]
+    finally:
+        located.drop(conn)

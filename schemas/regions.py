@@ -31,6 +31,7 @@ import datetime as dt
 import functools
 import re
 import unicodedata
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from schemas.territory import Territory, load_territory
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 REGIONS_CSV: Path = Path(__file__).resolve().parent / "regions.csv"
 
@@ -152,27 +154,59 @@ def load_regions() -> pd.DataFrame:
 
 
 REGIONS_RELATION = "bm_regions"
+# the columns the checks join on (names are for people, not for joins), with each key's
+# validity (territory.yaml; NULL: open)
+_RELATION_COLUMNS = {
+    "region_code": "VARCHAR", "level": "VARCHAR", "parent_code": "VARCHAR",
+    "kreis_code": "VARCHAR", "land_code": "VARCHAR", "in_ruhr": "BOOLEAN", "is_current": "BOOLEAN",
+    "valid_from": "DATE", "valid_until": "DATE",
+}  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _relation_table() -> pa.Table:
+    """region_rows() as an Arrow table, made once per process (DuckDB scans it in place, so a
+    connection's regions cost no CSV parse). Made by DuckDB from NumPy arrays: pyarrow's own
+    constructors import pandas, a second of the screener's start."""
+    import numpy as np
+
+    rows = region_rows()
+    arrays = {}
+    for column in _RELATION_COLUMNS:
+        arrays[column] = np.empty(len(rows), dtype=object)
+        arrays[column][:] = [getattr(r, column) for r in rows]
+    typed = ", ".join(f"{c}::{t} AS {c}" for c, t in _RELATION_COLUMNS.items())
+    with duckdb.connect() as conn:
+        conn.register("region_rows", arrays)
+        return conn.sql(f"SELECT {typed} FROM region_rows").to_arrow_table()
+
+
+# the connections the view is registered with (asking the catalog, duckdb_views(), first
+# builds DuckDB's system views: 30 ms on each new connection)
+_REGISTERED: weakref.WeakSet[duckdb.DuckDBPyConnection] = weakref.WeakSet()
 
 
 def regions_relation(conn: duckdb.DuckDBPyConnection) -> str:
-    """The region table as a temporary table of `conn` (read from regions.csv once per
-    connection), for checks that join regions in SQL."""
-    exists = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?",
-        [REGIONS_RELATION],
-    ).fetchone()[0]
-    if not exists:
-        columns = {
-            "region_code": "VARCHAR", "name": "VARCHAR", "official_name": "VARCHAR",
-            "level": "VARCHAR", "parent_code": "VARCHAR", "kreis_code": "VARCHAR",
-            "land_code": "VARCHAR", "in_ruhr": "BOOLEAN", "is_current": "BOOLEAN",
-        }  # fmt: skip
-        conn.execute(
-            f"CREATE TEMP TABLE {REGIONS_RELATION} AS SELECT * FROM read_csv(?, header = true, "
-            f"columns = {columns!r}, quote = '\"', escape = '\"', auto_detect = false)",
-            [str(REGIONS_CSV)],
-        )
+    """Every region key with its validity (region_rows(): regions.csv and the keys created
+    since) as a view of `conn` (registered once per connection), for checks that join
+    regions in SQL; in_force() says which keys a school year has."""
+    if conn not in _REGISTERED:
+        conn.complete()  # DuckDB registers nothing while a result is pending
+        conn.register(REGIONS_RELATION, _relation_table())
+        _REGISTERED.add(conn)
     return REGIONS_RELATION
+
+
+def in_force(first: str, last: str, alias: str = "") -> str:
+    """SQL over regions_relation's columns: the key is in force on some day from `first` to
+    `last` (DATE expressions) — a key territory.yaml dates by its validity, any other as
+    regions.csv has it (current throughout, or dissolved)."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"(CASE WHEN {p}valid_from IS NULL AND {p}valid_until IS NULL THEN {p}is_current "
+        f"ELSE coalesce({p}valid_from <= {last}, true) "
+        f"AND coalesce({p}valid_until >= {first}, true) END)"
+    )
 
 
 @functools.lru_cache(maxsize=1)

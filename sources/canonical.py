@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import duckdb
-import pyarrow as pa
+import numpy as np
 
 from schemas.catalogue import load_catalogue
 from schemas.tables import (
@@ -292,16 +292,22 @@ class _Relations:
         self.names.append(name)
         return name
 
-    def load(self, stem: str, columns: dict[str, pa.DataType], rows: list[tuple]) -> str:
-        """A table of Python-computed rows (lookups of distinct cells)."""
+    def load(self, stem: str, columns: dict[str, str], rows: list[tuple]) -> str:
+        """A table of Python-computed rows (lookups of distinct cells); `columns`: name ->
+        DuckDB type. Scanned from NumPy arrays: pyarrow's arrays of Python values import
+        pandas (a second of the screener's start) for nothing."""
         name = self.name(stem)
-        values = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
-        table = pa.table(
-            {c: pa.array(list(v), t) for (c, t), v in zip(columns.items(), values, strict=True)}
-        )
-        register(self.conn, "lookup_rows", table)
+        values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+        arrays = {}
+        for column, value in zip(columns, values, strict=True):
+            arrays[column] = np.empty(len(value), dtype=object)
+            arrays[column][:] = value
+        register(self.conn, "lookup_rows", arrays)
+        typed = ", ".join(f"{c}::{t} AS {c}" for c, t in columns.items())
         try:
-            self.conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM lookup_rows")
+            self.conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {typed} FROM lookup_rows"
+            )
         finally:
             self.conn.unregister("lookup_rows")
         return name
@@ -312,7 +318,7 @@ class _Relations:
         self.names = []
 
 
-_TEXT = pa.large_string()
+_TEXT = "VARCHAR"
 
 
 def _lit(value: str | None) -> str:
@@ -451,7 +457,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
         matched = resolver.match_names([cell for _, cell in starts], mapping.region_scope)
         runs = temp.load(
             "region_runs",
-            {"start_line": pa.int32(), "code": _TEXT, "reason": _TEXT, "reason_de": _TEXT},
+            {"start_line": "INTEGER", "code": _TEXT, "reason": _TEXT, "reason_de": _TEXT},
             [
                 (line, code, reason, region_problem_de(reason) if reason else None)
                 for (line, _), (code, reason) in zip(starts, matched, strict=True)
@@ -504,7 +510,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
             raise _unreadable_time(conn, raw, mapping, rows, year_cell, example)
     year_table = temp.load(
         "years",
-        {"text": _TEXT, "start_year": pa.int32(), "problem": _TEXT, "problem_de": _TEXT},
+        {"text": _TEXT, "start_year": "INTEGER", "problem": _TEXT, "problem_de": _TEXT},
         years,
     )
     joins.append(f"LEFT JOIN {year_table} y ON y.text = r.{year_cell}")
@@ -616,7 +622,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
             parsed.append((text, None, None, str(exc), exc.message_de))
     parsed_table = temp.load(
         "parsed",
-        {"text": _TEXT, "value": pa.float64(), "status": _TEXT, "problem": _TEXT,
+        {"text": _TEXT, "value": "DOUBLE", "status": _TEXT, "problem": _TEXT,
          "problem_de": _TEXT},
         parsed,
     )  # fmt: skip
@@ -625,7 +631,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     )  # fmt: skip
     targets = temp.load(
         "targets",
-        {"k": pa.int32(), "column_name": _TEXT, "column_label": _TEXT, "template": _TEXT,
+        {"k": "INTEGER", "column_name": _TEXT, "column_label": _TEXT, "template": _TEXT,
          "sex": _TEXT, "nationality": _TEXT},
         [(k, v.column, repr(v.column), v.measure, v.sex, v.nationality)
          for k, v in enumerate(values)],

@@ -20,19 +20,15 @@ def temp_name(stem: str) -> str:
 
 
 def drop(conn: duckdb.DuckDBPyConnection, *tables: str | None) -> None:
-    """Drop temporary tables or views (None and already dropped ones are fine)."""
-    names = [t for t in tables if t]
-    if not names:
-        return
-    views = {
-        name
-        for (name,) in conn.execute(
-            "SELECT view_name FROM duckdb_views() WHERE temporary AND list_contains(?, view_name)",
-            [names],
-        ).fetchall()
-    }
-    for name in names:
-        conn.execute(f"DROP {'VIEW' if name in views else 'TABLE'} IF EXISTS {name}")
+    """Drop temporary tables or views (None and already dropped ones are fine). Whether a
+    name is a view comes from its relation, not from duckdb_views(): the first look at the
+    catalog on a connection builds DuckDB's system views (30 ms of every screening)."""
+    for name in filter(None, tables):
+        try:
+            kind = conn.table(name).type
+        except duckdb.CatalogException:
+            continue  # dropped already
+        conn.execute(f"DROP {'TABLE' if kind == 'TABLE_RELATION' else 'VIEW'} IF EXISTS {name}")
 
 
 def register(conn: duckdb.DuckDBPyConnection, name: str, data: object) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from expectations import cross_checks
 from expectations.cross_checks import settings
+from schemas.regions import snapshot_rows
 from sources.registry import load_registry
 
 RECKLINGHAUSEN = "05562"
@@ -265,4 +266,102 @@ def test_sources_that_agree_or_share_no_measure_pass() -> None:
     assert (check.outcome, check.message) == (
         "PASS",
         "no figures another source states differently",
+    )
+
+
+# --- territory over time -----------------------------------------------------------------------
+
+HANAU_OLD, HANAU_NEW = "06435014", "06415000"  # under the Main-Kinzig-Kreis / kreisfrei (2026)
+MAIN_KINZIG = "06435"
+
+
+def snapshot(level: str, land: str) -> list[str]:
+    """The keys of one level and Land in regions.csv's territory (before Hanau's change)."""
+    return sorted(
+        r.region_code
+        for r in snapshot_rows()
+        if r.is_current and r.level == level and r.region_code.startswith(land)
+    )
+
+
+HESSEN_BEFORE = snapshot("gemeinde", "06")
+HESSEN_AFTER = sorted({*HESSEN_BEFORE, HANAU_NEW} - {HANAU_OLD})
+NRW_KREISE_TODAY = snapshot("kreis", "05")  # with the StädteRegion Aachen (05334, 2009)
+NRW_KREISE_2007 = sorted({*NRW_KREISE_TODAY, "05313", "05354"} - {"05334"})
+
+
+def delivered(codes: list[str], year: str) -> pd.DataFrame:
+    return records([("leavers_total", code, year, 10.0) for code in codes])
+
+
+def test_each_school_year_is_complete_with_the_keys_valid_in_it() -> None:
+    hessen = source(coverage="06")
+    assert completeness(hessen, delivered(HESSEN_AFTER, "2026/27"), settings(hessen)).outcome == (
+        "PASS"
+    )
+    assert completeness(hessen, delivered(HESSEN_BEFORE, "2024/25"), settings(hessen)).outcome == (
+        "PASS"
+    )
+    nrw = source(coverage="05")
+    assert completeness(nrw, delivered(NRW_KREISE_2007, "2007/08"), settings(nrw)).outcome == "PASS"
+    # the school year of a change accepts either territory: its keys in force all year
+    for keys in (HESSEN_BEFORE, HESSEN_AFTER):
+        assert completeness(hessen, delivered(keys, "2025/26"), settings(hessen)).outcome == "PASS"
+
+
+def test_a_key_of_another_year_does_not_stand_for_the_key_of_this_year() -> None:
+    hessen = source(coverage="06")
+    after = completeness(hessen, delivered(HESSEN_BEFORE, "2026/27"), settings(hessen))
+    (finding,) = after.findings.to_dict("records")
+    assert (finding["region_code"], finding["message"], finding["message_de"]) == (
+        HANAU_NEW,
+        "leavers_total 2026/27: 06415000 is missing (gemeinde level of coverage 06)",
+        "leavers_total 2026/27: 06415000 fehlt (Ebene gemeinde im Abdeckungsgebiet 06)",
+    )
+    before = completeness(hessen, delivered(HESSEN_AFTER, "2024/25"), settings(hessen))
+    assert before.findings["message"].tolist() == [
+        "leavers_total 2024/25: 06435014 is missing (gemeinde level of coverage 06)"
+    ]
+    nrw = source(coverage="05")
+    check = completeness(nrw, delivered(NRW_KREISE_TODAY, "2007/08"), settings(nrw))
+    assert check.outcome == "WARNING"
+    assert check.findings["message_de"].tolist() == [
+        "leavers_total 2007/08: 05313 fehlt (Ebene kreis im Abdeckungsgebiet 05)",
+        "leavers_total 2007/08: 05354 fehlt (Ebene kreis im Abdeckungsgebiet 05)",
+    ]
+
+
+def test_a_source_on_todays_territory_is_complete_with_todays_keys_in_every_year() -> None:
+    today = source(coverage="05", territory="today")
+    assert completeness(today, delivered(NRW_KREISE_TODAY, "2007/08"), settings(today)).outcome == (
+        "PASS"
+    )
+    check = completeness(today, delivered(NRW_KREISE_2007, "2007/08"), settings(today))
+    assert check.findings["message"].tolist() == [
+        "leavers_total 2007/08: 05334 is missing (kreis level of coverage 05)"
+    ]
+
+
+def test_a_kreis_is_the_sum_of_its_gemeinden_of_the_year() -> None:
+    """The Main-Kinzig-Kreis with Hanau until 2025, without it from 2026."""
+    src = source(rounding=5)
+    towns = [c for c in snapshot("gemeinde", MAIN_KINZIG) if c != HANAU_OLD]  # 28
+
+    def kreis(year: str, hanau: str | None, total: float) -> pd.DataFrame:
+        rows = [("pupils_total", town, year, 100.0) for town in towns]
+        rows += [("pupils_total", hanau, year, 1000.0)] if hanau else []
+        return records([*rows, ("pupils_total", MAIN_KINZIG, year, total)])
+
+    assert level_consistency(src, kreis("2024/25", HANAU_OLD, 3800.0), settings(src)).outcome == (
+        "PASS"
+    )
+    assert level_consistency(src, kreis("2026/27", None, 2800.0), settings(src)).outcome == "PASS"
+    # Hanau's figure still in the Kreis's total after it left: its 28 parts say otherwise
+    check = level_consistency(src, kreis("2026/27", HANAU_OLD, 3800.0), settings(src))
+    (finding,) = check.findings.to_dict("records")
+    assert (finding["message"], finding["message_de"]) == (
+        "pupils_total 06435 2026/27: delivered 3 800, its 28 gemeinde parts add up to 2 800 "
+        "(difference +1 000, allowed ±72.5)",
+        "pupils_total 06435 2026/27: geliefert 3 800, die 28 Teile (Ebene gemeinde) ergeben "
+        "2 800 (Differenz +1 000, erlaubt ±72.5)",
     )
