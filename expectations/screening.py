@@ -519,14 +519,15 @@ def _record_outcomes(
             )
             rejected_de = (
                 f"{number_de(outcome.rows_unexpected)} Werte ({percent_de(share)}) verletzen "
-                "diese Prüfung – mehr, als eine Lieferung haben darf: die Datei würde abgelehnt"
+                "diese Prüfung – mehr, als eine Lieferung haben darf; die Datei würde abgelehnt"
             )
             report.add("values", outcome.name, "FAIL", rejected, rejected_de)
             title, title_de = f"{title} — {rejected}", f"{title_de} – {rejected_de}"
         if truncated or not seen:
             count, unit = outcome.rows_unexpected or outcome.unexpected_count or 0, "values"
         else:
-            count, unit = len(seen), "lines"
+            # lines, not findings: a line can fail in several of its columns
+            count, unit = len({line for line, _ in seen}), "lines"
         report.summarise("values", outcome.name, title, title_de, count, unit)
 
 

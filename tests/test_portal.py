@@ -224,6 +224,11 @@ def test_a_partner_screens_and_delivers_in_the_browser(portal: Running, tmp_path
             "Ergebnis: FEHLER"
         )
         assert "Zeile 2, Spalte 'Abgänger/-innen insgesamt' für 05513000, 2022/23" in text
+        # 14 values of 2 lines: the headline counts the lines (it once said '14 Zeilen')
+        assert (
+            "14 Werte (15 %) verletzen diese Prüfung – mehr, als eine Lieferung haben darf; "
+            "die Datei würde abgelehnt: 2 Zeilen"
+        ) in text
         assert browser.evaluate("document.querySelector('#liefern') === null")
         assert "kann so nicht geliefert werden" in text
         # sending the deliver form anyway (as a crafted request would): refused
