@@ -14,6 +14,10 @@ from warehouse.publish import publish
 NIGHTS = [dt.datetime(2026, 11, d, 2, 0) for d in (18, 19, 20, 21)]
 
 
+# the columns these tests fill (core.sources has the contract's meta.sources columns)
+SOURCE_COLUMNS = "(source_id, title, partner, kind, synthetic)"
+
+
 def check(conn, run: int, source: str, outcome: str, check_name: str = "structure") -> None:
     conn.execute(
         "INSERT INTO quality.check_results (run_id, checked_at, asset_key, check_name, suite, "
@@ -36,7 +40,7 @@ def test_which_sources_failed_last_night_and_since_when(tmp_path: Path) -> None:
     paths = DataPaths(tmp_path)
     conn = working_warehouse(paths, 1)
     conn.executemany(
-        "INSERT INTO core.sources VALUES (?, ?, 'partner', 'csv', false)",
+        f"INSERT INTO core.sources {SOURCE_COLUMNS} VALUES (?, ?, 'partner', 'csv', false)",
         [["kita", "Kita"], ["leavers", "Leavers"], ["api", "GENESIS table"], ["quiet", "Quiet"]],
     )
     # kita: fine, then a broken file two nights ago, broken again last night
@@ -81,7 +85,10 @@ def test_a_night_without_a_new_delivery_does_not_make_a_failing_source_healthy(
     """No new delivery: the checks are not evaluated — the last evaluated night still counts."""
     paths = DataPaths(tmp_path)
     conn = working_warehouse(paths, 1)
-    conn.execute("INSERT INTO core.sources VALUES ('kita', 'Kita', 'partner', 'csv', false)")
+    conn.execute(
+        f"INSERT INTO core.sources {SOURCE_COLUMNS} "
+        "VALUES ('kita', 'Kita', 'partner', 'csv', false)"
+    )
     check(conn, 0, "kita", "PASS")
     check(conn, 1, "kita", "FAIL")
     check(conn, 2, "kita", "NOT_EVALUATED")
