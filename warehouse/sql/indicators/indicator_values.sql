@@ -266,64 +266,46 @@ territories AS (
         string_agg(reason, '; ' ORDER BY start_year) AS reason
     FROM core.territory_breaks GROUP BY region_code
 ),
--- the texts a break compares, numbered: the window below carries numbers, not the texts (at
--- national scale sorting the texts through the window cost more than everything else here)
-numbered_sources AS (
-    SELECT sources, names, row_number() OVER (ORDER BY names) AS sources_no FROM source_names
-),
-aggregations AS (
-    SELECT aggregation, row_number() OVER (ORDER BY aggregation) AS aggregation_no
-    FROM (SELECT DISTINCT aggregation FROM all_values UNION SELECT 'delivered')
-),
-numbered AS (
-    SELECT v.* EXCLUDE (sources, aggregation),
-        coalesce(n.sources_no, 0) AS sources_no, a.aggregation_no,
-        CASE WHEN v.carried THEN (SELECT aggregation_no FROM aggregations
-                                  WHERE aggregation = 'delivered')
-             ELSE a.aggregation_no END AS series_aggregation_no,
-        t.reason AS territory_reason,
-        CASE WHEN t.years IS NULL THEN NULL WHEN v.on_today THEN len(t.years)
-             ELSE len(list_filter(t.years, lambda y: y <= v.start_year)) END AS territory
-    FROM all_values v
-    LEFT JOIN numbered_sources n ON n.sources = v.sources
-    JOIN aggregations a ON a.aggregation = v.aggregation
-    LEFT JOIN territories t ON t.region_code = v.region_code
-),
 -- a series break: the sources or the aggregation differ from the school year just before (both
 -- with a value: a symbol is no series of its own), or the two years lie on different
 -- territories of the region. A figure carried from predecessors counts as the region's own, and
 -- like a sum over today's members it lies on today's territory: the series goes on.
-with_previous AS (
-    SELECT *,
-        lag(start_year) OVER w AS previous_year,
-        lag(value) OVER w AS previous_value,
-        lag(sources_no) OVER w AS previous_sources_no,
-        lag(series_aggregation_no) OVER w AS previous_series_aggregation_no,
-        lag(aggregation_no) OVER w AS previous_aggregation_no,
-        lag(territory) OVER w AS previous_territory,
-        lag(computed_from_level) OVER w AS previous_level
-    FROM numbered
-    WINDOW w AS (PARTITION BY indicator_id, region_code, sex, nationality ORDER BY start_year)
+with_names AS (
+    SELECT v.*, coalesce(n.names, '') AS source_names,
+        CASE WHEN v.carried THEN 'delivered' ELSE v.aggregation END AS series_aggregation,
+        t.reason AS territory_reason,
+        CASE WHEN t.years IS NULL THEN NULL WHEN v.on_today THEN len(t.years)
+             ELSE len(list_filter(t.years, lambda y: y <= v.start_year)) END AS territory,
+        lag(v.start_year) OVER w AS previous_year,
+        lag(v.value) OVER w AS previous_value,
+        lag(coalesce(n.names, '')) OVER w AS previous_sources,
+        lag(CASE WHEN v.carried THEN 'delivered' ELSE v.aggregation END) OVER w
+            AS previous_series_aggregation,
+        lag(v.aggregation) OVER w AS previous_aggregation,
+        lag(CASE WHEN t.years IS NULL THEN NULL WHEN v.on_today THEN len(t.years)
+                 ELSE len(list_filter(t.years, lambda y: y <= v.start_year)) END) OVER w
+            AS previous_territory,
+        lag(v.computed_from_level) OVER w AS previous_level
+    FROM all_values v
+    LEFT JOIN source_names n ON n.sources = v.sources
+    LEFT JOIN territories t ON t.region_code = v.region_code
+    WINDOW w AS (PARTITION BY v.indicator_id, v.region_code, v.sex, v.nationality
+                 ORDER BY v.start_year)
 ),
 breaks AS (
-    SELECT v.*, a.aggregation, coalesce(n.names, '') AS source_names,
-        CASE WHEN v.previous_year = v.start_year - 1 AND v.previous_value IS NOT NULL
-                  AND v.value IS NOT NULL THEN concat_ws('; ',
-            CASE WHEN v.previous_sources_no <> v.sources_no
-                 THEN 'sources: ' || coalesce(pn.names, '') || ' → '
-                      || coalesce(n.names, '') END,
-            CASE WHEN v.previous_series_aggregation_no <> v.series_aggregation_no
-                   OR v.previous_level IS DISTINCT FROM v.computed_from_level
-                 THEN 'aggregation: ' || pa.aggregation
-                      || coalesce(' (' || v.previous_level || ')', '') || ' → ' || a.aggregation
-                      || coalesce(' (' || v.computed_from_level || ')', '') END,
-            CASE WHEN v.previous_territory <> v.territory THEN v.territory_reason END)
+    SELECT *,
+        CASE WHEN previous_year = start_year - 1 AND previous_value IS NOT NULL
+                  AND value IS NOT NULL THEN concat_ws('; ',
+            CASE WHEN previous_sources <> source_names
+                 THEN 'sources: ' || previous_sources || ' → ' || source_names END,
+            CASE WHEN previous_series_aggregation <> series_aggregation
+                   OR previous_level IS DISTINCT FROM computed_from_level
+                 THEN 'aggregation: ' || previous_aggregation
+                      || coalesce(' (' || previous_level || ')', '') || ' → ' || aggregation
+                      || coalesce(' (' || computed_from_level || ')', '') END,
+            CASE WHEN previous_territory <> territory THEN territory_reason END)
         END AS break_reason
-    FROM with_previous v
-    JOIN aggregations a ON a.aggregation_no = v.aggregation_no
-    LEFT JOIN numbered_sources n ON n.sources_no = v.sources_no
-    LEFT JOIN numbered_sources pn ON pn.sources_no = v.previous_sources_no
-    LEFT JOIN aggregations pa ON pa.aggregation_no = v.previous_aggregation_no
+    FROM with_names
 )
 SELECT
     v.indicator_id, i.name AS indicator_name, i.goal_id,
