@@ -16,9 +16,13 @@ def column_schema(columns: tuple[Column, ...]) -> dg.TableSchema:
     )
 
 
-def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, where: str = "") -> dict:
-    """Row count and the actual column schema of a warehouse table, for a materialization."""
-    rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
+def table_metadata(
+    conn: duckdb.DuckDBPyConnection, table: str, where: str = "", rows: int | None = None
+) -> dict:
+    """Row count (counted unless given) and the actual column schema of a warehouse table, for
+    a materialization."""
+    if rows is None:
+        rows = conn.execute(f"SELECT count(*) FROM {table} {where}").fetchone()[0]
     described = conn.execute(f"DESCRIBE {table}").fetchall()
     # the contract's descriptions: a materialization's schema replaces the definition's in the UI
     meaning = {c.name: c.description for c in {**CORE_COLUMNS, **MART_COLUMNS}.get(table, ())}
@@ -33,6 +37,26 @@ def table_metadata(conn: duckdb.DuckDBPyConnection, table: str, where: str = "")
         "dagster/column_schema": schema,
         "table": table,
     }
+
+
+def counts_of_last_build(
+    context: dg.AssetExecutionContext, built_in_run: str | None, counted: tuple[str, ...]
+) -> dict | None:
+    """The `counted` metadata of the asset's last materialization, if that materialization is
+    of the build the table still holds (its `built_in_run`): an unchanged table is not counted
+    again (at national scale a view's count(*) cost most of a night with nothing new). None
+    when there is no such materialization."""
+    if not built_in_run or context.instance is None:
+        return None
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    materialization = event.asset_materialization if event is not None else None
+    if materialization is None:
+        return None
+    metadata = materialization.metadata
+    built = metadata.get("built_in_run")
+    if built is None or built.value != built_in_run or any(k not in metadata for k in counted):
+        return None
+    return {key: metadata[key] for key in counted}
 
 
 def data_docs_metadata(paths: DataPaths, run_id: str) -> dict:

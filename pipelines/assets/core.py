@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.assets.lineage import model_deps
-from pipelines.metadata import column_schema, table_metadata
+from pipelines.metadata import column_schema, counts_of_last_build, table_metadata
 from pipelines.resources import WarehouseResource
 from schemas.catalogue import load_catalogue
 from sources.registry import Source
@@ -74,13 +74,27 @@ def _core_asset(
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as conn:
             rebuilt = build_if_changed(conn, name, sources, context.run_id, lambda: build(conn))
-            metadata = table_metadata(conn, table)
-            metadata.update(extra(conn))
+            built = built_in(conn, name) or ""
+            last = None if rebuilt else counts_of_last_build(context, built, COUNTED[name])
+            if last is None:
+                metadata = table_metadata(conn, table)
+                metadata.update(extra(conn))
+            else:
+                rows = last["dagster/row_count"].value
+                metadata = {**table_metadata(conn, table, rows=rows), **last}
             metadata["rebuilt"] = rebuilt
-            metadata["built_in_run"] = built_in(conn, name) or ""
+            metadata["built_in_run"] = built
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset
+
+
+# the counted metadata of each core asset (taken over from its last build when unchanged)
+COUNTED = {
+    "core.regions": ("dagster/row_count", "memberships"),
+    "core.catalogue": ("dagster/row_count", "measures"),
+    "core.measure_revisions": ("dagster/row_count", "current_values", "revised_values"),
+}
 
 
 def _count(sql: str) -> Callable[[duckdb.DuckDBPyConnection], int]:

@@ -11,7 +11,12 @@ import dagster as dg
 
 from pipelines.assets.lineage import model_deps, model_key
 from pipelines.checks import suite_check_specs, to_check_result
-from pipelines.metadata import column_schema, data_docs_metadata, table_metadata
+from pipelines.metadata import (
+    column_schema,
+    counts_of_last_build,
+    data_docs_metadata,
+    table_metadata,
+)
 from pipelines.resources import WarehouseResource
 from sources.registry import Source
 from warehouse.build import (
@@ -46,15 +51,20 @@ def _spec_args(model: Model, sources: dict[str, Source]) -> dict[str, Any]:
     }
 
 
-def _build(conn, model: Model, sources: dict[str, Source], run_id: str) -> tuple[bool, dict]:
+def _build(
+    conn, model: Model, sources: dict[str, Source], context: dg.AssetExecutionContext
+) -> tuple[bool, dict]:
     """Build the model's table unless its inputs are unchanged; whether it was rebuilt, and the
     materialization's metadata."""
     rebuilt = build_if_changed(
-        conn, model.name, sources, run_id, lambda: build_sql_table(conn, model.sql)
+        conn, model.name, sources, context.run_id, lambda: build_sql_table(conn, model.sql)
     )
-    metadata = table_metadata(conn, model.name)
+    built = built_in(conn, model.name) or ""
+    last = None if rebuilt else counts_of_last_build(context, built, ("dagster/row_count",))
+    rows = last["dagster/row_count"].value if last else None
+    metadata = table_metadata(conn, model.name, rows=rows)
     metadata["rebuilt"] = rebuilt
-    metadata["built_in_run"] = built_in(conn, model.name) or ""
+    metadata["built_in_run"] = built
     return rebuilt, metadata
 
 
@@ -62,7 +72,7 @@ def _sql_asset(model: Model, sources: dict[str, Source]) -> dg.AssetsDefinition:
     @dg.asset(key=model_key(model.name), **_spec_args(model, sources))
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as conn:
-            _, metadata = _build(conn, model, sources, context.run_id)
+            _, metadata = _build(conn, model, sources, context)
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset
@@ -81,7 +91,7 @@ def indicator_values_asset(sources: dict[str, Source]) -> dg.AssetsDefinition:
     def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         outcomes = []
         with warehouse.connect() as conn:
-            rebuilt, metadata = _build(conn, model, sources, context.run_id)
+            rebuilt, metadata = _build(conn, model, sources, context)
             if rebuilt:
                 outcomes, counts = check_indicator_values(conn, context.run_id)
                 metadata.update(counts)
