@@ -20,8 +20,9 @@ say what to look at.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, wraps
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,23 @@ def places(conn: duckdb.DuckDBPyConnection, source: Source, new: str) -> Places:
     return Places(table, equivalents)
 
 
+def _placing(check: Callable[..., CrossCheck]) -> Callable[..., CrossCheck]:
+    """A check that places regions takes run_all's Places (`located`); called on its own, it
+    makes the Places of its records for the one call and drops them after."""
+
+    @wraps(check)
+    def placed(conn, source, new, *args, located: Places | None = None) -> CrossCheck:
+        if located is not None:
+            return check(conn, source, new, *args, located=located)
+        own = places(conn, source, new)
+        try:
+            return check(conn, source, new, *args, located=own)
+        finally:
+            own.drop(conn)
+
+    return placed
+
+
 def _inside(coverage: str | None) -> str:
     """SQL: a region inside a coverage (RVR, a key prefix, DG)."""
     if coverage == "RVR":
@@ -406,20 +424,21 @@ def _covered(regions: str, coverage: str | None, level: str) -> str:
     )
 
 
+@_placing
 def completeness(
     conn: duckdb.DuckDBPyConnection,
     source: Source,
     new: str,
     config: dict[str, Any],
-    located: Places | None = None,
+    *,
+    located: Places,
 ) -> CrossCheck:
     """Every region of the source's finest level inside its coverage, for every school year
-    and measure the new records contain (`located`: run_all's Places of `new`)."""
+    and measure the new records contain (`located`: the Places of `new`)."""
     args = ("gaps", "Lücken", config["examples"])
     if not _enabled(config, "completeness"):
         return _findings(conn, "completeness", source, None, *args)
-    own = places(conn, source, new) if located is None else None
-    regions, equivalents = (located or own).regions, (located or own).equivalents
+    regions, equivalents = located.regions, located.equivalents
     # the delivered keys, read once: every question below is about them (at national scale
     # a million keys of five million records, which each level's question read again)
     records = temp_name("delivered_keys")
@@ -492,26 +511,25 @@ def completeness(
         )
     finally:
         drop(conn, records, regions_present)
-        if own is not None:
-            own.drop(conn)
 
 
 # --- levels and subgroups ---------------------------------------------------------------------
 
 
+@_placing
 def level_consistency(
     conn: duckdb.DuckDBPyConnection,
     source: Source,
     new: str,
     config: dict[str, Any],
-    located: Places | None = None,
+    *,
+    located: Places,
 ) -> CrossCheck:
     """Parts delivered for all children of a region add up to the region's own figure
-    (`located`: run_all's Places of `new`)."""
+    (`located`: the Places of `new`)."""
     if not _enabled(config, "level_consistency"):
         return _findings(conn, "level_consistency", source, None, "differences", "Abweichungen", 5)
-    own = places(conn, source, new) if located is None else None
-    current, equivalents = (located or own).regions, (located or own).equivalents
+    current, equivalents = located.regions, located.equivalents
     available = _columns(conn, new)
     delivery = _col(available, "delivery_id")
     line = _col(available, "source_line")
@@ -579,19 +597,15 @@ def level_consistency(
             row_number() OVER (ORDER BY {_ORDER}) AS ord
         FROM joined WHERE abs(total - delivered) > tol
     """
-    try:
-        return _findings(
-            conn,
-            "level_consistency",
-            source,
-            select,
-            "totals that are not the sum of their parts",
-            "Summen, die nicht die Summe ihrer Teile sind",
-            config["examples"],
-        )
-    finally:
-        if own is not None:
-            own.drop(conn)
+    return _findings(
+        conn,
+        "level_consistency",
+        source,
+        select,
+        "totals that are not the sum of their parts",
+        "Summen, die nicht die Summe ihrer Teile sind",
+        config["examples"],
+    )
 
 
 def subgroups(
@@ -677,18 +691,20 @@ def revisions(
 # --- other sources -----------------------------------------------------------------------------
 
 
+@_placing
 def source_conflicts(
     conn: duckdb.DuckDBPyConnection,
     source: Source,
     new: str,
     others: str,
     config: dict[str, Any],
-    located: Places | None = None,
+    *,
+    located: Places,
 ) -> CrossCheck:
     """Values of `new` that another source states differently for the same figure (a
     kreisfreie Stadt's Gemeinde and Kreis key are one figure), with both values and the one
-    that precedence makes current (docs/sources.md, "Precedence"; `located`: run_all's
-    Places of `new`)."""
+    that precedence makes current (docs/sources.md, "Precedence"; `located`: the Places
+    of `new`)."""
     args = ("figures another source states differently",
             "Werte, die eine andere Quelle anders angibt", config["examples"])  # fmt: skip
     if not _enabled(config, "source_conflicts"):
@@ -699,8 +715,7 @@ def source_conflicts(
     ).fetchone()[0]
     if not shared:  # no other source has any measure of this one: nothing to compare
         return _findings(conn, "source_conflicts", source, None, *args)
-    own = places(conn, source, new) if located is None else None
-    equivalents = (located or own).equivalents
+    equivalents = located.equivalents
     available = _columns(conn, new)
     label = _label("n")
     mine = (
@@ -738,11 +753,7 @@ def source_conflicts(
         FROM {new} n JOIN other_values o
           {_SAME_KEY_OTHER_VALUE}
     """  # fmt: skip
-    try:
-        return _findings(conn, "source_conflicts", source, select, *args)
-    finally:
-        if own is not None:
-            own.drop(conn)
+    return _findings(conn, "source_conflicts", source, select, *args)
 
 
 def run_all(
@@ -761,11 +772,11 @@ def run_all(
     try:
         return [
             year_over_year(conn, source, new, history, config),
-            completeness(conn, source, new, config, located),
-            level_consistency(conn, source, new, config, located),
+            completeness(conn, source, new, config, located=located),
+            level_consistency(conn, source, new, config, located=located),
             subgroups(conn, source, new, config),
             revisions(conn, source, new, previous, config),
-            source_conflicts(conn, source, new, others, config, located),
+            source_conflicts(conn, source, new, others, config, located=located),
         ]
     finally:
         located.drop(conn)

@@ -2,11 +2,11 @@
 as `bildungsmonitor screen`, so the verdicts are the same.
 
 Two things only the server needs. At most as many screenings run at once as there are cores
-(a large file's uses DuckDB's threads; a crowd of uploads queues instead of thrashing). And a
-file sent again unchanged — the same bytes, name and source, against the same publication — gets the
-report already made for it: a partner who reloads or goes back and sends again waits once,
-and when the same file arrives many times at once it is screened once while the others wait
-for that result.
+(a large file's screening uses DuckDB's threads; a crowd of uploads queues instead of
+thrashing). And a file sent again unchanged — the same bytes, name and source, against the
+same publication — gets the report already made for it: a partner who reloads or goes back
+and sends again waits once, and when the same file arrives many times at once it is screened
+once while the others wait for that result.
 """
 
 from __future__ import annotations
