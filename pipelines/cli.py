@@ -442,8 +442,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 2
     target = Path(args.out).resolve() if args.out else paths.report
     kwargs = {"commentary": Path(args.commentary)} if args.commentary else {}
-    site = build_report(paths.published_db, target, **kwargs)
-    print(f"Report: {site.index} ({len(site.pages)} pages)")
+    site = build_report(paths.published_db, target, force=args.force, **kwargs)
+    kept = " — unchanged: same figures, commentary and layout" if site.unchanged else ""
+    print(f"Report: {site.index} ({len(site.pages)} pages){kept}")
     return 0
 
 
@@ -566,6 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--commentary", help="commentary YAML (default report/commentary.yaml)")
     report.add_argument(
         "--out", help="folder to write the report to (default data/reports/bericht)"
+    )
+    report.add_argument(
+        "--force", action="store_true", help="draw every page even if nothing they show changed"
     )
     report.set_defaults(func=cmd_report)
     export = sub.add_parser(

@@ -61,6 +61,7 @@ class RunSummary:
     published_bytes: int = 0
     report: Path | None = None  # the indicator report's start page, if this run built it
     report_pages: int = 0
+    report_unchanged: bool = False  # the pages of an earlier run, kept: nothing they show changed
     previous_publication: Path | None = None
     environment: EnvironmentProblem | None = None  # what stopped the run, if the environment
     inbox_skipped: list[str] = field(default_factory=list)  # odd inbox entries, not followed
@@ -130,6 +131,8 @@ class RunSummary:
                 metadata = event.event_specific_data.materialization.metadata
                 summary.report = Path(metadata["path"].value)
                 summary.report_pages = int(metadata["pages"].value)
+                unchanged = metadata.get("unchanged")
+                summary.report_unchanged = bool(unchanged.value) if unchanged else False
         if published:
             summary.published = paths.published_db
             summary.published_bytes = paths.published_db.stat().st_size
@@ -229,7 +232,8 @@ class RunSummary:
         if self.published:
             lines.append(f"Published: {self.published} ({self.published_bytes / 1e6:.1f} MB)")
         if self.report:
-            lines.append(f"Report: {self.report} ({self.report_pages} pages)")
+            kept = ", unchanged" if self.report_unchanged else ""
+            lines.append(f"Report: {self.report} ({self.report_pages} pages{kept})")
         elif self.previous_publication:
             lines.append(
                 f"Nothing published; the previous publication is unchanged: "

@@ -11,10 +11,19 @@
 It works from file:// without any network: nothing is loaded from elsewhere. The site is
 written into a temporary folder beside the target and swapped in whole, so a reader never
 sees half a report.
+
+A publication that changes nothing the report shows (a night without new deliveries) leaves
+the site as it is: the fingerprint of everything the pages are made of — the publication's
+figures, sources and checks, the commentary and the report's own code — is kept beside the
+pages (`.fingerprint.json`), and the build is skipped when it is the same. The footer then
+keeps naming the publication that first showed these figures.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -29,12 +38,12 @@ from expectations.data_docs import VEGA_BUNDLE
 from report import german
 from report.commentary import COMMENTARY_YAML, Story, load_commentary
 from report.data import ReportData, read
-from report.pages import Pages
 from schemas.catalogue import load_catalogue
 
 HERE = Path(__file__).resolve().parent
 ASSETS = ("report.css", "report.js")
 SCHOOLS_SOURCE = "nrw_schuldaten"
+FINGERPRINT_FILE = ".fingerprint.json"
 
 
 @dataclass
@@ -42,6 +51,7 @@ class Site:
     index: Path
     pages: list[Path] = field(default_factory=list)
     charts: int = 0
+    unchanged: bool = False  # the pages of an earlier build, kept: nothing they show changed
 
     @property
     def size_bytes(self) -> int:
@@ -63,8 +73,50 @@ def _environment() -> Environment:
     return env
 
 
-def write_site(data: ReportData, commentary: dict[str, Story], target: Path) -> Site:
-    """Render every page into a fresh folder and swap it in for `target`."""
+def fingerprint(data: ReportData, commentary: Path) -> str:
+    """What the pages are made of, apart from the publication's run and time: every frame
+    the report reads (values, names, types), the commentary file and the report's code,
+    templates and assets."""
+    digest = hashlib.sha256()
+    for item in dataclasses.fields(data):
+        value = getattr(data, item.name)
+        if isinstance(value, pd.DataFrame):
+            digest.update(
+                repr((item.name, list(value.columns), [str(t) for t in value.dtypes])).encode()
+            )
+            digest.update(pd.util.hash_pandas_object(value).values.tobytes())
+        elif item.name != "publication":
+            digest.update(repr((item.name, sorted(value.items()))).encode())
+    digest.update(commentary.read_bytes())
+    for path in sorted(HERE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".yaml":
+            digest.update(str(path.relative_to(HERE)).encode() + b"\0" + path.read_bytes())
+    digest.update(Path(VEGA_BUNDLE).read_bytes())
+    return digest.hexdigest()
+
+
+def _built_with(target: Path, wanted: str) -> Site | None:
+    """The site already in `target`, if it was built with the fingerprint `wanted` and is
+    whole."""
+    try:
+        built = json.loads((target / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(built, dict) or built.get("fingerprint") != wanted:
+        return None
+    pages = [target / page for page in built.get("pages", [])]
+    if not pages or not all(page.is_file() for page in pages):
+        return None
+    return Site(target / "index.html", pages, int(built.get("charts", 0)), unchanged=True)
+
+
+def write_site(
+    data: ReportData, commentary: dict[str, Story], target: Path, built_from: str | None = None
+) -> Site:
+    """Render every page into a fresh folder and swap it in for `target`; `built_from` (the
+    fingerprint) is kept beside the pages."""
+    from report.pages import Pages  # altair: only when pages are drawn
+
     builder = Pages(data, commentary)
     env = _environment()
     staging = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -98,6 +150,18 @@ def write_site(data: ReportData, commentary: dict[str, Story], target: Path) -> 
     for region in data.municipalities().itertuples(index=False):
         page = builder.municipality_page(pd.Series(region._asdict()))
         render("municipality.html.j2", f"gemeinden/{region.region_code}.html", "../", **page)
+    if built_from is not None:
+        (staging / FINGERPRINT_FILE).write_text(
+            json.dumps(
+                {
+                    "fingerprint": built_from,
+                    "run_id": data.publication.run_id,
+                    "pages": [str(p.relative_to(target)) for p in pages],
+                    "charts": builder.charts,
+                }
+            ),
+            encoding="utf-8",
+        )
     old = target.with_name(f".{target.name}.{os.getpid()}.old")
     if target.exists():
         os.replace(target, old)
@@ -106,10 +170,17 @@ def write_site(data: ReportData, commentary: dict[str, Story], target: Path) -> 
     return Site(target / "index.html", pages, builder.charts)
 
 
-def build_report(published: Path, target: Path, commentary: Path = COMMENTARY_YAML) -> Site:
-    """The report of the publication `published`, written to the folder `target`. The
-    commentary is checked first: a mistake in it stops the build before anything is written."""
+def build_report(
+    published: Path, target: Path, commentary: Path = COMMENTARY_YAML, force: bool = False
+) -> Site:
+    """The report of the publication `published`, written to the folder `target` — unless
+    the site there was built from the same figures, commentary and code (`force`: build it
+    anyway). The commentary is checked first: a mistake in it stops the build before anything
+    is written."""
     stories = load_commentary(commentary, load_catalogue())
     with duckdb.connect(str(published), read_only=True) as conn:
         data = read(conn)
-    return write_site(data, stories, target)
+    wanted = fingerprint(data, commentary)
+    if not force and (site := _built_with(target, wanted)) is not None:
+        return site
+    return write_site(data, stories, target, built_from=wanted)

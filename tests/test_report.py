@@ -107,7 +107,9 @@ def test_mistakes_in_the_commentary_are_named_with_line_and_key(tmp_path: Path) 
 @pytest.mark.slow
 def test_the_pipeline_builds_the_report_and_links_it(demo_runs: DemoRuns) -> None:
     index = report_dir(demo_runs) / "index.html"
-    assert f"Report: {index} (66 pages)" in demo_runs.second.output
+    assert f"Report: {index} (66 pages)" in demo_runs.first.output
+    # the second run finds nothing new: the pages the first drew are kept
+    assert f"Report: {index} (66 pages, unchanged)" in demo_runs.second.output
     instance = dg.DagsterInstance.from_config(str(demo_runs.data_dir / "dagster_home"))
     event = instance.get_latest_materialization_event(
         dg.AssetKey(["publish", "indikatorenbericht"])
@@ -116,6 +118,53 @@ def test_the_pipeline_builds_the_report_and_links_it(demo_runs: DemoRuns) -> Non
     metadata = event.asset_materialization.metadata
     assert metadata["report"].value == index.as_uri()
     assert metadata["pages"].value == 66  # start page, 12 indicators, 53 municipalities
+    assert metadata["unchanged"].value is True
+
+
+@pytest.mark.slow
+def test_the_report_is_drawn_again_only_when_something_it_shows_changed(
+    demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    from report.commentary import COMMENTARY_YAML
+    from report.site import FINGERPRINT_FILE, build_report
+
+    publication = tmp_path / "bildungsmonitor.duckdb"
+    publication.write_bytes(demo_runs.published.read_bytes())
+    commentary = tmp_path / "commentary.yaml"
+    commentary.write_bytes(COMMENTARY_YAML.read_bytes())
+    target = tmp_path / "bericht"
+    first = build_report(publication, target, commentary)
+    assert not first.unchanged and len(first.pages) == 66
+    drawn = (target / "index.html").stat().st_mtime_ns
+
+    # a publication of a later run with the same figures: the pages stay, the footer names the
+    # publication that first showed them
+    with duckdb.connect(str(publication)) as conn:
+        first_run = conn.execute("SELECT run_id FROM meta.publication").fetchone()[0]
+        conn.execute("UPDATE meta.publication SET run_id = 'later', published_at = now()")
+    again = build_report(publication, target, commentary)
+    assert again.unchanged and again.pages == first.pages and again.charts == first.charts
+    assert (target / "index.html").stat().st_mtime_ns == drawn
+    assert f"Lauf {first_run}." in (target / "index.html").read_text(encoding="utf-8")
+
+    # the commentary, a figure, a lost page or --force: drawn again
+    commentary.write_text(
+        commentary.read_text(encoding="utf-8") + "\n# a remark of the office\n", encoding="utf-8"
+    )
+    assert not build_report(publication, target, commentary).unchanged
+    assert build_report(publication, target, commentary).unchanged
+    with duckdb.connect(str(publication)) as conn:
+        conn.execute(
+            "UPDATE marts.indicator_history SET value = value + 1 "
+            "WHERE region_code = 'RVR' AND indicator_id = 'dropout_rate'"
+        )
+    assert not build_report(publication, target, commentary).unchanged
+    (target / "gemeinden" / "05911000.html").unlink()
+    assert not build_report(publication, target, commentary).unchanged
+    assert (target / "gemeinden" / "05911000.html").is_file()
+    assert not build_report(publication, target, commentary, force=True).unchanged
+    assert "Lauf later." in (target / "index.html").read_text(encoding="utf-8")
+    assert (target / FINGERPRINT_FILE).is_file()
 
 
 @pytest.mark.slow

@@ -16,7 +16,8 @@ REPORT_KEY = dg.AssetKey(["publish", "indikatorenbericht"])
         "docs/report.md) — every goal with its indicators against baseline and target, a page "
         "per indicator (Ruhr vs NRW, the 53 municipalities, subgroups, a dot map, data notes, "
         "the backbone office's commentary from report/commentary.yaml) and a printable profile "
-        "per municipality. Read from the publication only; opens from file:// without network."
+        "per municipality. Read from the publication only; opens from file:// without network. "
+        "Not drawn again when nothing it shows changed (metadata `unchanged`)."
     ),
     kinds={"html"},
     owners=["team:backbone-office"],
@@ -27,9 +28,11 @@ def indicator_report(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     from report.site import build_report
 
     site = build_report(paths.published_db, paths.report)
-    context.log.info(f"indicator report: {site.index} ({len(site.pages)} pages)")
+    kept = " — unchanged, nothing it shows changed" if site.unchanged else ""
+    context.log.info(f"indicator report: {site.index} ({len(site.pages)} pages){kept}")
     return dg.MaterializeResult(
         metadata={
+            "unchanged": site.unchanged,
             "report": dg.MetadataValue.url(site.index.as_uri()),
             "path": dg.MetadataValue.path(str(site.index)),
             "pages": len(site.pages),
