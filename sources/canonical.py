@@ -33,7 +33,7 @@ from sources.readers.base import DeliveryFormatError, RawTable
 from sources.readers.body import ensure_macros
 from sources.readers.csv import looks_like_data, missing_header_error
 from sources.registry import MeasureMapping, Source
-from sources.scratch import register, temp_name
+from sources.scratch import register, temp_name, unordered
 from sources.symbols import CellError, NumberFormat, parse_cell
 
 # A record's row_id: line × ROW_STRIDE + the position of its value column in the mapping, so
@@ -358,8 +358,9 @@ def to_records(
     conn: duckdb.DuckDBPyConnection | None = None,
 ) -> str:
     """The delivery as canonical records (FRAME_COLUMNS), one row per delivered value, in a
-    temporary table of `conn` (default: the connection the raw table lives in); rows are in
-    delivery order (line, then the mapping's order of value columns)."""
+    temporary table of `conn` (default: the connection the raw table lives in); `row_id`
+    orders them as delivered (line, then the mapping's order of value columns) — the table
+    itself is in no particular order."""
     mapping = source.measures
     assert mapping is not None, f"{source.id} is not a measure source"
     positions = _column_positions(raw, mapping)
@@ -639,13 +640,13 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
     measure = "t.template"
     for name in mapping.lookups:
         measure = f"replace({measure}, {_lit('{' + name + '}')}, c.lookup_{name})"
-    is_simple = _plain_number("c.text", source)
     unpivoted = (
         f"(SELECT * EXCLUDE (cell), CAST(substr(cell, 2) AS INTEGER) AS k FROM "
         f"(UNPIVOT {lines} ON {', '.join(f'v{k}' for k in range(len(values)))} "
         f"INTO NAME cell VALUE text))"
     )
-    # one row per value cell, the line's fields along (no join with the lines again)
+    # one row per value cell, the line's fields along (no join with the lines again); `parsed`
+    # holds only texts that are no plain number, so a match says the cell went to Python
     cell_values = f"""
         SELECT c.* EXCLUDE (text, k, sex, nationality), c.k, {measure} AS measure,
             coalesce(t.sex, c.sex) AS sex, coalesce(t.nationality, c.nationality) AS nationality,
@@ -655,7 +656,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
             'column ' || t.column_label || ': ' || p.problem AS cell_problem,
             'Spalte ' || t.column_label || ': ' || p.problem_de AS cell_problem_de
         FROM {unpivoted} c JOIN {targets} t ON t.k = c.k
-        LEFT JOIN {parsed_table} p ON p.text = c.text AND NOT {is_simple}"""
+        LEFT JOIN {parsed_table} p ON p.text = c.text"""
 
     # --- columns of one line that map to one measure are added up (IT.NRW's Förderschulen):
     # only the columns that can meet another are grouped, the others pass through
@@ -720,8 +721,9 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
              " ist eine auf null gerundete negative Zahl"),
         )
     )  # fmt: skip
-    conn.execute(
-        f"""CREATE TEMP TABLE {records} AS
+    with unordered(conn):  # (the row id holds the order)
+        conn.execute(
+            f"""CREATE TEMP TABLE {records} AS
         SELECT * EXCLUDE (count_problem, count_problem_de) REPLACE (
             CASE WHEN count_problem IS NULL THEN problem
                  ELSE concat_ws('; ', problem, count_problem) END AS problem,
@@ -743,7 +745,7 @@ def _to_records(conn, relation, raw, source, resolver, positions, temp) -> str:
             {count_problem} AS count_problem, {count_problem_de} AS count_problem_de
         FROM ({cell_values}) v
         LEFT JOIN (VALUES {units}) u(measure, unit) ON u.measure = v.measure)"""
-    )
+        )
     return records
 
 

@@ -32,6 +32,13 @@ def _empty(conn: duckdb.DuckDBPyConnection, relation: str) -> bool:
     return conn.execute(f"SELECT count(*) = 0 FROM {relation}").fetchone()[0]
 
 
+def _by_row_id(conn: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """ORDER BY of a window numbering `relation`'s rows as delivered: its row ids (the
+    canonical records are stored in no particular order), else the order it is stored in."""
+    columns = {c for c, *_ in conn.execute(f"DESCRIBE {relation}").fetchall()}
+    return "ORDER BY row_id" if "row_id" in columns else ""
+
+
 def _sum_records(relation: str, key: list[str], what: str, order: str = "row_order") -> str:
     """SQL: the records of `relation` added up per `key` (value, source_line, status,
     raw_value, source_column; groups in key order)."""
@@ -163,20 +170,22 @@ def aggregate_school_grain(
     assert mapping is not None
     key = ["region_code", "school_year", "start_year", "sex", "nationality"]
     keys = ", ".join(key)
-    held = f"(SELECT {_frame()} FROM {records} WHERE FALSE)"
+    held = f"(SELECT {_frame()}, 0 AS n FROM {records} WHERE FALSE)"
     if held_back is not None:  # quarantined parts: not available in their municipality's sum
         unavailable = _frame(
             value="NULL::DOUBLE", status="'not_available'", raw_value="NULL::VARCHAR"
         )
         held = (
-            f"(SELECT {unavailable} FROM {held_back} WHERE measure IS NOT NULL "
+            f"(SELECT {unavailable}, row_number() OVER ({_by_row_id(conn, held_back)}) AS n "
+            f"FROM {held_back} WHERE measure IS NOT NULL "
             "AND region_code IS NOT NULL AND school_year IS NOT NULL)"
         )
     everything = _name("school_lines")
     conn.execute(
         f"CREATE TEMP TABLE {everything} AS "
-        f"SELECT {_frame()}, 0 AS held, row_number() OVER () AS row_order FROM {records} "
-        f"UNION ALL SELECT *, 1 AS held, 1000000000 + row_number() OVER () FROM {held}"
+        f"SELECT {_frame()}, 0 AS held, row_number() OVER ({_by_row_id(conn, records)}) "
+        f"AS row_order FROM {records} "
+        f"UNION ALL SELECT * EXCLUDE (n), 1 AS held, 1000000000 + n FROM {held}"
     )
     result = _name("municipalities")
     none = "NULL::VARCHAR"

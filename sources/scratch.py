@@ -8,6 +8,8 @@ two steps never pick the same name.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 
@@ -38,3 +40,17 @@ def register(conn: duckdb.DuckDBPyConnection, name: str, data: object) -> None:
     change."""
     conn.complete()
     conn.register(name, data)
+
+
+@contextmanager
+def unordered(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Statements that may write their rows in any order: a table made from an UNPIVOT
+    cannot be written in parallel while DuckDB keeps the insertion order (at national scale
+    the canonical records took 5.2 s instead of 4.0). Whoever needs an order says it (every
+    reader of such a table orders by row_id)."""
+    (kept,) = conn.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+    conn.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        conn.execute(f"SET preserve_insertion_order = {'true' if kept else 'false'}")
