@@ -264,12 +264,10 @@ def year_over_year(
         )
 
     key = "hash({a}.measure, {a}.region_code, {a}.sex, {a}.nationality)"
-    select = f"""
-        WITH new_numeric AS NOT MATERIALIZED {_numeric(new)},
-        current AS NOT MATERIALIZED (SELECT * FROM new_numeric WHERE measure IN ({listed})),
-        before AS NOT MATERIALIZED (
-            SELECT measure, region_code, start_year, sex, nationality, value, school_year
-            FROM current
+    # the source's earlier values, where this run did not state the key again; a source's
+    # first delivery has none (and DuckDB would still build the anti join's hash table of
+    # every new value: 2 s at national scale)
+    earlier = f"""
             UNION ALL
             SELECT h.measure, h.region_code, h.start_year, h.sex, h.nationality, h.value,
                 h.school_year
@@ -278,7 +276,15 @@ def year_over_year(
               AND NOT EXISTS (SELECT 1 FROM new_numeric n WHERE n.measure = h.measure
                 AND n.region_code = h.region_code AND n.school_year = h.school_year
                 AND n.start_year = h.start_year AND n.sex = h.sex
-                AND n.nationality = h.nationality)
+                AND n.nationality = h.nationality)"""
+    if conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {history})").fetchone()[0]:
+        earlier = ""
+    select = f"""
+        WITH new_numeric AS NOT MATERIALIZED {_numeric(new)},
+        current AS NOT MATERIALIZED (SELECT * FROM new_numeric WHERE measure IN ({listed})),
+        before AS NOT MATERIALIZED (
+            SELECT measure, region_code, start_year, sex, nationality, value, school_year
+            FROM current{earlier}
         ),
         -- the jumps, found by joining on one 64-bit hash of the key (on the four text
         -- columns, at national scale, the join cost five times as much); the rows of the
