@@ -536,6 +536,16 @@ def level_consistency(
     if not _enabled(config, "level_consistency"):
         return _findings(conn, "level_consistency", source, None, "differences", "Abweichungen", 5)
     current, equivalents = located.regions, located.equivalents
+    what = ("totals that are not the sum of their parts",
+            "Summen, die nicht die Summe ihrer Teile sind", config["examples"])  # fmt: skip
+    # municipalities alone have no parts: the only totals are a kreisfreie Stadt's (or a Land
+    # of one Kreis') copies of itself, which add up to themselves
+    only_municipalities = conn.execute(
+        f"""SELECT NOT EXISTS (SELECT 1 FROM {current} c WHERE c.level <> 'gemeinde'
+            AND c.region_code IN (SELECT DISTINCT region_code FROM {new}))"""
+    ).fetchone()[0]
+    if only_municipalities:
+        return _findings(conn, "level_consistency", source, None, *what)
     available = _columns(conn, new)
     delivery = _col(available, "delivery_id")
     line = _col(available, "source_line")
@@ -606,15 +616,7 @@ def level_consistency(
             row_number() OVER (ORDER BY {_ORDER}) AS ord
         FROM joined WHERE abs(total - delivered) > tol
     """
-    return _findings(
-        conn,
-        "level_consistency",
-        source,
-        select,
-        "totals that are not the sum of their parts",
-        "Summen, die nicht die Summe ihrer Teile sind",
-        config["examples"],
-    )
+    return _findings(conn, "level_consistency", source, select, *what)
 
 
 def subgroups(
@@ -625,10 +627,14 @@ def subgroups(
         return _findings(conn, "subgroups", source, None, "differences", "Abweichungen", 5)
     available = _columns(conn, new)
     tolerance = _tolerance(source.rounding, "2")
+    delivered = conn.execute(f"SELECT DISTINCT sex, nationality FROM {new}").fetchall()
     parts_sql = []
     for rank, (dimension, (a, b)) in enumerate(
         (("sex", ("female", "male")), ("nationality", ("german", "foreign")))
     ):
+        values = {row[0 if dimension == "sex" else 1] for row in delivered}
+        if not {a, b, "total"} <= values:
+            continue  # (a total without both parts, or parts without a total: nothing to add)
         other = "nationality" if dimension == "sex" else "sex"
         base = f"measure, region_code, school_year, {other}"
         label = _label("t")
@@ -651,6 +657,8 @@ def subgroups(
     select = (
         "SELECT * EXCLUDE (rank_, o1, o2, o3, o4), row_number() OVER "
         f"(ORDER BY rank_, o1, o2, o3, o4) AS ord FROM ({' UNION ALL '.join(parts_sql)})"
+        if parts_sql
+        else None
     )
     return _findings(
         conn,
