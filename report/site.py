@@ -21,7 +21,6 @@ keeps naming the publication that first showed these figures.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -37,7 +36,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from expectations.data_docs import VEGA_BUNDLE
 from report import german
 from report.commentary import COMMENTARY_YAML, Story, load_commentary
-from report.data import ReportData, read
+from report.data import ReportData, content_digest, read
 from schemas.catalogue import load_catalogue
 
 HERE = Path(__file__).resolve().parent
@@ -73,20 +72,11 @@ def _environment() -> Environment:
     return env
 
 
-def fingerprint(data: ReportData, commentary: Path) -> str:
-    """What the pages are made of, apart from the publication's run and time: every frame
-    the report reads (values, names, types), the commentary file and the report's code,
-    templates and assets."""
-    digest = hashlib.sha256()
-    for item in dataclasses.fields(data):
-        value = getattr(data, item.name)
-        if isinstance(value, pd.DataFrame):
-            digest.update(
-                repr((item.name, list(value.columns), [str(t) for t in value.dtypes])).encode()
-            )
-            digest.update(pd.util.hash_pandas_object(value).values.tobytes())
-        elif item.name != "publication":
-            digest.update(repr((item.name, sorted(value.items()))).encode())
+def fingerprint(content: str, commentary: Path) -> str:
+    """What the pages are made of, apart from the publication's run and time: the content of
+    what the report reads (report.data.content_digest), the commentary file and the report's
+    code, templates and assets."""
+    digest = hashlib.sha256(content.encode("utf-8"))
     digest.update(commentary.read_bytes())
     for path in sorted(HERE.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".yaml":
@@ -179,8 +169,8 @@ def build_report(
     is written."""
     stories = load_commentary(commentary, load_catalogue())
     with duckdb.connect(str(published), read_only=True) as conn:
+        wanted = fingerprint(content_digest(conn), commentary)
+        if not force and (site := _built_with(target, wanted)) is not None:
+            return site
         data = read(conn)
-    wanted = fingerprint(data, commentary)
-    if not force and (site := _built_with(target, wanted)) is not None:
-        return site
     return write_site(data, stories, target, built_from=wanted)
