@@ -74,9 +74,10 @@ def _environment() -> Environment:
 
 def fingerprint(content: str, commentary: Path) -> str:
     """What the pages are made of, apart from the publication's run and time: the content of
-    what the report reads (report.data.content_digest), the commentary file and the report's
-    code, templates and assets."""
+    what the report reads (report.data.content_digest), the catalogue (its order is the pages'
+    order), the commentary file and the report's code, templates and assets."""
     digest = hashlib.sha256(content.encode("utf-8"))
+    digest.update(repr(load_catalogue()).encode("utf-8"))
     digest.update(commentary.read_bytes())
     for path in sorted(HERE.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".yaml":
