@@ -443,8 +443,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     target = Path(args.out).resolve() if args.out else paths.report
     kwargs = {"commentary": Path(args.commentary)} if args.commentary else {}
     site = build_report(paths.published_db, target, force=args.force, **kwargs)
-    kept = " — unchanged: same figures, commentary and layout" if site.unchanged else ""
-    print(f"Report: {site.index} ({len(site.pages)} pages){kept}")
+    kept = ", unchanged" if site.unchanged else ""  # as the run's summary says it
+    print(f"Report: {site.index} ({len(site.pages)} pages{kept})")
     return 0
 
 
